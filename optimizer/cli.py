@@ -1,0 +1,291 @@
+"""The batch CLI (contract section 6): a thin adapter over ``solve_document``.
+
+Progress and logs go to stderr, the summary table to stdout, solution documents to files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from optimizer.core.envelope import Solution, Status
+from optimizer.core.issues import Issue
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="UniShare: optimal matching, instrument scheduling and library loans for alliances.",
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
+
+
+@dataclass
+class Row:
+    """One line of the summary table."""
+
+    file: str
+    kind: str | None
+    status: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    seconds: float
+    output: str | None
+    note: str = ""
+
+
+def collect_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """All ``*.json`` files named or found under folders, and the paths that do not exist."""
+    files: list[Path] = []
+    missing: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(
+                p for p in path.rglob("*.json") if not p.name.endswith(".solution.json")
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(path)
+    seen: set[Path] = set()
+    unique = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    return unique, missing
+
+
+def solve_file(path: Path, out_dir: Path, overrides: dict[str, Any]) -> Row:
+    """Solve one file and write its solution document; never raises."""
+    from optimizer.core.documents import solve_document
+
+    started = time.perf_counter()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        solution = Solution(
+            name=path.stem,
+            status=Status.INVALID,
+            issues=[Issue(code="unreadable", detail=f"cannot read {path}: {exc.strerror}")],
+        )
+    else:
+        solution = solve_document(raw, overrides=overrides, default_name=path.stem)
+    target = out_dir / f"{path.stem}.solution.json"
+    note = ""
+    if solution.status == Status.INVALID and solution.issues:
+        first = solution.issues[0]
+        note = first.detail
+    elif solution.status == Status.ERROR and solution.explanations:
+        note = solution.explanations[0].detail
+    try:
+        target.write_text(solution.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        written: str | None = str(target)
+    except OSError as exc:
+        written, note = None, f"cannot write {target}: {exc.strerror}"
+    return Row(
+        file=str(path),
+        kind=solution.kind,
+        status=solution.status.value,
+        objective=solution.objective,
+        bound=solution.bound,
+        gap=solution.gap,
+        seconds=time.perf_counter() - started,
+        output=written,
+        note=note,
+    )
+
+
+def _fmt(value: float | None, pattern: str = "{:,.4f}") -> str:
+    return "–" if value is None else pattern.format(value)
+
+
+STATUS_STYLE = {
+    "optimal": "green",
+    "feasible": "yellow",
+    "infeasible": "magenta",
+    "no_solution": "yellow",
+    "invalid": "red",
+    "error": "bold red",
+}
+
+
+def summary_table(rows: list[Row]) -> Table:
+    table = Table(title="UniShare solve summary", title_justify="left")
+    for name, justify in [
+        ("file", "left"),
+        ("kind", "left"),
+        ("status", "left"),
+        ("objective", "right"),
+        ("bound", "right"),
+        ("gap", "right"),
+        ("seconds", "right"),
+    ]:
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for row in rows:
+        style = STATUS_STYLE.get(row.status, "")
+        table.add_row(
+            row.file,
+            row.kind or "–",
+            f"[{style}]{row.status}[/]" if style else row.status,
+            _fmt(row.objective),
+            _fmt(row.bound),
+            _fmt(row.gap, "{:.2%}"),
+            f"{row.seconds:.2f}",
+        )
+    return table
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def solve(
+    paths: Annotated[list[Path], typer.Argument(help="Instance files or folders of *.json.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for solutions.")] = Path(
+        "solutions"
+    ),
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Seconds per instance.")
+    ] = None,
+    solver: Annotated[
+        str | None, typer.Option("--solver", help="auto, highs, cbc, cp-sat…")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="0 = all cores.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Solver logs.")] = False,
+) -> None:
+    """Solve instance files; write DIR/<stem>.solution.json for each."""
+    _configure_logging(verbose)
+    files, missing = collect_files(paths)
+    for path in missing:
+        err.print(f"[red]no such file or folder:[/] {path}")
+    if not files and not missing:
+        err.print("no *.json instance files found")
+        raise typer.Exit(EXIT_INVALID)
+    output.mkdir(parents=True, exist_ok=True)
+    overrides = {"time_limit_s": time_limit, "solver": solver, "seed": seed, "threads": threads}
+    rows = run_batch(files, output, overrides, jobs)
+    rows += [
+        Row(str(p), None, "invalid", None, None, None, 0.0, None, "no such file") for p in missing
+    ]
+    out.print(summary_table(rows))
+    for row in rows:
+        if row.note and row.status in ("invalid", "error"):
+            err.print(f"[red]{row.status}[/] {row.file}: {row.note}")
+    raise typer.Exit(exit_code(rows))
+
+
+def run_batch(files: list[Path], out_dir: Path, overrides: dict[str, Any], jobs: int) -> list[Row]:
+    """Solve every file (in ``jobs`` processes when > 1) and return rows in input order."""
+    rows: dict[Path, Row] = {}
+    progress = Progress(
+        TextColumn("[bold]solving"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("", total=len(files))
+        if jobs == 1:
+            for path in files:
+                progress.update(task, description=path.name)
+                rows[path] = solve_file(path, out_dir, overrides)
+                progress.advance(task)
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = {pool.submit(solve_file, p, out_dir, overrides): p for p in files}
+                for future in as_completed(futures):
+                    path = futures[future]
+                    try:
+                        rows[path] = future.result()
+                    except BrokenProcessPool as exc:  # a worker died (e.g. out of memory)
+                        rows[path] = Row(
+                            str(path),
+                            None,
+                            "error",
+                            None,
+                            None,
+                            None,
+                            0.0,
+                            None,
+                            f"worker process died: {exc}",
+                        )
+                    progress.update(task, description=path.name)
+                    progress.advance(task)
+    return [rows[p] for p in files]
+
+
+def exit_code(rows: list[Row]) -> int:
+    if any(r.status == "invalid" for r in rows):
+        return EXIT_INVALID
+    if any(r.status == "error" for r in rows):
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Instance files or folders of *.json.")],
+) -> None:
+    """Report the issues of each document without solving it."""
+    from optimizer.core.documents import parse_document
+
+    files, missing = collect_files(paths)
+    bad = len(missing)
+    for path in missing:
+        out.print(f"[red]✗[/] {path}: no such file or folder")
+    for path in files:
+        try:
+            parsed = parse_document(path.read_bytes(), default_name=path.stem)
+        except OSError as exc:
+            out.print(f"[red]✗[/] {path}: cannot read: {exc.strerror}")
+            bad += 1
+            continue
+        if parsed.issues:
+            bad += 1
+            out.print(f"[red]✗[/] {path} ({parsed.kind or 'unknown kind'})")
+            for issue in parsed.issues:
+                out.print(f"    [red]{issue.code}[/] {issue.detail}", highlight=False)
+        else:
+            out.print(f"[green]✓[/] {path} ({parsed.kind})")
+    raise typer.Exit(EXIT_INVALID if bad else EXIT_OK)
+
+
+@app.command()
+def schema(kind: Annotated[str, typer.Argument(help="matching, instruments or loans.")]) -> None:
+    """Print the JSON Schema of an instance kind."""
+    from optimizer.registry import KINDS
+
+    if kind not in KINDS:
+        err.print(f"unknown kind {kind!r}; choose one of {', '.join(sorted(KINDS))}")
+        raise typer.Exit(EXIT_INVALID)
+    sys.stdout.write(json.dumps(KINDS[kind].instance_model.model_json_schema(), indent=2) + "\n")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

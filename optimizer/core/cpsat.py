@@ -1,0 +1,89 @@
+"""Running a CP-SAT model under the shared options, with progress and cancellation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from optimizer.core.envelope import Status
+from optimizer.core.runner import SolveContext
+
+log = logging.getLogger(__name__)
+
+
+def cpsat_version() -> str | None:
+    try:
+        return metadata.version("ortools")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@dataclass
+class CpSatRun:
+    status: Status
+    solver: Any  # cp_model.CpSolver, holding the values
+    objective_scaled: float | None
+    bound_scaled: float | None
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+def run_cpsat(
+    model: Any,
+    context: SolveContext,
+    *,
+    scale: float = 1.0,
+    time_limit: float | None = None,
+) -> CpSatRun:
+    """Solve ``model``; report improving solutions (divided by ``scale``) to the context."""
+    from ortools.sat.python import cp_model
+
+    options = context.options
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    params.max_time_in_seconds = max(
+        0.01, context.remaining() if time_limit is None else time_limit
+    )
+    params.num_workers = context.threads
+    params.random_seed = options.seed % 2**31
+    params.relative_gap_limit = options.relative_gap
+    params.absolute_gap_limit = 0.0
+    params.log_search_progress = log.isEnabledFor(logging.DEBUG)
+
+    class Progress(cp_model.CpSolverSolutionCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = 0
+
+        def on_solution_callback(self) -> None:
+            self.count += 1
+            if context.stop.is_set():
+                self.stop_search()
+            context.report(
+                objective=self.objective_value / scale,
+                bound=self.best_objective_bound / scale,
+                solutions=self.count,
+                phase="cp-sat",
+            )
+
+    code = solver.solve(model, Progress())
+    status = {
+        cp_model.OPTIMAL: Status.OPTIMAL,
+        cp_model.FEASIBLE: Status.FEASIBLE,
+        cp_model.INFEASIBLE: Status.INFEASIBLE,
+        cp_model.UNKNOWN: Status.NO_SOLUTION,
+    }.get(code, Status.ERROR)
+    if code == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"CP-SAT rejected the model: {model.validate()}")
+    has_solution = status in (Status.OPTIMAL, Status.FEASIBLE)
+    has_objective = model.has_objective()
+    return CpSatRun(
+        status=status,
+        solver=solver,
+        objective_scaled=solver.objective_value if has_solution and has_objective else None,
+        bound_scaled=solver.best_objective_bound if has_solution and has_objective else None,
+    )

@@ -1,0 +1,125 @@
+"""From raw document (bytes, text or parsed JSON) to a solution document, never raising.
+
+This is the one entry point for callers that hold documents rather than models: the CLI,
+the HTTP API and batch jobs. Malformed input becomes an ``invalid`` solution with issues.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from optimizer.core.envelope import InstanceBase, Options, Solution, Status
+from optimizer.core.issues import InstanceIssues, Issue, issues_from_validation_error
+from optimizer.core.runner import ProgressCallback
+
+
+@dataclass
+class ParsedDocument:
+    """A document read as far as it could be: its kind, its instance, or its issues."""
+
+    kind: str | None
+    name: str | None
+    instance: InstanceBase | None
+    issues: list[Issue]
+
+
+def _load_json(raw: bytes | str) -> tuple[Any, list[Issue]]:
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        return None, [Issue(code="malformed_json", detail=f"the document is not UTF-8: {exc}")]
+    try:
+        return json.loads(text), []
+    except json.JSONDecodeError as exc:
+        return None, [
+            Issue(
+                code="malformed_json",
+                detail=f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            )
+        ]
+
+
+def parse_document(raw: bytes | str | Any, *, default_name: str | None = None) -> ParsedDocument:
+    """Read and validate a document; ``raw`` may be bytes, text, or already-parsed JSON."""
+    from optimizer.registry import KINDS  # the registry imports every kind; keep this module light
+
+    if isinstance(raw, bytes | str):
+        data, issues = _load_json(raw)
+        if issues:
+            return ParsedDocument(None, default_name, None, issues)
+    else:
+        data = raw
+    if not isinstance(data, dict):
+        return ParsedDocument(
+            None,
+            default_name,
+            None,
+            [Issue(code="wrong_type", detail="the document must be a JSON object")],
+        )
+    name = data.get("name") if isinstance(data.get("name"), str) else default_name
+    kind_name = data.get("kind")
+    if kind_name is None:
+        issue = Issue(
+            code="missing_field",
+            path="kind",
+            detail=f"kind is required: one of {', '.join(sorted(KINDS))}",
+        )
+        return ParsedDocument(None, name, None, [issue])
+    if kind_name not in KINDS:
+        issue = Issue(
+            code="unknown_kind",
+            path="kind",
+            detail=f"kind = {kind_name!r} is not one of {', '.join(sorted(KINDS))}",
+        )
+        return ParsedDocument(None, name, None, [issue])
+    model = KINDS[kind_name].instance_model
+    try:
+        instance = model.model_validate(data)
+    except ValidationError as exc:
+        return ParsedDocument(kind_name, name, None, issues_from_validation_error(exc))
+    except InstanceIssues as exc:
+        return ParsedDocument(kind_name, name, None, exc.issues)
+    if instance.name is None and default_name is not None:
+        instance.name = default_name
+    return ParsedDocument(kind_name, instance.name, instance, [])
+
+
+def invalid_solution(parsed: ParsedDocument) -> Solution:
+    return Solution(kind=parsed.kind, name=parsed.name, status=Status.INVALID, issues=parsed.issues)
+
+
+def resolve_options(
+    instance: InstanceBase, overrides: dict[str, Any] | None
+) -> tuple[Options | None, list[Issue]]:
+    """The instance's options with caller overrides applied, or the issues they raise."""
+    try:
+        return instance.options.merged(overrides), []
+    except ValidationError as exc:
+        issues = issues_from_validation_error(exc)
+        for issue in issues:
+            issue.path = f"options.{issue.path}" if issue.path else "options"
+        return None, issues
+
+
+def solve_document(
+    raw: bytes | str | Any,
+    *,
+    overrides: dict[str, Any] | None = None,
+    default_name: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Solution:
+    """Parse, validate and solve one document; every failure is a solution document too."""
+    from optimizer.registry import KINDS
+
+    parsed = parse_document(raw, default_name=default_name)
+    if parsed.instance is None or parsed.kind is None:
+        return invalid_solution(parsed)
+    options, issues = resolve_options(parsed.instance, overrides)
+    if options is None:
+        parsed.issues = issues
+        return invalid_solution(parsed)
+    return KINDS[parsed.kind].solve(parsed.instance, options, progress=progress)

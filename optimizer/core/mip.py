@@ -1,0 +1,140 @@
+"""Solving a PuLP model with HiGHS or CBC, and reading the outcome honestly.
+
+PuLP folds "stopped at the time limit with a solution" into ``Optimal`` for some solvers;
+here the status comes from what the solver itself proved: HiGHS's model status and dual
+bound, and CBC's solution status (a bound only when it proved optimality).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+import pulp
+
+from optimizer.core.envelope import Status
+from optimizer.core.runner import SolveContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MipResult:
+    status: Status
+    bound: float | None
+    solver: str
+    version: str | None
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def solve_pulp(problem: pulp.LpProblem, backend: str, context: SolveContext) -> MipResult:
+    """Solve ``problem`` with ``backend`` ("highs" or "cbc") within the context's limits."""
+    options = context.options
+    time_limit = max(0.01, context.remaining())
+    if backend == "highs":
+        return _solve_highs(problem, context, time_limit)
+    if backend == "cbc":
+        solver = pulp.PULP_CBC_CMD(
+            msg=False,
+            timeLimit=time_limit,
+            gapRel=options.relative_gap,
+            gapAbs=1e-7,
+            threads=context.threads,
+            options=[f"randomCbcSeed {options.seed % 2**31 + 1}"],
+        )
+        problem.solve(solver)
+        if problem.sol_status == pulp.LpSolutionOptimal:
+            status = Status.OPTIMAL
+        elif problem.sol_status == pulp.LpSolutionIntegerFeasible:
+            status = Status.FEASIBLE
+        elif problem.status == pulp.LpStatusInfeasible:
+            status = Status.INFEASIBLE
+        else:
+            status = Status.NO_SOLUTION
+        bound = pulp.value(problem.objective) if status == Status.OPTIMAL else None
+        return MipResult(status, bound, "cbc", _cbc_version())
+    raise ValueError(f"unknown MIP backend {backend!r}")
+
+
+_banner_silenced = False
+
+
+def silence_highs_banner() -> None:
+    """HiGHS prints a copyright banner on stdout when the first solver object is created.
+
+    Our stdout carries the CLI's output (and may carry JSON), so create that first object
+    with file descriptor 1 pointed at /dev/null; later objects print nothing.
+    """
+    global _banner_silenced
+    if _banner_silenced:
+        return
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _banner_silenced = True
+
+
+def _cbc_version() -> str | None:
+    return f"pulp {_version('pulp')}"
+
+
+def _solve_highs(problem: pulp.LpProblem, context: SolveContext, time_limit: float) -> MipResult:
+    import highspy
+
+    silence_highs_banner()
+    options = context.options
+    solver = pulp.HiGHS(
+        msg=False,
+        timeLimit=time_limit,
+        gapRel=options.relative_gap,
+        threads=context.threads,
+        random_seed=options.seed % 2**31,
+        mip_abs_gap=1e-7,
+    )
+    problem.solve(solver)
+    highs = problem.solverModel
+    model_status = highs.getModelStatus()
+    info = highs.getInfo()
+    has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if model_status == highspy.HighsModelStatus.kOptimal:
+        status = Status.OPTIMAL
+    elif model_status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
+        status = Status.INFEASIBLE
+    elif has_primal:
+        status = Status.FEASIBLE
+    else:
+        status = Status.NO_SOLUTION
+    bound: float | None = None
+    # PuLP hands HiGHS a maximisation as the minimisation of the negated objective.
+    sense = -1.0 if problem.sense == pulp.LpMaximize else 1.0
+    if problem.isMIP():
+        raw = info.mip_dual_bound
+        bound = sense * float(raw) if raw is not None and abs(raw) < 1e30 else None
+    elif status == Status.OPTIMAL:
+        bound = sense * float(info.objective_function_value)
+    log.debug("HiGHS status %s, bound %s", highs.modelStatusToString(model_status), bound)
+    return MipResult(status, bound, "highs", _version("highspy"))

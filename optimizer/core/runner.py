@@ -1,0 +1,241 @@
+"""The path every solve takes: time it, solve, verify independently, fill in the envelope.
+
+A kind plugs in two functions: ``build_and_solve`` (its model) and ``verify`` (its independent
+checker). Whatever the model claims, the objective reported is the verifier's, a solution that
+fails verification is reported as ``error``, and ``optimal`` is kept only when the bound
+really closes the gap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+import optimizer
+from optimizer.core.envelope import (
+    Explanation,
+    InstanceBase,
+    Options,
+    RunInfo,
+    Solution,
+    Status,
+    Verification,
+    proven_optimal,
+    relative_gap,
+)
+from optimizer.core.issues import Issue
+
+log = logging.getLogger(__name__)
+
+InstanceT = TypeVar("InstanceT", bound=InstanceBase)
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """An improving solution or a better bound, as a long solve goes on."""
+
+    elapsed_s: float
+    objective: float | None = None
+    bound: float | None = None
+    solutions: int = 0
+    phase: str = ""
+
+
+ProgressCallback = Callable[[ProgressUpdate], None]
+
+
+@dataclass
+class SolveContext:
+    """What a model needs from its caller: the clock, a stop flag, a progress sink."""
+
+    options: Options
+    started: float = field(default_factory=time.perf_counter)
+    progress: ProgressCallback | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def threads(self) -> int:
+        return self.options.threads or (os.cpu_count() or 1)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def remaining(self) -> float:
+        """Seconds left of the time limit (never negative)."""
+        return max(0.0, self.options.time_limit_s - self.elapsed())
+
+    def report(self, **fields: Any) -> None:
+        if self.progress is not None:
+            self.progress(ProgressUpdate(elapsed_s=self.elapsed(), **fields))
+
+
+@dataclass
+class Outcome:
+    """What a kind's model returns; :func:`run_solve` turns it into a :class:`Solution`."""
+
+    status: Status
+    solver: str
+    solution: dict[str, Any] | None = None
+    bound: float | None = None
+    solver_version: str | None = None
+    explanations: list[Explanation] = field(default_factory=list)
+    kpis: dict[str, Any] = field(default_factory=dict)
+
+
+ModelFn = Callable[[InstanceT, SolveContext], Outcome]
+VerifyFn = Callable[[InstanceT, dict[str, Any]], Verification]
+KpiFn = Callable[[InstanceT, dict[str, Any]], dict[str, Any]]
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def instance_sha256(instance: BaseModel) -> str:
+    """SHA-256 of the instance with defaults filled in, keys sorted, options left out.
+
+    Options do not change the problem, so the same problem solved with other options keeps
+    its fingerprint.
+    """
+    data = instance.model_dump(mode="json", exclude={"options"})
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KindSolver(Generic[InstanceT]):
+    """The pieces one problem kind contributes to the shared solve path."""
+
+    kind: str
+    solvers: tuple[str, ...]
+    build_and_solve: ModelFn[InstanceT]
+    verify: VerifyFn[InstanceT]
+    maximize: bool
+
+    def __call__(
+        self,
+        instance: InstanceT,
+        options: Options | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
+    ) -> Solution:
+        return run_solve(self, instance, options, progress=progress, stop=stop)
+
+
+def run_solve(
+    kind: KindSolver[InstanceT],
+    instance: InstanceT,
+    options: Options | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+) -> Solution:
+    options = options if options is not None else instance.options
+    context = SolveContext(options=options, progress=progress)
+    if stop is not None:
+        context.stop = stop
+    run = RunInfo(
+        seed=options.seed,
+        threads=context.threads,
+        time_limit_s=options.time_limit_s,
+        instance_sha256=instance_sha256(instance),
+        unishare_version=optimizer.__version__,
+    )
+    base = {"kind": kind.kind, "name": instance.name}
+
+    if options.solver not in kind.solvers:
+        run.runtime_s = context.elapsed()
+        return Solution(
+            **base,
+            status=Status.INVALID,
+            issues=[
+                Issue(
+                    code="unsupported_solver",
+                    path="options.solver",
+                    detail=(
+                        f"options.solver = {options.solver!r} is not available for "
+                        f"{kind.kind}; choose one of {', '.join(kind.solvers)}"
+                    ),
+                )
+            ],
+            run=run,
+        )
+
+    try:
+        outcome = kind.build_and_solve(instance, context)
+    except Exception as exc:  # our own bug: report it, never crash the batch
+        log.exception("solve of %s failed", instance.name)
+        run.runtime_s = context.elapsed()
+        return Solution(
+            **base,
+            status=Status.ERROR,
+            explanations=[
+                Explanation(
+                    subject=instance.name or kind.kind,
+                    code="internal_error",
+                    detail=f"{type(exc).__name__}: {exc}",
+                )
+            ],
+            kpis={"traceback": traceback.format_exc(limit=8)},
+            run=run,
+        )
+
+    run.solver = outcome.solver
+    run.solver_version = outcome.solver_version
+    status = outcome.status
+    objective: float | None = None
+    bound = outcome.bound
+    verification = Verification()
+
+    if outcome.solution is not None and status in (Status.OPTIMAL, Status.FEASIBLE):
+        verification = kind.verify(instance, outcome.solution)
+        objective = verification.objective
+        if not verification.valid:
+            log.error("verification failed for %s: %s", instance.name, verification.violations)
+            status = Status.ERROR
+        elif objective is not None and bound is not None:
+            # A bound on the wrong side of the verified objective means the model and the
+            # verifier disagree about the objective itself: a bug, not a result.
+            wrong_side = (
+                bound < objective - 1e-6 * max(1.0, abs(objective))
+                if kind.maximize
+                else bound > objective + 1e-6 * max(1.0, abs(objective))
+            )
+            if wrong_side:
+                verification.violations.append(
+                    f"the proven bound {bound} is on the wrong side of the objective {objective}"
+                )
+                verification.valid = False
+                status = Status.ERROR
+            elif status == Status.OPTIMAL and not proven_optimal(
+                objective, bound, options.relative_gap
+            ):
+                status = Status.FEASIBLE
+        elif status == Status.OPTIMAL and bound is None:
+            bound = objective
+    elif outcome.solution is not None:
+        verification = kind.verify(instance, outcome.solution)
+
+    run.runtime_s = context.elapsed()
+    return Solution(
+        **base,
+        status=status,
+        objective=objective,
+        bound=bound,
+        gap=relative_gap(objective, bound),
+        solution=outcome.solution,
+        explanations=outcome.explanations if options.explain or status == Status.INFEASIBLE else [],
+        kpis=outcome.kpis,
+        verification=verification,
+        run=run,
+    )

@@ -1,0 +1,134 @@
+"""Pairs mode: a degree-constrained maximum-weight matching (b-matching) over candidate pairs.
+
+Backends: a MIP through PuLP (HiGHS or CBC) and a CP-SAT model. Both state the same problem:
+    maximise  sum_k score_k x_k
+    s.t.      min_partners_i <= sum_{k incident to i} x_k <= capacity_i   for each institution i
+              x_k = 1                                                      for each required pair
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from optimizer.core.envelope import Status
+from optimizer.core.mip import solve_pulp
+from optimizer.core.runner import SolveContext
+from optimizer.matching.schema import MatchingInstance
+from optimizer.matching.scores import Candidates
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PairsResult:
+    status: Status
+    selected: list[int]  # candidate indices
+    bound: float | None
+    solver: str
+    version: str | None
+
+
+def required_indices(instance: MatchingInstance, cands: Candidates) -> list[int]:
+    position = {x: k for k, x in enumerate(cands.ids)}
+    found = []
+    for a, b in instance.rules.required:
+        k = cands.index(position[a], position[b])
+        if k is not None:
+            found.append(k)
+    return sorted(set(found))
+
+
+def incidence(cands: Candidates, n: int) -> list[list[int]]:
+    """For each institution, the candidate pairs it belongs to."""
+    by_node: list[list[int]] = [[] for _ in range(n)]
+    for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True)):
+        by_node[i].append(k)
+        by_node[j].append(k)
+    return by_node
+
+
+def solve_pairs_mip(
+    instance: MatchingInstance, cands: Candidates, backend: str, context: SolveContext
+) -> PairsResult:
+    """Hard: capacity, min_partners and required pairs, as a PuLP MIP."""
+    import pulp
+
+    n = len(instance.institutions)
+    ids = cands.ids
+    problem = pulp.LpProblem("pairs", pulp.LpMaximize)
+    x = [
+        pulp.LpVariable(f"pair_{ids[i]}_{ids[j]}_{k}", cat=pulp.LpBinary)
+        for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True))
+    ]
+    problem += pulp.LpAffineExpression(
+        list(zip(x, cands.score.tolist(), strict=True)), name="total_score"
+    )
+    for i, ks in enumerate(incidence(cands, n)):
+        inst = instance.institutions[i]
+        if not ks:
+            continue
+        degree = pulp.LpAffineExpression([(x[k], 1) for k in ks])
+        if len(ks) > inst.capacity:
+            problem += degree <= inst.capacity, f"capacity_{i}"
+        if inst.min_partners > 0:
+            problem += degree >= inst.min_partners, f"min_partners_{i}"
+    for k in required_indices(instance, cands):
+        x[k].lowBound = 1
+    result = solve_pulp(problem, backend, context)
+    selected = []
+    if result.has_solution:
+        selected = [k for k, var in enumerate(x) if (var.value() or 0.0) > 0.5]
+    return PairsResult(result.status, selected, result.bound, result.solver, result.version)
+
+
+def integer_scale(values: np.ndarray, max_power: int = 9) -> tuple[int, bool]:
+    """A power of ten that makes every value an integer, or 10**max_power and False."""
+    for power in range(max_power + 1):
+        scale = 10**power
+        scaled = values * scale
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return scale, True
+    return 10**max_power, False
+
+
+def solve_pairs_cpsat(
+    instance: MatchingInstance, cands: Candidates, context: SolveContext
+) -> PairsResult:
+    """Hard: capacity, min_partners and required pairs, as a CP-SAT model with integer scores."""
+    from ortools.sat.python import cp_model
+
+    from optimizer.core.cpsat import cpsat_version, run_cpsat
+
+    n = len(instance.institutions)
+    ids = cands.ids
+    scale, exact = integer_scale(cands.score)
+    weights = np.round(cands.score * scale).astype(np.int64).tolist()
+    model = cp_model.CpModel()
+    x = [
+        model.new_bool_var(f"pair[{ids[i]}][{ids[j]}]")
+        for i, j in zip(cands.a.tolist(), cands.b.tolist(), strict=True)
+    ]
+    for i, ks in enumerate(incidence(cands, n)):
+        inst = instance.institutions[i]
+        if ks:
+            model.add(sum(x[k] for k in ks) <= inst.capacity)
+            if inst.min_partners:
+                model.add(sum(x[k] for k in ks) >= inst.min_partners)
+        elif inst.min_partners:
+            model.add_bool_or([])  # no candidate can meet min_partners: infeasible
+    for k in required_indices(instance, cands):
+        model.add(x[k] == 1)
+    model.maximize(sum(w * v for w, v in zip(weights, x, strict=True)))
+    run = run_cpsat(model, context)
+    selected = [k for k, var in enumerate(x) if run.has_solution and run.solver.value(var)]
+    bound = None
+    if run.bound_scaled is not None:
+        # Rounding each score to 1/scale moves any solution's value by at most half a unit
+        # per selected pair; widen the bound by that much so it stays a true bound.
+        slack = 0.0 if exact else 0.5 * sum(inst.capacity for inst in instance.institutions) / 2
+        bound = float(Fraction(round(run.bound_scaled)) / scale) + slack / scale
+    return PairsResult(run.status, selected, bound, "cp-sat", cpsat_version())

@@ -1,0 +1,201 @@
+"""Independent check of a matching solution: every hard rule, and the objective recomputed.
+
+Written from the contract alone, deliberately in plain Python and without importing the
+model, the candidate builder or the score vectorisation, so a bug there cannot hide here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from optimizer.core.envelope import Verification
+from optimizer.matching.schema import Institution, MatchingInstance
+
+TOLERANCE = 1e-6
+
+
+def _km(a: Institution, b: Institution) -> float | None:
+    if a.location is None or b.location is None:
+        return None
+    lat1, lon1 = math.radians(a.location.lat), math.radians(a.location.lon)
+    lat2, lon2 = math.radians(b.location.lat), math.radians(b.location.lon)
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def formula_score(instance: MatchingInstance, a: Institution, b: Institution) -> float:
+    """The contract's score formula, term by term."""
+    w = instance.weights
+    disciplines = set(a.strengths) | set(b.strengths) | set(a.needs) | set(b.needs)
+    need = 0.0
+    for d in disciplines:
+        sa, sb = a.strengths.get(d, 0.0), b.strengths.get(d, 0.0)
+        need += a.needs.get(d, 0.0) * max(0.0, sb - sa) + b.needs.get(d, 0.0) * max(0.0, sa - sb)
+    dot = sum(a.strengths.get(d, 0.0) * b.strengths.get(d, 0.0) for d in disciplines)
+    norm_a = math.sqrt(sum(v * v for v in a.strengths.values()))
+    norm_b = math.sqrt(sum(v * v for v in b.strengths.values()))
+    complementarity = 0.0 if norm_a == 0 or norm_b == 0 else 1.0 - dot / (norm_a * norm_b)
+    km = _km(a, b)
+    distance = 0.0 if km is None else km / 1000.0
+    bonus = (
+        w.cross_zone_bonus
+        if a.zone is not None and b.zone is not None and a.zone != b.zone
+        else 0.0
+    )
+    return (
+        w.need * need
+        + w.complementarity * complementarity
+        - w.distance_per_1000km * distance
+        + bonus
+    )
+
+
+class Rules:
+    """The candidate rules, read straight from the contract, with lookups indexed once."""
+
+    def __init__(self, instance: MatchingInstance):
+        self.instance = instance
+        self.listed = (
+            None
+            if instance.scores is None
+            else {frozenset((s.a, s.b)): s.score for s in instance.scores}
+        )
+        rules = instance.rules
+        self.zone_pairs = (
+            None if rules.allowed_zone_pairs is None else [set(p) for p in rules.allowed_zone_pairs]
+        )
+        self.type_pairs = (
+            None if rules.allowed_type_pairs is None else [set(p) for p in rules.allowed_type_pairs]
+        )
+        self.forbidden = {frozenset(p) for p in rules.forbidden}
+
+    def candidate_score(self, a: Institution, b: Institution) -> float | None:
+        """The pair's score if it is a candidate under the rules, else None."""
+        rules = self.instance.rules
+        if self.listed is not None:
+            listed = self.listed.get(frozenset((a.id, b.id)))
+            if listed is None:
+                return None
+            score = listed
+        else:
+            score = formula_score(self.instance, a, b)
+        if self.zone_pairs is not None and {a.zone, b.zone} not in self.zone_pairs:
+            return None
+        if self.type_pairs is not None and {a.type, b.type} not in self.type_pairs:
+            return None
+        if rules.same_region and (a.region is None or a.region != b.region):
+            return None
+        if rules.max_distance_km is not None:
+            km = _km(a, b)
+            if km is None or km > rules.max_distance_km:
+                return None
+        if not score > rules.min_score:
+            return None
+        if frozenset((a.id, b.id)) in self.forbidden:
+            return None
+        return score
+
+
+def verify(instance: MatchingInstance, solution: dict[str, Any]) -> Verification:
+    if instance.mode == "pairs":
+        return _verify_pairs(instance, solution)
+    return _verify_groups(instance, solution)
+
+
+def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verification:
+    by_id = {x.id: x for x in instance.institutions}
+    violations: list[str] = []
+    degree = {x: 0 for x in by_id}
+    seen: set[frozenset[str]] = set()
+    total = 0.0
+    candidates = Rules(instance)
+    for entry in solution.get("pairs", []):
+        a, b = entry["a"], entry["b"]
+        if a not in by_id or b not in by_id:
+            violations.append(f"pair ({a}, {b}) names an unknown institution")
+            continue
+        if a == b:
+            violations.append(f"pair ({a}, {b}) pairs an institution with itself")
+            continue
+        key = frozenset((a, b))
+        if key in seen:
+            violations.append(f"pair ({a}, {b}) is selected twice")
+        seen.add(key)
+        score = candidates.candidate_score(by_id[a], by_id[b])
+        if score is None:
+            violations.append(f"pair ({a}, {b}) is not a candidate under the rules")
+            continue
+        if abs(score - entry["score"]) > TOLERANCE:
+            violations.append(f"pair ({a}, {b}) reports score {entry['score']}, not {score}")
+        degree[a] += 1
+        degree[b] += 1
+        total += score
+    for x, inst in by_id.items():
+        if degree[x] > inst.capacity:
+            violations.append(f"{x} has {degree[x]} partners, above capacity {inst.capacity}")
+        if degree[x] < inst.min_partners:
+            violations.append(
+                f"{x} has {degree[x]} partners, below min_partners {inst.min_partners}"
+            )
+    for a, b in instance.rules.required:
+        if frozenset((a, b)) not in seen:
+            violations.append(f"required pair ({a}, {b}) is not selected")
+    listed_unmatched = set(solution.get("unmatched", []))
+    actual_unmatched = {x for x, d in degree.items() if d == 0}
+    if listed_unmatched != actual_unmatched:
+        violations.append("the unmatched list does not match the institutions without a partner")
+    return Verification(checked=True, valid=not violations, violations=violations, objective=total)
+
+
+def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Verification:
+    by_id = {x.id: x for x in instance.institutions}
+    rules, group = instance.rules, instance.group
+    violations: list[str] = []
+    where: dict[str, str] = {}
+    total = 0.0
+    candidates = Rules(instance)
+    for g in solution.get("groups", []):
+        members = g["members"]
+        gid = g["id"]
+        if any(m not in by_id for m in members):
+            violations.append(f"group {gid} names an unknown institution")
+            continue
+        for m in members:
+            if m in where:
+                violations.append(f"{m} is in groups {where[m]} and {gid}")
+            where[m] = gid
+        if not group.min_size <= len(members) <= group.max_size:
+            violations.append(
+                f"group {gid} has {len(members)} members, outside {group.min_size}..{group.max_size}"
+            )
+        hubs = sum(by_id[m].hub for m in members)
+        if hubs < group.min_hubs:
+            violations.append(f"group {gid} has {hubs} hubs, fewer than {group.min_hubs}")
+        if group.same_region and len(members) > 1:
+            regions = {by_id[m].region for m in members}
+            if len(regions) != 1 or None in regions:
+                violations.append(f"group {gid} spans regions {sorted(map(str, regions))}")
+        score = 0.0
+        for x, a in enumerate(members):
+            for b in members[x + 1 :]:
+                if frozenset((a, b)) in candidates.forbidden:
+                    violations.append(f"group {gid} holds the forbidden pair ({a}, {b})")
+                s = candidates.candidate_score(by_id[a], by_id[b])
+                score += 0.0 if s is None else s
+        if abs(score - g["score"]) > TOLERANCE * max(1.0, abs(score)):
+            violations.append(f"group {gid} reports score {g['score']}, not {score}")
+        total += score
+    for a, b in rules.required:
+        if a not in where or where.get(a) != where.get(b):
+            violations.append(f"required pair ({a}, {b}) is not in one group")
+    if group.cover_all:
+        missing = [x for x in by_id if x not in where]
+        if missing:
+            violations.append(f"cover_all: {len(missing)} institutions are in no group")
+    if set(solution.get("ungrouped", [])) != {x for x in by_id if x not in where}:
+        violations.append("the ungrouped list does not match the institutions in no group")
+    return Verification(checked=True, valid=not violations, violations=violations, objective=total)
