@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -70,7 +71,22 @@ def run_cpsat(
                 phase="cp-sat",
             )
 
-    code = solver.solve(model, Progress())
+    # A stop request must end the search even between solutions: watch the flag.
+    finished = threading.Event()
+
+    def watch_stop() -> None:
+        while not finished.wait(0.1):
+            if context.stop.is_set():
+                solver.stop_search()
+                return
+
+    watcher = threading.Thread(target=watch_stop, name="cpsat-stop-watch", daemon=True)
+    watcher.start()
+    try:
+        code = solver.solve(model, Progress())
+    finally:
+        finished.set()
+        watcher.join()
     status = {
         cp_model.OPTIMAL: Status.OPTIMAL,
         cp_model.FEASIBLE: Status.FEASIBLE,
