@@ -119,7 +119,11 @@ class KindSolver(Generic[InstanceT]):
     solvers: tuple[str, ...]
     build_and_solve: ModelFn[InstanceT]
     verify: VerifyFn[InstanceT]
-    maximize: bool
+    maximize: bool | Callable[[InstanceT], bool]
+    """The objective's sense: a bool, or a function of the instance when it says its own."""
+
+    def maximizes(self, instance: InstanceT) -> bool:
+        return self.maximize(instance) if callable(self.maximize) else self.maximize
 
     def __call__(
         self,
@@ -208,7 +212,7 @@ def run_solve(
             # verifier disagree about the objective itself: a bug, not a result.
             wrong_side = (
                 bound < objective - 1e-6 * max(1.0, abs(objective))
-                if kind.maximize
+                if kind.maximizes(instance)
                 else bound > objective + 1e-6 * max(1.0, abs(objective))
             )
             if wrong_side:
