@@ -7,6 +7,8 @@ from typing import Any
 
 from optimizer.core.envelope import InstanceBase
 from optimizer.core.runner import KindSolver
+from optimizer.loans import LoansInstance
+from optimizer.loans import solve as solve_loans
 from optimizer.matching import MatchingInstance
 from optimizer.matching import solve as solve_matching
 
@@ -29,6 +31,12 @@ KINDS: dict[str, Kind] = {
         MatchingInstance,
         solve_matching,
         "Pair complementary institutions, or form consortia, maximising complementarity.",
+    ),
+    "loans": Kind(
+        "loans",
+        LoansInstance,
+        solve_loans,
+        "Allocate inter-library loans over time, with shipping and lending policies.",
     ),
 }
 

@@ -1,0 +1,262 @@
+"""Pools, arcs and candidate loans: what any rule allows, before anything is chosen.
+
+A *pool* holds the lendable copies of one title at one library. Copies of a pool are
+interchangeable, so the model decides how many loans a pool has out at each day and the
+copies are named afterwards: loans sorted by ship day each take a copy that is already on
+the shelf and free, which always exists when, at every ship day, the loans out number at
+most the copies released by then (interval graphs colour greedily). With
+``keep_one_on_shelf`` the pool's capacity is one copy less.
+
+An *arc* is a (request, pool) pair that the rules allow: the title is acceptable, the
+pool is at another library with a route both ways, and a copy can ship within the horizon.
+A *candidate* is an arc with a ship day. Shipping later only adds lateness, so a ship day
+is worth considering only if it is the arc's earliest, or the day a competing loan of the
+same pool comes home, or the day another copy of the pool is released: any optimal plan
+can be shifted left until each loan sits on one of those days. The days are closed under
+"comes home" per pool; a cap on days per arc keeps the model small, and when it cuts,
+the model is marked inexact and no bound is claimed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optimizer.loans.schema import Copy, LoansInstance
+
+# Ship days kept per arc; beyond it the candidate set (and so any bound) is no longer exact.
+MAX_DAYS_PER_ARC = 24
+
+
+@dataclass
+class Pool:
+    index: int
+    library: str
+    title: str
+    copies: list[Copy]
+    releases: list[int]
+    """Release day of each copy, sorted; with keep_one_on_shelf the first is dropped."""
+
+    def capacity(self, day: int) -> int:
+        """Loans the pool can have out on ``day``."""
+        return bisect.bisect_right(self.releases, day)
+
+    @property
+    def first_day(self) -> int | None:
+        return self.releases[0] if self.releases else None
+
+
+@dataclass
+class Arc:
+    request: int
+    pool: int
+    out_days: int
+    back_days: int
+    cost: float
+    busy: int
+    """Days the copy is away: outbound shipping + loan period + return shipping."""
+    earliest: int
+    last_useful: int
+    """Last ship day at which the loan still costs less than leaving the request unfilled."""
+
+
+@dataclass
+class Candidates:
+    instance: LoansInstance
+    horizon: int
+    pools: list[Pool]
+    arcs: list[Arc]
+    arcs_by_request: list[list[int]]
+    penalty: np.ndarray  # unfilled * weight, per request
+    late_rate: np.ndarray  # late_per_day * weight, per request
+    need: np.ndarray  # needed_by as a day index, per request
+    # candidate loans (arc, ship day) as parallel arrays
+    var_arc: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    var_day: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    var_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    exact: bool = True
+    """False when some ship day worth considering was cut by MAX_DAYS_PER_ARC."""
+
+    def loan_cost(self, arc: int, day: int) -> float:
+        """Shipping cost plus the weighted lateness of shipping ``arc`` on ``day``."""
+        a = self.arcs[arc]
+        late = max(0, day + a.out_days - int(self.need[a.request]))
+        return a.cost + float(self.late_rate[a.request]) * late
+
+    @property
+    def total_penalty(self) -> float:
+        return float(self.penalty.sum())
+
+    def __len__(self) -> int:
+        return len(self.var_arc)
+
+
+def build_pools(instance: LoansInstance) -> list[Pool]:
+    keep = instance.policies.keep_one_on_shelf
+    grouped: dict[tuple[str, str], list[Copy]] = defaultdict(list)
+    for c in instance.copies:
+        if c.lendable:
+            grouped[(c.library, c.title)].append(c)
+    pools = []
+    for (library, title), copies in grouped.items():
+        releases = sorted(instance.release_day(c) for c in copies)
+        if keep:
+            releases = releases[1:]
+        pools.append(Pool(len(pools), library, title, copies, releases))
+    return pools
+
+
+def build_arcs(instance: LoansInstance, pools: list[Pool]) -> tuple[list[Arc], list[list[int]]]:
+    horizon = instance.last_day
+    routes = instance.routes()
+    by_title: dict[str, list[Pool]] = defaultdict(list)
+    for p in pools:
+        by_title[p.title].append(p)
+    pen = instance.penalties
+    prune = instance.policies.max_imbalance is None
+    arcs: list[Arc] = []
+    by_request: list[list[int]] = []
+    for q, r in enumerate(instance.requests):
+        mine: list[int] = []
+        open_day = instance.open_day(r)
+        need = instance.day(r.needed_by)
+        for title in dict.fromkeys(r.titles):
+            for p in by_title.get(title, []):
+                if p.library == r.library or p.first_day is None:
+                    continue
+                there, back = routes.get((p.library, r.library)), routes.get((r.library, p.library))
+                if there is None or back is None:
+                    continue
+                earliest = max(open_day, p.first_day)
+                if earliest > horizon:
+                    continue
+                last = horizon
+                rate = pen.late_per_day * r.weight
+                if prune:
+                    # Without max_imbalance every rule only limits loans, so a loan that costs
+                    # at least the penalty can always be dropped without loss.
+                    slack = pen.unfilled * r.weight - there.cost
+                    if slack <= 0:
+                        last = -1
+                    elif rate > 0:
+                        # cost + rate * max(0, s + out - need) < penalty
+                        extra = int(np.ceil(slack / rate)) - 1
+                        last = min(horizon, need - there.days + extra)
+                mine.append(len(arcs))
+                arcs.append(
+                    Arc(
+                        request=q,
+                        pool=p.index,
+                        out_days=there.days,
+                        back_days=back.days,
+                        cost=there.cost,
+                        busy=there.days + r.loan_days + back.days,
+                        earliest=earliest,
+                        last_useful=last,
+                    )
+                )
+        by_request.append(mine)
+    return arcs, by_request
+
+
+def build_candidates(instance: LoansInstance, *, max_days: int = MAX_DAYS_PER_ARC) -> Candidates:
+    pools = build_pools(instance)
+    arcs, by_request = build_arcs(instance, pools)
+    pen = instance.penalties
+    cands = Candidates(
+        instance=instance,
+        horizon=instance.last_day,
+        pools=pools,
+        arcs=arcs,
+        arcs_by_request=by_request,
+        penalty=np.array([pen.unfilled * r.weight for r in instance.requests], dtype=float),
+        late_rate=np.array([pen.late_per_day * r.weight for r in instance.requests], dtype=float),
+        need=np.array([instance.day(r.needed_by) for r in instance.requests], dtype=np.int64),
+    )
+    arcs_by_pool: list[list[int]] = [[] for _ in pools]
+    for k, a in enumerate(arcs):
+        if a.earliest <= a.last_useful:
+            arcs_by_pool[a.pool].append(k)
+    var_arc: list[int] = []
+    var_day: list[int] = []
+    for p, members in zip(pools, arcs_by_pool, strict=True):
+        if not members:
+            continue
+        days = _ship_days(p, [arcs[k] for k in members], cands.horizon)
+        for k in members:
+            a = arcs[k]
+            lo = bisect.bisect_left(days, a.earliest)
+            hi = bisect.bisect_right(days, a.last_useful)
+            if hi - lo > max_days:
+                cands.exact = False
+                hi = lo + max_days
+            for d in days[lo:hi]:
+                var_arc.append(k)
+                var_day.append(d)
+    cands.var_arc = np.array(var_arc, dtype=np.int64)
+    cands.var_day = np.array(var_day, dtype=np.int64)
+    if len(var_arc):
+        out = np.array([a.out_days for a in arcs], dtype=np.int64)[cands.var_arc]
+        cost = np.array([a.cost for a in arcs])[cands.var_arc]
+        req = np.array([a.request for a in arcs], dtype=np.int64)[cands.var_arc]
+        late = np.maximum(0, cands.var_day + out - cands.need[req])
+        cands.var_cost = cost + cands.late_rate[req] * late
+    return cands
+
+
+def _ship_days(pool: Pool, arcs: list[Arc], horizon: int) -> list[int]:
+    """Earliest days, release days, and the closure under 'a loan shipped then comes home'."""
+    lo = min(a.earliest for a in arcs)
+    hi = max(a.last_useful for a in arcs)
+    days = {a.earliest for a in arcs} | {d for d in pool.releases if lo <= d <= hi}
+    frontier = sorted(days)
+    while frontier:
+        new: set[int] = set()
+        for d in frontier:
+            for a in arcs:
+                if a.earliest <= d <= a.last_useful:
+                    home = d + a.busy
+                    if home <= hi and home not in days:
+                        new.add(home)
+        days |= new
+        frontier = sorted(new)
+    return sorted(days)
+
+
+def loan_entry(
+    instance: LoansInstance,
+    request_index: int,
+    copy: Copy,
+    ship: int,
+    out_days: int,
+    back_days: int,
+    cost: float,
+) -> dict[str, object]:
+    """One loan of the solution payload, dates written out from day indices."""
+    from datetime import timedelta
+
+    r = instance.requests[request_index]
+    start = instance.horizon.start
+    arrive = ship + out_days
+    due_back = arrive + r.loan_days
+    home = due_back + back_days
+
+    def iso(day: int) -> str:
+        return (start + timedelta(days=day)).isoformat()
+
+    return {
+        "request": r.id,
+        "copy": copy.id,
+        "lender": copy.library,
+        "title": copy.title,
+        "ship": iso(ship),
+        "arrive": iso(arrive),
+        "due_back": iso(due_back),
+        "home": iso(home),
+        "late_days": max(0, arrive - instance.day(r.needed_by)),
+        "cost": cost,
+        "borrower": r.library,
+    }

@@ -1,0 +1,440 @@
+"""Build and solve a loans instance: candidates, the chosen backend, the solution payload.
+
+One binary per candidate loan (request, pool, ship day). Hard rules:
+
+* a request takes at most one loan;
+* a pool never has more loans out on a day than copies on its shelf by then (checked at
+  every candidate ship day, where the count can rise), less one with keep_one_on_shelf;
+* a library ships at most ``max_outgoing`` loans;
+* every library's loans lent and received differ by at most ``max_imbalance``.
+
+When no copy can serve two loans in the horizon and neither shelf nor balance policy is
+set, every pool's intervals overlap pairwise, its day rows are nested, and the matrix
+(request rows, nested pool rows inside library rows) is totally unimodular: the problem
+is an assignment and a simplex vertex of the LP is an optimal plan. That is the fast path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from optimizer.core.envelope import Status
+from optimizer.core.runner import Outcome, SolveContext
+from optimizer.loans import explain
+from optimizer.loans.candidates import Candidates, build_candidates, loan_entry
+from optimizer.loans.rota import solve_rota
+from optimizer.loans.schema import LoansInstance
+
+log = logging.getLogger(__name__)
+
+SOLVERS = ("auto", "highs", "cbc", "cp-sat", "rota")
+
+
+@dataclass
+class Rows:
+    """The constraint matrix in row form: (name, var indices, coefficients, lower, upper)."""
+
+    names: list[str]
+    index: list[np.ndarray]
+    coef: list[np.ndarray]
+    lower: list[float]
+    upper: list[float]
+
+    def add(self, name: str, idx: np.ndarray, coef: np.ndarray, lo: float, hi: float) -> None:
+        self.names.append(name)
+        self.index.append(idx)
+        self.coef.append(coef)
+        self.lower.append(lo)
+        self.upper.append(hi)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class Result:
+    status: Status
+    solver: str
+    selected: np.ndarray
+    bound: float | None
+    version: str | None
+    method: str
+    fractional: int = 0
+    """Variables strictly between 0 and 1 (only an LP can have them)."""
+
+
+def _ones(idx: list[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    arr = np.asarray(idx, dtype=np.int64)
+    return arr, np.ones(len(arr))
+
+
+def request_rows(cands: Candidates, rows: Rows) -> None:
+    """Hard: a request is filled by at most one loan."""
+    order = np.argsort(cands.var_arc, kind="stable")
+    req = np.array([cands.arcs[a].request for a in cands.var_arc[order]], dtype=np.int64)
+    if not len(req):
+        return
+    cuts = np.flatnonzero(np.diff(req)) + 1
+    for group in np.split(order, cuts):
+        if len(group) > 1:
+            r = cands.instance.requests[cands.arcs[int(cands.var_arc[group[0]])].request]
+            rows.add(f"one_loan[{r.id}]", *_ones(group), -np.inf, 1.0)
+
+
+def pool_rows(cands: Candidates, rows: Rows) -> None:
+    """Hard: loans out of a pool on each ship day never exceed the copies on its shelf."""
+    by_pool: dict[int, list[int]] = defaultdict(list)
+    for v, a in enumerate(cands.var_arc.tolist()):
+        by_pool[cands.arcs[a].pool].append(v)
+    busy = np.array([a.busy for a in cands.arcs], dtype=np.int64)
+    for p, members in by_pool.items():
+        pool = cands.pools[p]
+        idx = np.array(members, dtype=np.int64)
+        start = cands.var_day[idx]
+        end = start + busy[cands.var_arc[idx]]
+        previous: np.ndarray | None = None
+        for t in np.unique(start).tolist():
+            covering = idx[(start <= t) & (t < end)]
+            cap = pool.capacity(t)
+            if len(covering) <= cap:
+                continue
+            if previous is not None and np.array_equal(previous, covering):
+                continue
+            previous = covering
+            rows.add(f"shelf[{pool.library}][{pool.title}][d{t}]", *_ones(covering), -np.inf, cap)
+
+
+def library_rows(cands: Candidates, rows: Rows) -> None:
+    """Hard: each library ships at most max_outgoing loans; |lent - received| <= max_imbalance."""
+    instance = cands.instance
+    lender = np.array([cands.pools[a.pool].library for a in cands.arcs], dtype=object)
+    borrower = np.array([instance.requests[a.request].library for a in cands.arcs], dtype=object)
+    var_lender = lender[cands.var_arc] if len(cands) else np.zeros(0, dtype=object)
+    var_borrower = borrower[cands.var_arc] if len(cands) else np.zeros(0, dtype=object)
+    k = instance.policies.max_imbalance
+    for lib in instance.libraries:
+        out = np.flatnonzero(var_lender == lib.id)
+        if lib.max_outgoing is not None and len(out) > lib.max_outgoing:
+            rows.add(f"max_outgoing[{lib.id}]", *_ones(out), -np.inf, lib.max_outgoing)
+        if k is not None:
+            inc = np.flatnonzero(var_borrower == lib.id)
+            if len(out) + len(inc) > k:
+                idx = np.concatenate([out, inc])
+                coef = np.concatenate([np.ones(len(out)), -np.ones(len(inc))])
+                rows.add(f"imbalance[{lib.id}]", idx, coef, -k, k)
+
+
+def build_rows(cands: Candidates) -> Rows:
+    rows = Rows([], [], [], [], [])
+    request_rows(cands, rows)
+    pool_rows(cands, rows)
+    library_rows(cands, rows)
+    return rows
+
+
+def objective_coefficients(cands: Candidates) -> tuple[np.ndarray, float]:
+    """Soft: each loan costs shipping + weighted lateness and saves its request's penalty."""
+    req = np.array([cands.arcs[a].request for a in cands.var_arc], dtype=np.int64)
+    penalty = cands.penalty[req] if len(req) else np.zeros(0)
+    return cands.var_cost - penalty, cands.total_penalty
+
+
+def is_single_use(cands: Candidates) -> bool:
+    """True when no rule couples loans in time, so the LP is an assignment (see module doc)."""
+    policies = cands.instance.policies
+    if policies.keep_one_on_shelf or policies.max_imbalance is not None:
+        return False
+    busy = np.array([a.busy for a in cands.arcs], dtype=np.int64)
+    pool = np.array([a.pool for a in cands.arcs], dtype=np.int64)
+    if not len(cands):
+        return True
+    var_pool = pool[cands.var_arc]
+    ends = cands.var_day + busy[cands.var_arc]
+    latest_start = np.full(len(cands.pools), -1, dtype=np.int64)
+    first_end = np.full(len(cands.pools), np.iinfo(np.int64).max, dtype=np.int64)
+    np.maximum.at(latest_start, var_pool, cands.var_day)
+    np.minimum.at(first_end, var_pool, ends)
+    return bool(np.all(latest_start < first_end))
+
+
+# ------------------------------------------------------------------------------ backends
+
+
+def _highs_version() -> str | None:
+    try:
+        return metadata.version("highspy")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def solve_highs(
+    cands: Candidates, rows: Rows, context: SolveContext, *, relax: bool = False
+) -> Result:
+    """HiGHS through highspy: the MIP, or (``relax``) the LP solved by simplex."""
+    import highspy
+
+    from optimizer.core.mip import silence_highs_banner
+
+    silence_highs_banner()
+    n = len(cands)
+    cost, offset = objective_coefficients(cands)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", max(0.01, context.remaining()))
+    h.setOptionValue("random_seed", context.options.seed % 2**31)
+    h.setOptionValue("threads", context.threads)
+    h.setOptionValue("mip_rel_gap", context.options.relative_gap)
+    h.setOptionValue("mip_abs_gap", 1e-7)
+    if relax:
+        h.setOptionValue("solver", "simplex")
+    starts = np.zeros(len(rows) + 1, dtype=np.int32)
+    if len(rows):
+        starts[1:] = np.cumsum([len(i) for i in rows.index])
+        index = np.concatenate(rows.index).astype(np.int32)
+        value = np.concatenate(rows.coef).astype(float)
+    else:
+        index, value = np.zeros(0, dtype=np.int32), np.zeros(0)
+    integrality = np.full(n, 0 if relax else 1, dtype=np.int32)
+    h.passModel(
+        n,
+        len(rows),
+        len(index),
+        2,  # row-wise matrix
+        1,  # minimise
+        0.0,
+        cost.astype(float),
+        np.zeros(n),
+        np.ones(n),
+        np.array(rows.lower, dtype=float),
+        np.array(rows.upper, dtype=float),
+        starts,
+        index,
+        value,
+        integrality,
+    )
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_primal = info.primal_solution_status == 2
+    if status == highspy.HighsModelStatus.kOptimal:
+        out = Status.OPTIMAL
+    elif has_primal:
+        out = Status.FEASIBLE
+    else:
+        out = Status.NO_SOLUTION
+    x = np.array(h.getSolution().col_value) if has_primal or out == Status.OPTIMAL else None
+    bound = None
+    if relax:
+        if out == Status.OPTIMAL:
+            bound = float(info.objective_function_value) + offset
+    else:
+        raw = info.mip_dual_bound
+        if raw is not None and abs(raw) < 1e30:
+            bound = float(raw) + offset
+    if x is None:
+        return Result(out, "highs", np.zeros(0, dtype=np.int64), bound, _highs_version(), "")
+    fractional = int(np.count_nonzero((x > 1e-6) & (x < 1 - 1e-6)))
+    return Result(out, "highs", np.flatnonzero(x > 0.5), bound, _highs_version(), "", fractional)
+
+
+def solve_cbc(cands: Candidates, rows: Rows, context: SolveContext) -> Result:
+    import pulp
+
+    from optimizer.core.mip import solve_pulp
+
+    cost, offset = objective_coefficients(cands)
+    problem = pulp.LpProblem("loans", pulp.LpMinimize)
+    x = [pulp.LpVariable(f"x{v}", cat=pulp.LpBinary) for v in range(len(cands))]
+    problem += pulp.lpSum(float(c) * x[v] for v, c in enumerate(cost)) + offset
+    for name, idx, coef, lo, hi in zip(
+        rows.names, rows.index, rows.coef, rows.lower, rows.upper, strict=True
+    ):
+        expr = pulp.lpSum(float(c) * x[int(v)] for v, c in zip(idx, coef, strict=True))
+        safe = name.replace("[", "_").replace("]", "_").replace("-", "_").replace(":", "_")
+        if np.isfinite(lo):
+            problem += expr >= lo, f"{safe}_lo_{len(problem.constraints)}"
+        if np.isfinite(hi):
+            problem += expr <= hi, f"{safe}_hi_{len(problem.constraints)}"
+    result = solve_pulp(problem, "cbc", context)
+    if not result.has_solution:
+        return Result(result.status, "cbc", np.zeros(0, dtype=np.int64), None, result.version, "")
+    chosen = np.array([v for v in range(len(cands)) if (x[v].value() or 0) > 0.5], dtype=np.int64)
+    return Result(result.status, "cbc", chosen, result.bound, result.version, "")
+
+
+CPSAT_SCALE = 1000
+
+
+def solve_cp_sat(cands: Candidates, rows: Rows, context: SolveContext) -> Result:
+    from ortools.sat.python import cp_model
+
+    from optimizer.core.cpsat import cpsat_version, run_cpsat
+
+    cost, offset = objective_coefficients(cands)
+    scaled = np.round(cost * CPSAT_SCALE)
+    # Rounding slack: the scaled objective of any plan is within this of the true one.
+    slack = float(np.abs(scaled - cost * CPSAT_SCALE).sum()) / CPSAT_SCALE
+    model = cp_model.CpModel()
+    x = [model.new_bool_var(f"x{v}") for v in range(len(cands))]
+    for idx, coef, lo, hi in zip(rows.index, rows.coef, rows.lower, rows.upper, strict=True):
+        expr = sum(int(c) * x[int(v)] for v, c in zip(idx, coef, strict=True))
+        if np.isfinite(lo):
+            model.add(expr >= int(np.ceil(lo)))
+        if np.isfinite(hi):
+            model.add(expr <= int(np.floor(hi)))
+    model.minimize(sum(int(c) * x[v] for v, c in enumerate(scaled.tolist())))
+    run = run_cpsat(model, context, scale=CPSAT_SCALE)
+    if not run.has_solution:
+        return Result(run.status, "cp-sat", np.zeros(0, dtype=np.int64), None, cpsat_version(), "")
+    chosen = np.array([v for v in range(len(x)) if run.solver.boolean_value(x[v])], dtype=np.int64)
+    bound = None
+    status = run.status
+    if run.bound_scaled is not None:
+        bound = run.bound_scaled / CPSAT_SCALE + offset - slack
+    if slack > 1e-9 and status == Status.OPTIMAL:
+        status = Status.FEASIBLE
+    return Result(status, "cp-sat", chosen, bound, cpsat_version(), "")
+
+
+# ------------------------------------------------------------------------------ entry point
+
+
+def choose_backend(cands: Candidates, rows: Rows) -> str:
+    """``auto`` for the general model.
+
+    Measured with ``benchmarks/loans.py``: the time-indexed rows make the LP relaxation
+    nearly integral, and HiGHS closes it in seconds where CP-SAT's linear relaxation of
+    the same model takes several times longer. So HiGHS always.
+    """
+    return "highs"
+
+
+def solve_model(
+    instance: LoansInstance, context: SolveContext, *, method: str | None = None
+) -> tuple[Candidates, Result]:
+    """Candidates and the chosen loans. ``method`` forces "assignment" or "general"."""
+    t0 = time.perf_counter()
+    cands = build_candidates(instance)
+    rows = build_rows(cands)
+    log.debug(
+        "%s: %d arcs, %d candidates, %d rows in %.2fs (exact days: %s)",
+        instance.name,
+        len(cands.arcs),
+        len(cands),
+        len(rows),
+        time.perf_counter() - t0,
+        cands.exact,
+    )
+    backend = context.options.solver
+    single = is_single_use(cands)
+    if method is None:
+        method = "assignment" if single and backend in ("auto", "highs") else "general"
+    if method == "assignment":
+        if not single:
+            raise ValueError("the assignment path needs an instance where no copy is reused")
+        result = solve_highs(cands, rows, context, relax=True)
+        if result.status == Status.OPTIMAL and not result.fractional:
+            result.method = "assignment"
+            return cands, result
+        log.warning("assignment LP did not give an integral plan; solving the MIP")
+    if backend in ("auto", "rota"):
+        backend = choose_backend(cands, rows)
+    if backend == "highs":
+        result = solve_highs(cands, rows, context)
+    elif backend == "cbc":
+        result = solve_cbc(cands, rows, context)
+    elif backend == "cp-sat":
+        result = solve_cp_sat(cands, rows, context)
+    else:
+        raise ValueError(f"unknown backend {backend!r}")
+    result.method = "general"
+    if not cands.exact:
+        # The candidate days were cut, so the solver's bound holds only for the cut model.
+        result.bound = None
+        if result.status == Status.OPTIMAL:
+            result.status = Status.FEASIBLE
+    return cands, result
+
+
+def payload_from_selection(cands: Candidates, selected: np.ndarray) -> dict[str, Any]:
+    """Name a copy for every chosen loan and write the solution payload."""
+    instance = cands.instance
+    by_pool: dict[int, list[int]] = defaultdict(list)
+    for v in selected.tolist():
+        by_pool[cands.arcs[int(cands.var_arc[v])].pool].append(v)
+    loans: list[dict[str, Any]] = []
+    for p, chosen in by_pool.items():
+        pool = cands.pools[p]
+        free_at = {c.id: instance.release_day(c) for c in pool.copies}
+        for v in sorted(chosen, key=lambda v: (int(cands.var_day[v]), v)):
+            a = cands.arcs[int(cands.var_arc[v])]
+            day = int(cands.var_day[v])
+            copy = next((c for c in pool.copies if free_at[c.id] <= day), None)
+            if copy is None:  # the pool rows make this impossible; say so loudly if not
+                raise RuntimeError(f"no free copy of {pool.title} at {pool.library} on day {day}")
+            free_at[copy.id] = day + a.busy
+            loans.append(
+                loan_entry(instance, a.request, copy, day, a.out_days, a.back_days, a.cost)
+            )
+    loans.sort(key=lambda e: (e["ship"], e["lender"], e["request"]))
+    filled = {e["request"] for e in loans}
+    unfilled = [r.id for r in instance.requests if r.id not in filled]
+    return {"loans": loans, "unfilled": unfilled}
+
+
+def build_and_solve(instance: LoansInstance, context: SolveContext) -> Outcome:
+    if context.options.solver == "rota":
+        payload = solve_rota(instance)
+        return _outcome(instance, Status.FEASIBLE, "rota", payload, None, None, context, "rota")
+    cands, result = solve_model(instance, context)
+    if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return Outcome(
+            result.status, result.solver, bound=result.bound, solver_version=result.version
+        )
+    payload = payload_from_selection(cands, result.selected)
+    return _outcome(
+        instance,
+        result.status,
+        result.solver,
+        payload,
+        result.bound,
+        result.version,
+        context,
+        result.method,
+        cands,
+    )
+
+
+def _outcome(
+    instance: LoansInstance,
+    status: Status,
+    solver: str,
+    payload: dict[str, Any],
+    bound: float | None,
+    version: str | None,
+    context: SolveContext,
+    method: str,
+    cands: Candidates | None = None,
+) -> Outcome:
+    explanations = explain.unfilled(instance, payload) if context.options.explain else []
+    kpis = explain.kpis(instance, payload)
+    kpis["method"] = method
+    if cands is not None:
+        kpis["candidate_loans"] = len(cands)
+        kpis["candidate_days_exact"] = cands.exact
+    return Outcome(
+        status,
+        solver,
+        solution=payload,
+        bound=bound,
+        solver_version=version,
+        explanations=explanations,
+        kpis=kpis,
+    )

@@ -1,0 +1,121 @@
+"""The ranked-lender baseline (``solver: rota``): how ILL systems pick lenders today.
+
+Requests are taken one at a time in list order. Each takes, among the copies it may
+borrow, the one that can ship first without breaking a rule, ranked by earliest arrival,
+then lowest shipping cost, then the lender with the fewest loans so far. Nothing is ever
+revised, and a request is filled whenever any copy can serve it, whatever it costs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from optimizer.loans.candidates import loan_entry
+from optimizer.loans.schema import Copy, LoansInstance
+
+
+class Ledger:
+    """Loans placed so far: busy spans per copy, counts per library."""
+
+    def __init__(self, instance: LoansInstance):
+        self.instance = instance
+        self.busy: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.lent: dict[str, int] = defaultdict(int)
+        self.received: dict[str, int] = defaultdict(int)
+        self.max_out = {x.id: x.max_outgoing for x in instance.libraries}
+        self.shelf: dict[tuple[str, str], list[Copy]] = defaultdict(list)
+        for c in instance.copies:
+            if c.lendable:
+                self.shelf[(c.library, c.title)].append(c)
+
+    def copy_free(self, c: Copy, start: int, end: int) -> bool:
+        return all(end <= s or h <= start for s, h in self.busy[c.id])
+
+    def next_free(self, c: Copy, start: int, end: int) -> int | None:
+        """The first day after ``start`` when a span clashing with [start, end) ends."""
+        clash = [h for s, h in self.busy[c.id] if not (end <= s or h <= start)]
+        return max(clash) if clash else None
+
+    def shelf_ok(self, c: Copy, start: int, end: int) -> bool:
+        """keep_one_on_shelf: some other released, free copy stays home on every day."""
+        if not self.instance.policies.keep_one_on_shelf:
+            return True
+        others = [o for o in self.shelf[(c.library, c.title)] if o.id != c.id]
+        for day in range(start, end):
+            if not any(
+                self.instance.release_day(o) <= day
+                and all(not (s <= day < h) for s, h in self.busy[o.id])
+                for o in others
+            ):
+                return False
+        return True
+
+    def counts_ok(self, lender: str, borrower: str) -> bool:
+        cap = self.max_out[lender]
+        if cap is not None and self.lent[lender] >= cap:
+            return False
+        k = self.instance.policies.max_imbalance
+        if k is None:
+            return True
+        return (
+            abs(self.lent[lender] + 1 - self.received[lender]) <= k
+            and abs(self.received[borrower] + 1 - self.lent[borrower]) <= k
+        )
+
+    def place(self, c: Copy, borrower: str, start: int, end: int) -> None:
+        self.busy[c.id].append((start, end))
+        self.lent[c.library] += 1
+        self.received[borrower] += 1
+
+
+def earliest_ship(ledger: Ledger, c: Copy, first: int, last: int, busy: int) -> int | None:
+    """The first day in [first, last] on which ``c`` can ship for ``busy`` days."""
+    day = first
+    while day <= last:
+        if not ledger.copy_free(c, day, day + busy):
+            nxt = ledger.next_free(c, day, day + busy)
+            day = max(day + 1, nxt or day + 1)
+            continue
+        if ledger.shelf_ok(c, day, day + busy):
+            return day
+        day += 1
+    return None
+
+
+def solve_rota(instance: LoansInstance) -> dict[str, Any]:
+    """Fill requests in list order with the best-ranked copy available to each."""
+    routes = instance.routes()
+    last = instance.last_day
+    ledger = Ledger(instance)
+    by_title: dict[str, list[Copy]] = defaultdict(list)
+    for c in instance.copies:
+        if c.lendable:
+            by_title[c.title].append(c)
+    loans = []
+    unfilled = []
+    for q, r in enumerate(instance.requests):
+        best: tuple[Any, ...] | None = None
+        for title in dict.fromkeys(r.titles):
+            for c in by_title.get(title, []):
+                there, back = routes.get((c.library, r.library)), routes.get((r.library, c.library))
+                if c.library == r.library or there is None or back is None:
+                    continue
+                if not ledger.counts_ok(c.library, r.library):
+                    continue
+                busy = there.days + r.loan_days + back.days
+                first = max(instance.open_day(r), instance.release_day(c))
+                day = earliest_ship(ledger, c, first, last, busy)
+                if day is None:
+                    continue
+                rank = (day + there.days, there.cost, ledger.lent[c.library], c.library)
+                if best is None or rank < best[0]:
+                    best = (rank, c, day, there, back, busy)
+        if best is None:
+            unfilled.append(r.id)
+            continue
+        _, c, day, there, back, busy = best
+        ledger.place(c, r.library, day, day + busy)
+        loans.append(loan_entry(instance, q, c, day, there.days, back.days, there.cost))
+    loans.sort(key=lambda e: (e["ship"], e["lender"], e["request"]))
+    return {"loans": loans, "unfilled": unfilled}

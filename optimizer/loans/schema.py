@@ -1,0 +1,201 @@
+"""Instance and solution documents of the ``loans`` kind (contract section 5).
+
+Days are counted from the horizon start (day 0). A request made before the horizon
+starts ships no earlier than day 0: the horizon is the window being planned.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from optimizer.core.envelope import InstanceBase
+from optimizer.core.issues import IssueCollector
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    """Accept exactly ``YYYY-MM-DD`` strings (and dates built in Python)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise PydanticCustomError("date_parsing", "expected a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "date_parsing", "not a calendar date: {reason}", {"reason": str(exc)}
+        ) from exc
+
+
+Day = Annotated[date, BeforeValidator(_iso_date)]
+Id = Annotated[str, Field(min_length=1)]
+Cost = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Weight = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Horizon(Strict):
+    start: Day
+    end: Day = Field(description="Last day on which a loan may ship (inclusive).")
+
+
+class Library(Strict):
+    id: Id
+    institution: str | None = None
+    name: str | None = None
+    city: str | None = None
+    max_outgoing: int | None = Field(
+        None, ge=0, description="Most loans this library ships in the horizon; null = no limit."
+    )
+
+
+class Copy(Strict):
+    id: Id
+    library: Id
+    title: Id
+    available_from: Day | None = Field(
+        None, description="First day the copy is on the shelf; defaults to the horizon start."
+    )
+    lendable: bool = True
+
+
+class Request(Strict):
+    id: Id
+    library: Id = Field(description="The borrowing library.")
+    titles: list[Id] = Field(min_length=1, description="Acceptable titles, any one will do.")
+    requested_on: Day | None = Field(None, description="Defaults to the horizon start.")
+    needed_by: Day
+    loan_days: int = Field(28, gt=0)
+    weight: Weight = 1.0
+    note: str | None = None
+
+
+class Route(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: Id = Field(alias="from")
+    to: Id
+    days: int = Field(ge=0)
+    cost: Cost
+
+
+class Penalties(Strict):
+    unfilled: Cost = Field(100.0, description="Per unit of request weight left unfilled.")
+    late_per_day: Cost = Field(5.0, description="Per day late, per unit of request weight.")
+
+
+class Policies(Strict):
+    keep_one_on_shelf: bool = False
+    max_imbalance: int | None = Field(None, ge=0)
+
+
+class LoansInstance(InstanceBase):
+    kind: Literal["loans"] = "loans"
+    horizon: Horizon
+    libraries: list[Library] = Field(min_length=1)
+    copies: list[Copy] = Field(default_factory=list)
+    requests: list[Request] = Field(default_factory=list)
+    shipping: list[Route] = Field(default_factory=list)
+    penalties: Penalties = Field(default_factory=Penalties)
+    policies: Policies = Field(default_factory=Policies)
+
+    @model_validator(mode="after")
+    def _cross_field_checks(self) -> LoansInstance:
+        check = IssueCollector()
+        if self.horizon.end < self.horizon.start:
+            check.add(
+                "end_before_start",
+                "horizon.end",
+                f"horizon.end = {self.horizon.end} is before horizon.start = {self.horizon.start}",
+            )
+        libraries = check.unique_ids(self.libraries, "libraries", "library")
+        check.unique_ids(self.copies, "copies", "copy")
+        check.unique_ids(self.requests, "requests", "request")
+        for i, c in enumerate(self.copies):
+            check.reference(c.library, libraries, f"copies[{i}].library", "library")
+        for i, r in enumerate(self.requests):
+            check.reference(r.library, libraries, f"requests[{i}].library", "library")
+            if r.requested_on is not None and r.requested_on > self.horizon.end:
+                check.add(
+                    "requested_after_horizon",
+                    f"requests[{i}].requested_on",
+                    f"request {r.id!r} has requested_on = {r.requested_on}, "
+                    f"after horizon.end = {self.horizon.end}",
+                )
+        seen: dict[tuple[str, str], int] = {}
+        for i, s in enumerate(self.shipping):
+            path = f"shipping[{i}]"
+            known = check.reference(s.from_, libraries, f"{path}.from", "library")
+            known &= check.reference(s.to, libraries, f"{path}.to", "library")
+            if s.from_ == s.to:
+                check.add("self_pair", path, f"{path} ships from {s.from_!r} to itself")
+            elif known:
+                key = (s.from_, s.to)
+                if key in seen:
+                    check.add(
+                        "duplicate_route",
+                        path,
+                        f"the route {s.from_!r} -> {s.to!r} is already given in "
+                        f"shipping[{seen[key]}]",
+                    )
+                seen.setdefault(key, i)
+        check.raise_if_any()
+        return self
+
+    # ------------------------------------------------------------ day arithmetic
+
+    def day(self, d: date) -> int:
+        """Days from the horizon start."""
+        return (d - self.horizon.start).days
+
+    @property
+    def last_day(self) -> int:
+        """Index of the last day a loan may ship."""
+        return self.day(self.horizon.end)
+
+    def release_day(self, c: Copy) -> int:
+        """First day the copy can ship (never before the horizon start)."""
+        return max(0, self.day(c.available_from)) if c.available_from is not None else 0
+
+    def open_day(self, r: Request) -> int:
+        """First day the request can be shipped (never before the horizon start)."""
+        return max(0, self.day(r.requested_on)) if r.requested_on is not None else 0
+
+    def routes(self) -> dict[tuple[str, str], Route]:
+        """Directed routes: each entry serves both ways unless the reverse is given too."""
+        table: dict[tuple[str, str], Route] = {}
+        for s in self.shipping:
+            table[(s.from_, s.to)] = s
+        for s in self.shipping:
+            table.setdefault((s.to, s.from_), s)
+        return table
+
+
+class LoanEntry(Strict):
+    request: str
+    copy_: str = Field(alias="copy")
+    lender: str
+    title: str
+    ship: str
+    arrive: str
+    due_back: str
+    home: str
+    late_days: int
+    cost: float
+    borrower: str | None = None
+
+
+class LoansSolution(Strict):
+    """The kind-specific ``solution`` payload."""
+
+    loans: list[LoanEntry]
+    unfilled: list[str]
