@@ -7,6 +7,8 @@ from typing import Any
 
 from optimizer.core.envelope import InstanceBase
 from optimizer.core.runner import KindSolver
+from optimizer.instruments import InstrumentsInstance
+from optimizer.instruments import solve as solve_instruments
 from optimizer.loans import LoansInstance
 from optimizer.loans import solve as solve_loans
 from optimizer.matching import MatchingInstance
@@ -37,6 +39,12 @@ KINDS: dict[str, Kind] = {
         LoansInstance,
         solve_loans,
         "Allocate inter-library loans over time, with shipping and lending policies.",
+    ),
+    "instruments": Kind(
+        "instruments",
+        InstrumentsInstance,
+        solve_instruments,
+        "Schedule shared large instruments across campuses: operators, travel, quotas.",
     ),
 }
 

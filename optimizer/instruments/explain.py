@@ -1,0 +1,373 @@
+"""Why a request was left unscheduled, which requirements conflict, and the schedule's KPIs."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+from optimizer.core.envelope import Explanation
+from optimizer.core.runner import SolveContext
+from optimizer.instruments.greedy import Board
+from optimizer.instruments.schema import stamp
+from optimizer.instruments.timeline import Placed, Timeline, start_ranges
+
+log = logging.getLogger(__name__)
+
+
+def _when(tl: Timeline, minute: int) -> str:
+    return stamp(tl.instance, minute)[:16].replace("T", " ")
+
+
+# ---------------------------------------------------------------- a request on its own
+
+
+def alone(tl: Timeline, r: int) -> list[Placed] | None:
+    """A placement of request r on an otherwise empty schedule, or None if none exists.
+
+    Exact for one request: for each step and instrument the earliest end is kept, and an
+    earlier end never hurts the next step (windows are fixed, travel is added after).
+    """
+    board = Board(tl)
+    req = tl.requests[r]
+    layers: list[dict[int, Placed]] = []
+    for k, step in enumerate(req.steps):
+        prev = layers[-1] if layers else None
+        here: dict[int, Placed] = {}
+        for i in [step.pin[0]] if step.pin is not None else step.instruments:
+            quota = tl.quotas.get((req.institution, tl.instrument_type[i]))
+            if quota is not None and quota < step.duration:
+                continue
+            ready = (
+                req.release
+                if prev is None
+                else min(p.end + tl.travel_between(p.instrument, i) for p in prev.values())
+            )
+            if step.pin is not None:
+                s = step.pin[1]
+                hit = board.earliest(step, i, s, req.deadline) if s >= ready else None
+                hit = hit if hit is not None and hit[0] == s else None
+            else:
+                hit = board.earliest(step, i, ready, req.deadline)
+            if hit is not None:
+                here[i] = Placed(r, k, i, hit[1], hit[0], hit[0] + step.duration)
+        if not here:
+            return None
+        layers.append(here)
+    # Walk back from the earliest-ending last step; each predecessor exists by construction.
+    chain: list[Placed] = []
+    nxt: Placed | None = None
+    for layer in reversed(layers):
+        if nxt is None:
+            p = min(layer.values(), key=lambda p: p.end)
+        else:
+            after = nxt
+            p = min(
+                (
+                    q
+                    for q in layer.values()
+                    if q.end + tl.travel_between(q.instrument, after.instrument) <= after.start
+                ),
+                key=lambda q: q.end,
+            )
+        chain.append(p)
+        nxt = p
+    return list(reversed(chain))
+
+
+def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
+    """(code, detail) when request r cannot be scheduled even alone, else None."""
+    req = tl.requests[r]
+    if alone(tl, r) is not None:
+        return None
+    ids = tl.instrument_ids
+    before = 0
+    after = sum(s.duration for s in req.steps)
+    for step in req.steps:
+        after -= step.duration
+        lo, hi = req.release + before, req.deadline - after
+        before += step.duration
+        what = f"step {step.index} ({step.name}, {step.duration} min)"
+        quota_ok = [
+            i
+            for i in step.instruments
+            if tl.quotas.get((req.institution, tl.instrument_type[i]), step.duration)
+            >= step.duration
+        ]
+        if not quota_ok:
+            return (
+                "quota_too_small",
+                f"{what} needs more minutes than the quota of {req.institution} allows on "
+                f"{', '.join(sorted({tl.instrument_type[i] for i in step.instruments}))}",
+            )
+        windows = [i for i in quota_ok if start_ranges(tl.free[i], step.duration, lo, hi)]
+        if not windows:
+            return (
+                "no_window",
+                f"{what}: no eligible instrument ({', '.join(ids[i] for i in quota_ok)}) has a "
+                f"free window that long between {_when(tl, lo)} and {_when(tl, hi)}",
+            )
+        if step.operator_required:
+            staffed = [
+                i
+                for i in windows
+                for o in tl.operators_for(i)
+                if _overlap_ranges(tl, i, o, step.duration, lo, hi)
+            ]
+            if not staffed:
+                return (
+                    "no_operator",
+                    f"{what}: no qualified operator is available for {step.duration} min "
+                    f"while {', '.join(ids[i] for i in windows)} is free",
+                )
+        if step.pin is not None:
+            i, s = step.pin
+            if not any(a <= s <= b for a, b in start_ranges(tl.free[i], step.duration, lo, hi)):
+                return (
+                    "pin_unavailable",
+                    f"{what} is pinned on {ids[i]} at {_when(tl, s)}, outside its free time, "
+                    "or too early or late for the request's release, deadline and other steps",
+                )
+    by_type: dict[str, int] = defaultdict(int)
+    for step in req.steps:
+        types = {tl.instrument_type[i] for i in step.instruments}
+        if len(types) == 1:
+            by_type[types.pop()] += step.duration
+    for t, need in by_type.items():
+        quota = tl.quotas.get((req.institution, t))
+        if quota is not None and quota < need:
+            return (
+                "quota_too_small",
+                f"its steps need {need} min of {t} but the quota of {req.institution} is {quota}",
+            )
+    span = req.deadline - req.release
+    return (
+        "does_not_fit_in_order",
+        f"its {len(req.steps)} steps ({sum(s.duration for s in req.steps)} min plus travel) "
+        f"cannot be placed in order within its {span} min between release and deadline, "
+        "given availability, maintenance and operators",
+    )
+
+
+def _overlap_ranges(tl: Timeline, i: int, o: int, d: int, lo: int, hi: int) -> bool:
+    a = start_ranges(tl.free[i], d, lo, hi)
+    b = start_ranges(tl.operator_free[o], d, lo, hi)
+    return any(max(x0, y0) <= min(x1, y1) for x0, x1 in a for y0, y1 in b)
+
+
+def static_conflicts(tl: Timeline) -> list[Explanation]:
+    """Requests that must be served but cannot be, even alone: infeasible before solving."""
+    out = []
+    for r, req in enumerate(tl.requests):
+        if not req.must:
+            continue
+        reason = never_fits(tl, r)
+        if reason is not None:
+            code, detail = reason
+            why = "pinned" if any(s.pin for s in req.steps) else "mandatory"
+            out.append(
+                Explanation(
+                    subject=req.id,
+                    code=code,
+                    detail=f"{req.id} is {why} but can never be scheduled: {detail}",
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------- unscheduled requests
+
+
+def unscheduled(tl: Timeline, placed: list[Placed]) -> list[Explanation]:
+    """One explanation per unscheduled request: it never fits, or who holds its slots."""
+    served = {p.request for p in placed}
+    by_instrument: dict[int, list[Placed]] = defaultdict(list)
+    for p in placed:
+        by_instrument[p.instrument].append(p)
+    out = []
+    for r, req in enumerate(tl.requests):
+        if r in served:
+            continue
+        reason = never_fits(tl, r)
+        if reason is not None:
+            code, detail = reason
+            out.append(Explanation(subject=req.id, code=code, detail=f"{req.id}: {detail}"))
+            continue
+        out.append(_displaced(tl, r, placed, by_instrument))
+    return out
+
+
+def _displaced(
+    tl: Timeline, r: int, placed: list[Placed], by_instrument: dict[int, list[Placed]]
+) -> Explanation:
+    req = tl.requests[r]
+    ids = tl.instrument_ids
+    # Quota first: if the institution's own bookings exhaust it, that is the reason.
+    used: dict[str, int] = defaultdict(int)
+    holders: dict[str, set[str]] = defaultdict(set)
+    for p in placed:
+        if tl.requests[p.request].institution == req.institution:
+            t = tl.instrument_type[p.instrument]
+            used[t] += p.end - p.start
+            holders[t].add(tl.requests[p.request].id)
+    for step in req.steps:
+        for t in {tl.instrument_type[i] for i in step.instruments}:
+            quota = tl.quotas.get((req.institution, t))
+            if (
+                quota is not None
+                and used[t] + step.duration > quota
+                and all(tl.instrument_type[i] == t for i in step.instruments)
+            ):
+                names = sorted(holders[t])
+                return Explanation(
+                    subject=req.id,
+                    code="quota_exhausted",
+                    detail=(
+                        f"{req.id}: {req.institution} has booked {used[t]} of its {quota} min on "
+                        f"{t} for {', '.join(names[:5])}{' …' if len(names) > 5 else ''}; "
+                        f"step {step.index} needs {step.duration} more"
+                    ),
+                    related=names,
+                )
+    # Who holds the slots it could use between its release and deadline, heaviest overlap first.
+    overlap: dict[int, int] = defaultdict(int)
+    eligible = {i for s in req.steps for i in s.instruments}
+    for i in eligible:
+        for p in by_instrument.get(i, []):
+            o = min(p.end, req.deadline) - max(p.start, req.release)
+            if o > 0:
+                overlap[p.request] += o
+    ranked = sorted(overlap, key=lambda q: (-overlap[q], q))
+    names = [tl.requests[q].id for q in ranked]
+    shown = [f"{tl.requests[q].id} (weight {tl.requests[q].weight:g})" for q in ranked[:5]]
+    window = f"{_when(tl, req.release)} – {_when(tl, req.deadline)}"
+    where = ", ".join(sorted(ids[i] for i in eligible))
+    if not names:
+        detail = (
+            f"{req.id} (weight {req.weight:g}) fits alone, but its operators or the order of "
+            f"its steps clash with the bookings kept on {where} in {window}"
+        )
+    else:
+        detail = (
+            f"{req.id} (weight {req.weight:g}) fits alone, but {where} in {window} is held by "
+            f"{', '.join(shown)}{' and others' if len(names) > 5 else ''}"
+        )
+    return Explanation(subject=req.id, code="displaced", detail=detail, related=names[:10])
+
+
+def greedy_failures(tl: Timeline, failed: list[int]) -> list[Explanation]:
+    return [
+        Explanation(
+            subject=tl.requests[r].id,
+            code="greedy_could_not_place",
+            detail=(
+                f"first-come-first-served could not place {tl.requests[r].id}, which must be "
+                "served; solver cp-sat searches all orders"
+            ),
+        )
+        for r in failed
+    ]
+
+
+# ---------------------------------------------------------------- infeasible instances
+
+
+def infeasible_core(tl: Timeline, context: SolveContext) -> list[Explanation]:
+    """A small set of mandatory requests and pins that cannot all hold, from CP-SAT cores."""
+    from ortools.sat.python import cp_model
+
+    from optimizer.instruments.model import ScheduleModel
+
+    sm = ScheduleModel(tl, relax_must=True)
+    names = sm.assumptions
+
+    def core_of(keys: list[int], limit: float) -> list[int] | None:
+        sm.model.clear_assumptions()
+        sm.model.add_assumptions(keys)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.05, limit)
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = context.options.seed % 2**31
+        code = solver.solve(sm.model)
+        if code != cp_model.INFEASIBLE:
+            return None
+        return list(solver.sufficient_assumptions_for_infeasibility())
+
+    budget = min(10.0, max(1.0, context.remaining()))
+    core = core_of(list(names), budget)
+    if core is None:
+        return [
+            Explanation(
+                subject=tl.instance.name or "instance",
+                code="infeasible",
+                detail="the mandatory requests and pins cannot all hold together",
+            )
+        ]
+    # Shrink by deletion while it is small enough to afford.
+    if len(core) <= 12:
+        k = 0
+        while k < len(core) and context.remaining() > 0.5:
+            trial = core[:k] + core[k + 1 :]
+            if trial and core_of(trial, min(2.0, context.remaining())) is not None:
+                core = trial
+            else:
+                k += 1
+    labels = []
+    for key in core:
+        what, r, step = names[key]
+        rid = tl.requests[r].id
+        labels.append((rid, what, step))
+    related = sorted({rid for rid, _, _ in labels})
+    described = ", ".join(
+        f"{rid} step {step} pinned" if what == "pin" else f"{rid} served"
+        for rid, what, step in labels
+    )
+    return [
+        Explanation(
+            subject=rid,
+            code="conflicting_pin" if what == "pin" else "conflicting_mandatory",
+            detail=f"these cannot all hold together: {described}",
+            related=[x for x in related if x != rid],
+        )
+        for rid, what, step in labels
+    ]
+
+
+# ---------------------------------------------------------------- KPIs
+
+
+def kpis(tl: Timeline, placed: list[Placed]) -> dict[str, Any]:
+    ids = tl.instrument_ids
+    booked: dict[str, int] = {x: 0 for x in ids}
+    by_institution: dict[str, int] = defaultdict(int)
+    by_site: dict[str, int] = defaultdict(int)
+    last: dict[int, int] = {}
+    for p in placed:
+        minutes = p.end - p.start
+        booked[ids[p.instrument]] += minutes
+        by_institution[tl.requests[p.request].institution] += minutes
+        by_site[tl.site_ids[tl.instrument_site[p.instrument]]] += minutes
+        last[p.request] = max(last.get(p.request, 0), p.end)
+    free = {ids[i]: sum(b - a for a, b in seg) for i, seg in enumerate(tl.free)}
+    served = set(last)
+    tardiness = 0.0
+    late = 0
+    for r, end in last.items():
+        due = tl.requests[r].due
+        if due is not None and end > due:
+            late += 1
+            tardiness += tl.requests[r].weight * (end - due)
+    return {
+        "requests": len(tl.requests),
+        "served_requests": len(served),
+        "unscheduled_requests": len(tl.requests) - len(served),
+        "served_weight": sum(tl.requests[r].weight for r in served),
+        "total_weight": sum(r.weight for r in tl.requests),
+        "weighted_tardiness_minutes": tardiness,
+        "late_requests": late,
+        "makespan_minutes": max((p.end for p in placed), default=0),
+        "utilisation": {x: round(booked[x] / free[x], 4) if free[x] else 0.0 for x in ids},
+        "booked_minutes_by_instrument": booked,
+        "booked_minutes_by_institution": dict(sorted(by_institution.items())),
+        "booked_minutes_by_site": dict(sorted(by_site.items())),
+    }

@@ -1,0 +1,229 @@
+"""First-come-first-served: how booking systems allocate today, and the CP-SAT warm start.
+
+Pinned steps are reserved first (they are facts, not requests). Then requests are taken in
+list order (mandatory ones in a first pass, so the baseline does not lose them to earlier
+optional requests), and each step goes to the earliest feasible slot over its eligible
+instruments: inside a free segment, clear of other bookings plus changeover, with a
+qualified operator free for the whole step, after the previous step plus travel, within
+quota. A request whose steps cannot all be placed is rejected and its tentative bookings
+are released. There is no backtracking: that is the point of the baseline.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from optimizer.instruments.timeline import Placed, StepData, Timeline, next_fit
+
+
+class Track:
+    """Non-overlapping busy intervals on one resource, sorted by start (and so by end)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.owners: list[int] = []
+
+    def add(self, start: int, end: int, owner: int) -> None:
+        k = bisect.bisect_left(self.starts, start)
+        self.starts.insert(k, start)
+        self.ends.insert(k, end)
+        self.owners.insert(k, owner)
+
+    def remove(self, start: int, owner: int) -> None:
+        k = bisect.bisect_left(self.starts, start)
+        while self.owners[k] != owner:
+            k += 1
+        del self.starts[k], self.ends[k], self.owners[k]
+
+    def push(self, t: int, duration: int, owner: int, gap: int) -> int | None:
+        """None if [t, t+duration) is clear, else a later time worth trying.
+
+        Bookings of another owner must keep ``gap`` minutes away on either side.
+        """
+        k = bisect.bisect_right(self.ends, t - gap)
+        latest = None
+        while k < len(self.starts) and self.starts[k] < t + duration + gap:
+            g = 0 if self.owners[k] == owner else gap
+            if self.starts[k] < t + duration + g and t < self.ends[k] + g:
+                latest = max(latest or 0, self.ends[k] + g)
+            k += 1
+        return latest
+
+
+@dataclass
+class Board:
+    """The state of the schedule while greedy fills it."""
+
+    timeline: Timeline
+    instruments: list[Track] = field(default_factory=list)
+    operators: list[Track] = field(default_factory=list)
+    quota_used: dict[tuple[str, str], int] = field(default_factory=dict)
+    placed: dict[tuple[int, int], Placed] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        tl = self.timeline
+        self.instruments = [Track() for _ in tl.instrument_ids]
+        self.operators = [Track() for _ in tl.operator_ids]
+        self.free_starts = [[a for a, _ in seg] for seg in tl.free]
+        self.op_starts = [[a for a, _ in seg] for seg in tl.operator_free]
+        self.ops_for = [tl.operators_for(i) for i in range(len(tl.instrument_ids))]
+
+    def quota_left(self, request: int, instrument: int) -> int | None:
+        tl = self.timeline
+        key = (tl.requests[request].institution, tl.instrument_type[instrument])
+        if key not in tl.quotas:
+            return None
+        return tl.quotas[key] - self.quota_used.get(key, 0)
+
+    def operator_earliest(self, o: int, t: int, d: int, owner: int) -> int | None:
+        segments = self.timeline.operator_free[o]
+        while True:
+            s = next_fit(segments, self.op_starts[o], t, d)
+            if s is None:
+                return None
+            later = self.operators[o].push(s, d, owner, 0)
+            if later is None:
+                return s
+            t = later
+
+    def earliest(self, step: StepData, i: int, t: int, hi: int) -> tuple[int, int | None] | None:
+        """Earliest start >= t on instrument i (and an operator), ending by hi."""
+        tl = self.timeline
+        d, owner = step.duration, step.request
+        while True:
+            s = next_fit(tl.free[i], self.free_starts[i], t, d)
+            if s is None or s + d > hi:
+                return None
+            later = self.instruments[i].push(s, d, owner, tl.changeover[i])
+            if later is not None:
+                t = later
+                continue
+            if not step.operator_required:
+                return s, None
+            best = None
+            for o in self.ops_for[i]:
+                so = self.operator_earliest(o, s, d, owner)
+                if so == s:
+                    return s, o
+                if so is not None and (best is None or so < best):
+                    best = so
+            if best is None:
+                return None
+            t = best
+
+    def book(self, p: Placed) -> None:
+        tl = self.timeline
+        self.instruments[p.instrument].add(p.start, p.end, p.request)
+        if p.operator is not None:
+            self.operators[p.operator].add(p.start, p.end, p.request)
+        key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
+        self.quota_used[key] = self.quota_used.get(key, 0) + p.end - p.start
+        self.placed[(p.request, p.step)] = p
+
+    def unbook(self, p: Placed) -> None:
+        tl = self.timeline
+        self.instruments[p.instrument].remove(p.start, p.request)
+        if p.operator is not None:
+            self.operators[p.operator].remove(p.start, p.request)
+        key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
+        self.quota_used[key] -= p.end - p.start
+        del self.placed[(p.request, p.step)]
+
+    def reserve_pin(self, step: StepData) -> bool:
+        """Book a pinned step where it is pinned, with the first free qualified operator."""
+        assert step.pin is not None
+        i, s = step.pin
+        d = step.duration
+        operator = None
+        if step.operator_required:
+            for o in self.ops_for[i]:
+                if self.operator_earliest(o, s, d, step.request) == s:
+                    operator = o
+                    break
+            else:
+                return False
+        clash = self.instruments[i].push(s, d, step.request, self.timeline.changeover[i])
+        self.book(Placed(step.request, step.index, i, operator, s, s + d))
+        return clash is None
+
+    def place_request(self, r: int) -> bool:
+        """Book every unpinned step of request r at its earliest slot, or none of them."""
+        tl = self.timeline
+        req = tl.requests[r]
+        tentative: list[Placed] = []
+        prev: Placed | None = None
+        ok = True
+        for step in req.steps:
+            if step.pin is not None:
+                p = self.placed.get((r, step.index))
+                ready = (
+                    req.release
+                    if prev is None
+                    else prev.end + tl.travel_between(prev.instrument, step.pin[0])
+                )
+                if p is None or p.start < ready or p.end > req.deadline:
+                    ok = False
+                    break
+                prev = p
+                continue
+            choice: tuple[int, int, int | None] | None = None
+            for i in step.instruments:
+                left = self.quota_left(r, i)
+                if left is not None and left < step.duration:
+                    continue
+                t0 = (
+                    req.release
+                    if prev is None
+                    else prev.end + tl.travel_between(prev.instrument, i)
+                )
+                hit = self.earliest(step, i, t0, req.deadline)
+                if hit is not None and (choice is None or hit[0] < choice[0]):
+                    choice = (hit[0], i, hit[1])
+            if choice is None:
+                ok = False
+                break
+            s, i, o = choice
+            p = Placed(r, step.index, i, o, s, s + step.duration)
+            self.book(p)
+            tentative.append(p)
+            prev = p
+        if not ok:
+            for p in tentative:
+                self.unbook(p)
+        return ok
+
+
+@dataclass
+class GreedyResult:
+    bookings: list[Placed]
+    served: list[int]
+    failed_must: list[int]  # requests that had to be served but could not be placed
+    bad_pins: list[tuple[int, int]]
+
+
+def greedy(tl: Timeline, order: list[int] | None = None) -> GreedyResult:
+    """First-come-first-served over ``order`` (default: list order, mandatory first)."""
+    board = Board(tl)
+    bad_pins = []
+    for req in tl.requests:
+        for step in req.steps:
+            if step.pin is not None and not board.reserve_pin(step):
+                bad_pins.append((step.request, step.index))
+    if order is None:
+        n = len(tl.requests)
+        order = [r for r in range(n) if tl.requests[r].must]
+        order += [r for r in range(n) if not tl.requests[r].must]
+    served, failed = [], []
+    for r in order:
+        if board.place_request(r):
+            served.append(r)
+        else:
+            if tl.requests[r].must:
+                failed.append(r)
+            for step in tl.requests[r].steps:  # a failed request keeps no pinned slot either
+                if (r, step.index) in board.placed:
+                    board.unbook(board.placed[(r, step.index)])
+    bookings = sorted(board.placed.values(), key=lambda p: (p.start, p.instrument))
+    return GreedyResult(bookings, sorted(served), failed, bad_pins)

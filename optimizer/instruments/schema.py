@@ -1,0 +1,315 @@
+"""Instance and solution documents of the ``instruments`` kind (contract section 4).
+
+Times are timezone-aware datetimes with any UTC offset; every one must fall on a whole
+minute. The model works in integer minutes from the horizon start (:func:`minutes`), and
+writes times back in the horizon's own offset (:func:`stamp`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from optimizer.core.envelope import InstanceBase
+from optimizer.core.issues import IssueCollector
+
+Id = Annotated[str, Field(min_length=1)]
+Objective = Literal["max_weighted_served", "min_makespan", "min_weighted_tardiness"]
+MINUTE = timedelta(minutes=1)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Window(Strict):
+    """A half-open time interval [start, end)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class Site(Strict):
+    id: Id
+    institution: Id = Field(description="The institution that runs the site.")
+    name: str | None = None
+    city: str | None = None
+
+
+class Travel(Strict):
+    from_: Id = Field(alias="from")
+    to: Id
+    minutes: int = Field(ge=0)
+
+
+class Instrument(Strict):
+    id: Id
+    type: Id = Field(description="Instrument type, e.g. cryo-em; steps may name a type.")
+    site: Id
+    name: str | None = None
+    availability: list[Window] | None = Field(
+        None, description="Bookable windows; the whole horizon when absent."
+    )
+    maintenance: list[Window] = Field(default_factory=list)
+    changeover_minutes: int = Field(0, ge=0)
+
+
+class Operator(Strict):
+    id: Id
+    name: str | None = None
+    instruments: list[Id] = Field(description="Instruments this operator is qualified for.")
+    availability: list[Window] | None = Field(
+        None, description="Working windows; the whole horizon when absent."
+    )
+
+
+class Step(Strict):
+    instruments: list[Id] | None = Field(None, min_length=1)
+    instrument_type: Id | None = None
+    duration_minutes: int = Field(gt=0)
+    operator_required: bool = False
+    name: str | None = None
+
+
+class Pin(Strict):
+    step: int = Field(ge=0)
+    instrument: Id
+    start: AwareDatetime
+
+
+class Request(Strict):
+    id: Id
+    institution: Id
+    title: str | None = None
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+    release: AwareDatetime | None = None
+    deadline: AwareDatetime | None = None
+    due: AwareDatetime | None = None
+    mandatory: bool = False
+    steps: list[Step] = Field(min_length=1)
+    pinned: list[Pin] = Field(default_factory=list)
+
+
+class Quota(Strict):
+    institution: Id
+    instrument_type: Id
+    max_minutes: int = Field(ge=0)
+
+
+class InstrumentsInstance(InstanceBase):
+    kind: Literal["instruments"] = "instruments"
+    horizon: Window
+    objective: Objective = "max_weighted_served"
+    sites: list[Site] = Field(default_factory=list)
+    travel: list[Travel] = Field(default_factory=list)
+    instruments: list[Instrument] = Field(min_length=1)
+    operators: list[Operator] = Field(default_factory=list)
+    requests: list[Request] = Field(default_factory=list)
+    quotas: list[Quota] = Field(default_factory=list)
+
+    @property
+    def maximize(self) -> bool:
+        return self.objective == "max_weighted_served"
+
+    @property
+    def all_mandatory(self) -> bool:
+        """``min_makespan`` and ``min_weighted_tardiness`` serve every request."""
+        return self.objective != "max_weighted_served"
+
+    def eligible(self, step: Step) -> list[str]:
+        """Ids of the instruments a step may run on, in document order."""
+        if step.instruments is not None:
+            return list(dict.fromkeys(step.instruments))
+        return [i.id for i in self.instruments if i.type == step.instrument_type]
+
+    @model_validator(mode="after")
+    def _cross_field_checks(self) -> InstrumentsInstance:
+        check = IssueCollector()
+        _check_times(self, check)
+        site_ids = check.unique_ids(self.sites, "sites", "site")
+        instrument_ids = check.unique_ids(self.instruments, "instruments", "instrument")
+        check.unique_ids(self.operators, "operators", "operator")
+        check.unique_ids(self.requests, "requests", "request")
+        types = {i.type for i in self.instruments}
+
+        seen_travel: set[tuple[str, str]] = set()
+        for t, entry in enumerate(self.travel):
+            path = f"travel[{t}]"
+            check.reference(entry.from_, site_ids, f"{path}.from", "site")
+            check.reference(entry.to, site_ids, f"{path}.to", "site")
+            if entry.from_ == entry.to:
+                check.add("self_pair", path, f"{path} travels from {entry.from_!r} to itself")
+            elif (entry.from_, entry.to) in seen_travel:
+                check.add(
+                    "duplicate_pair",
+                    path,
+                    f"travel from {entry.from_!r} to {entry.to!r} is given more than once",
+                )
+            seen_travel.add((entry.from_, entry.to))
+        for i, inst in enumerate(self.instruments):
+            check.reference(inst.site, site_ids, f"instruments[{i}].site", "site")
+        for o, op in enumerate(self.operators):
+            for k, ref in enumerate(op.instruments):
+                check.reference(
+                    ref, instrument_ids, f"operators[{o}].instruments[{k}]", "instrument"
+                )
+        for r, req in enumerate(self.requests):
+            _check_request(self, check, r, req, instrument_ids, types)
+        seen_quota: set[tuple[str, str]] = set()
+        for q, quota in enumerate(self.quotas):
+            path = f"quotas[{q}]"
+            if quota.instrument_type not in types:
+                check.add(
+                    "unknown_reference",
+                    f"{path}.instrument_type",
+                    f"instrument type {quota.instrument_type!r} is not the type of any instrument",
+                )
+            key = (quota.institution, quota.instrument_type)
+            if key in seen_quota:
+                check.add(
+                    "duplicate_quota",
+                    path,
+                    f"the quota of {quota.institution!r} on {quota.instrument_type!r} "
+                    "is given more than once",
+                )
+            seen_quota.add(key)
+        check.raise_if_any()
+        return self
+
+
+def _check_request(
+    instance: InstrumentsInstance,
+    check: IssueCollector,
+    r: int,
+    req: Request,
+    instrument_ids: set[str],
+    types: set[str],
+) -> None:
+    path = f"requests[{r}]"
+    for s, step in enumerate(req.steps):
+        spath = f"{path}.steps[{s}]"
+        if (step.instruments is None) == (step.instrument_type is None):
+            check.add(
+                "instrument_choice",
+                spath,
+                f"{spath} must name exactly one of instruments or instrument_type",
+            )
+        if step.instruments is not None:
+            for k, ref in enumerate(step.instruments):
+                check.reference(ref, instrument_ids, f"{spath}.instruments[{k}]", "instrument")
+        if step.instrument_type is not None and step.instrument_type not in types:
+            check.add(
+                "unknown_reference",
+                f"{spath}.instrument_type",
+                f"no instrument has type {step.instrument_type!r}",
+            )
+    pinned_steps: set[int] = set()
+    for p, pin in enumerate(req.pinned):
+        ppath = f"{path}.pinned[{p}]"
+        if pin.step >= len(req.steps):
+            check.add(
+                "out_of_range",
+                f"{ppath}.step",
+                f"{ppath}.step = {pin.step} but request {req.id!r} has {len(req.steps)} steps",
+            )
+            continue
+        if pin.step in pinned_steps:
+            check.add("duplicate_pin", f"{ppath}.step", f"step {pin.step} is pinned twice")
+        pinned_steps.add(pin.step)
+        if not check.reference(pin.instrument, instrument_ids, f"{ppath}.instrument", "instrument"):
+            continue
+        if pin.instrument not in instance.eligible(req.steps[pin.step]):
+            check.add(
+                "not_eligible",
+                f"{ppath}.instrument",
+                f"instrument {pin.instrument!r} is not eligible for step {pin.step} "
+                f"of request {req.id!r}",
+            )
+        h = instance.horizon
+        end = pin.start + timedelta(minutes=req.steps[pin.step].duration_minutes)
+        if pin.start < h.start or end > h.end:
+            check.add(
+                "outside_horizon",
+                f"{ppath}.start",
+                f"{ppath}.start = {pin.start.isoformat()}: the pinned step does not lie "
+                "inside the horizon",
+            )
+    if req.release is not None and req.deadline is not None and req.deadline <= req.release:
+        check.add(
+            "ends_before_start",
+            f"{path}.deadline",
+            f"{path}.deadline = {req.deadline.isoformat()} is not after "
+            f"release = {req.release.isoformat()}",
+        )
+
+
+def _windows(instance: InstrumentsInstance) -> list[tuple[str, Window]]:
+    out = [("horizon", instance.horizon)]
+    for i, inst in enumerate(instance.instruments):
+        for k, w in enumerate(inst.availability or []):
+            out.append((f"instruments[{i}].availability[{k}]", w))
+        for k, w in enumerate(inst.maintenance):
+            out.append((f"instruments[{i}].maintenance[{k}]", w))
+    for o, op in enumerate(instance.operators):
+        for k, w in enumerate(op.availability or []):
+            out.append((f"operators[{o}].availability[{k}]", w))
+    return out
+
+
+def _check_times(instance: InstrumentsInstance, check: IssueCollector) -> None:
+    """Hard: intervals end after they start; every time lies on a whole minute."""
+    stamps: list[tuple[str, datetime]] = []
+    for path, w in _windows(instance):
+        if w.end <= w.start:
+            check.add(
+                "ends_before_start",
+                f"{path}.end",
+                f"{path}.end = {w.end.isoformat()} is not after start = {w.start.isoformat()}",
+            )
+        stamps += [(f"{path}.start", w.start), (f"{path}.end", w.end)]
+    for r, req in enumerate(instance.requests):
+        for name in ("release", "deadline", "due"):
+            value = getattr(req, name)
+            if value is not None:
+                stamps.append((f"requests[{r}].{name}", value))
+        for p, pin in enumerate(req.pinned):
+            stamps.append((f"requests[{r}].pinned[{p}].start", pin.start))
+    for path, value in stamps:
+        if value.second or value.microsecond:
+            check.add(
+                "not_whole_minute",
+                path,
+                f"{path} = {value.isoformat()} does not fall on a whole minute",
+            )
+
+
+# ---------------------------------------------------------------- time conversion
+
+
+def minutes(instance: InstrumentsInstance, when: datetime) -> int:
+    """Whole minutes from the horizon start (negative before it)."""
+    return (when - instance.horizon.start) // MINUTE
+
+
+def stamp(instance: InstrumentsInstance, minute: int) -> str:
+    """The ISO datetime ``minute`` minutes after the horizon start, in the horizon's offset."""
+    start = instance.horizon.start
+    return (start + timedelta(minutes=minute)).astimezone(start.tzinfo).isoformat()
+
+
+class Booking(Strict):
+    request: str
+    step: int
+    instrument: str
+    operator: str | None = None
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class InstrumentsSolution(Strict):
+    """The kind-specific ``solution`` payload."""
+
+    bookings: list[Booking]
+    unscheduled: list[str]

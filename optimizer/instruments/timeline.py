@@ -1,0 +1,242 @@
+"""An instance in integer minutes from the horizon start, as the greedy and the model read it.
+
+Bookable time of an instrument is its availability minus maintenance, clipped to the horizon;
+a step fits an instrument when it lies inside one such free segment. Operator windows work
+the same way. Everything is indexed once here so the solvers never touch datetimes.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimizer.instruments.schema import InstrumentsInstance, Window, minutes, stamp
+
+Segment = tuple[int, int]
+
+
+def subtract(segments: list[Segment], holes: list[Segment]) -> list[Segment]:
+    """``segments`` minus ``holes``; both lists of half-open [a, b), result sorted, merged."""
+    out: list[Segment] = []
+    holes = sorted(holes)
+    for a, b in merge(segments):
+        cur = a
+        for ha, hb in holes:
+            if hb <= cur or ha >= b:
+                continue
+            if ha > cur:
+                out.append((cur, ha))
+            cur = max(cur, hb)
+            if cur >= b:
+                break
+        if cur < b:
+            out.append((cur, b))
+    return out
+
+
+def merge(segments: list[Segment]) -> list[Segment]:
+    out: list[Segment] = []
+    for a, b in sorted(segments):
+        if b <= a:
+            continue
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def start_ranges(segments: list[Segment], duration: int, lo: int, hi: int) -> list[Segment]:
+    """Closed ranges [s, t] of starts whose step lies in one segment and in [lo, hi]."""
+    out = []
+    for a, b in segments:
+        s, t = max(a, lo), min(b, hi) - duration
+        if s <= t:
+            out.append((s, t))
+    return out
+
+
+def intersect_ranges(x: list[Segment], y: list[Segment]) -> list[Segment]:
+    """Intersection of two sorted lists of closed ranges."""
+    out = []
+    i = j = 0
+    while i < len(x) and j < len(y):
+        a, b = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
+        if a <= b:
+            out.append((a, b))
+        if x[i][1] < y[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def next_fit(segments: list[Segment], starts: list[int], t: int, duration: int) -> int | None:
+    """Earliest s >= t with [s, s + duration) inside one segment (``starts`` = segment starts)."""
+    k = max(0, bisect.bisect_right(starts, t) - 1)
+    while k < len(segments):
+        a, b = segments[k]
+        s = max(a, t)
+        if s + duration <= b:
+            return s
+        k += 1
+    return None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One booked step, in minutes from the horizon start."""
+
+    request: int
+    step: int
+    instrument: int
+    operator: int | None
+    start: int
+    end: int
+
+
+@dataclass
+class StepData:
+    request: int
+    index: int
+    duration: int
+    instruments: list[int]
+    operator_required: bool
+    name: str
+    pin: tuple[int, int] | None = None  # (instrument, start minute)
+
+
+@dataclass
+class RequestData:
+    id: str
+    institution: str
+    weight: float
+    release: int
+    deadline: int
+    due: int | None
+    must: bool  # mandatory, pinned, or the objective serves everyone
+    steps: list[StepData] = field(default_factory=list)
+
+
+@dataclass
+class Timeline:
+    instance: InstrumentsInstance
+    horizon: int
+    instrument_ids: list[str]
+    instrument_type: list[str]
+    instrument_site: list[int]
+    changeover: list[int]
+    free: list[list[Segment]]  # availability minus maintenance, per instrument
+    operator_ids: list[str]
+    qualified: list[set[int]]  # instruments per operator
+    operator_free: list[list[Segment]]
+    site_ids: list[str]
+    travel: list[list[int]]
+    requests: list[RequestData]
+    quotas: dict[tuple[str, str], int]
+
+    def operators_for(self, instrument: int) -> list[int]:
+        return [o for o, q in enumerate(self.qualified) if instrument in q]
+
+    def travel_between(self, i: int, j: int) -> int:
+        return self.travel[self.instrument_site[i]][self.instrument_site[j]]
+
+
+def _segments(instance: InstrumentsInstance, windows: list[Window] | None, h: int) -> list[Segment]:
+    if windows is None:
+        return [(0, h)]
+    clipped = [
+        (max(0, minutes(instance, w.start)), min(h, minutes(instance, w.end))) for w in windows
+    ]
+    return merge(clipped)
+
+
+def build_timeline(instance: InstrumentsInstance) -> Timeline:
+    h = minutes(instance, instance.horizon.end)
+    inst_ids = [i.id for i in instance.instruments]
+    inst_index = {x: k for k, x in enumerate(inst_ids)}
+    site_ids = [s.id for s in instance.sites]
+    site_index = {x: k for k, x in enumerate(site_ids)}
+    n_sites = len(site_ids)
+    travel = [[0] * n_sites for _ in range(n_sites)]
+    given: set[tuple[int, int]] = set()
+    for t in instance.travel:
+        a, b = site_index[t.from_], site_index[t.to]
+        travel[a][b] = t.minutes
+        given.add((a, b))
+    for a, b in list(given):
+        if (b, a) not in given:
+            travel[b][a] = travel[a][b]
+    free = []
+    for inst in instance.instruments:
+        avail = _segments(instance, inst.availability, h)
+        holes = [(minutes(instance, w.start), minutes(instance, w.end)) for w in inst.maintenance]
+        free.append(subtract(avail, holes))
+    op_ids = [o.id for o in instance.operators]
+    qualified = [{inst_index[x] for x in o.instruments} for o in instance.operators]
+    op_free = [_segments(instance, o.availability, h) for o in instance.operators]
+    requests = []
+    for r, req in enumerate(instance.requests):
+        release = 0 if req.release is None else max(0, minutes(instance, req.release))
+        deadline = h if req.deadline is None else min(h, minutes(instance, req.deadline))
+        due = None if req.due is None else minutes(instance, req.due)
+        pins = {p.step: (inst_index[p.instrument], minutes(instance, p.start)) for p in req.pinned}
+        data = RequestData(
+            id=req.id,
+            institution=req.institution,
+            weight=req.weight,
+            release=release,
+            deadline=deadline,
+            due=due,
+            must=req.mandatory or bool(req.pinned) or instance.all_mandatory,
+        )
+        for s, step in enumerate(req.steps):
+            data.steps.append(
+                StepData(
+                    request=r,
+                    index=s,
+                    duration=step.duration_minutes,
+                    instruments=[inst_index[x] for x in instance.eligible(step)],
+                    operator_required=step.operator_required,
+                    name=step.name or f"step {s}",
+                    pin=pins.get(s),
+                )
+            )
+        requests.append(data)
+    quotas = {(q.institution, q.instrument_type): q.max_minutes for q in instance.quotas}
+    return Timeline(
+        instance=instance,
+        horizon=h,
+        instrument_ids=inst_ids,
+        instrument_type=[i.type for i in instance.instruments],
+        instrument_site=[site_index[i.site] for i in instance.instruments],
+        changeover=[i.changeover_minutes for i in instance.instruments],
+        free=free,
+        operator_ids=op_ids,
+        qualified=qualified,
+        operator_free=op_free,
+        site_ids=site_ids,
+        travel=travel,
+        requests=requests,
+        quotas=quotas,
+    )
+
+
+def to_payload(tl: Timeline, bookings: list[Placed]) -> dict[str, Any]:
+    """The contract's solution payload: bookings by start time, unscheduled request ids."""
+    served = {p.request for p in bookings}
+    rows = []
+    for p in sorted(bookings, key=lambda p: (p.start, tl.instrument_ids[p.instrument])):
+        rows.append(
+            {
+                "request": tl.requests[p.request].id,
+                "step": p.step,
+                "instrument": tl.instrument_ids[p.instrument],
+                "operator": None if p.operator is None else tl.operator_ids[p.operator],
+                "start": stamp(tl.instance, p.start),
+                "end": stamp(tl.instance, p.end),
+            }
+        )
+    unscheduled = [r.id for k, r in enumerate(tl.requests) if k not in served]
+    return {"bookings": rows, "unscheduled": unscheduled}
