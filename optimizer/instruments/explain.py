@@ -283,7 +283,7 @@ def infeasible_core(tl: Timeline, context: SolveContext) -> list[Explanation]:
 
     def core_of(keys: list[int], limit: float) -> list[int] | None:
         sm.model.clear_assumptions()
-        sm.model.add_assumptions(keys)
+        sm.model.add_assumptions([sm.assumption_literals[k] for k in keys])
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.05, limit)
         solver.parameters.num_workers = 1

@@ -80,6 +80,7 @@ class ScheduleModel:
         self.served: list[Any] = []
         self.steps: list[list[StepVars]] = []
         self.assumptions: dict[int, tuple[str, int, int | None]] = {}
+        self.assumption_literals: dict[int, Any] = {}
         self.exact = True
         self.scale = 1
         self.rounding = 0.0
@@ -105,6 +106,7 @@ class ScheduleModel:
         if req.must:
             if self.relax_must:
                 self.assumptions[served.index] = ("request", r, None)
+                self.assumption_literals[served.index] = served
             else:
                 m.add(served == 1)
         durations = [s.duration for s in req.steps]
@@ -175,6 +177,7 @@ class ScheduleModel:
             if self.relax_must:
                 pin = m.new_bool_var(f"pin[{name}]")
                 self.assumptions[pin.index] = ("pin", step.request, step.index)
+                self.assumption_literals[pin.index] = pin
                 hit = [o.literal for o in sv.options if o.instrument == pin_i]
                 if hit:
                     m.add(start == pin_s).only_enforce_if(pin)
