@@ -26,13 +26,24 @@ def _rule_summary(instance: MatchingInstance, i: int) -> tuple[str, list[str]]:
 # ---------------------------------------------------------------- pairs mode
 
 
+def unique_required(instance: MatchingInstance) -> list[tuple[str, str]]:
+    """The required pairs, each unordered pair once (a pair may be listed twice)."""
+    seen: set[frozenset[str]] = set()
+    out = []
+    for a, b in instance.rules.required:
+        if frozenset((a, b)) not in seen:
+            seen.add(frozenset((a, b)))
+            out.append((a, b))
+    return out
+
+
 def pairs_conflicts(instance: MatchingInstance, cands: Candidates) -> list[Explanation]:
     """Infeasibility that is visible without solving: required pairs and minimum partners."""
     ids = cands.ids
     position = {x: k for k, x in enumerate(ids)}
     out: list[Explanation] = []
     required_count: Counter[str] = Counter()
-    for a, b in instance.rules.required:
+    for a, b in unique_required(instance):
         i, j = position[a], position[b]
         required_count[a] += 1
         required_count[b] += 1
@@ -101,7 +112,7 @@ def pairs_infeasibility_by_relaxation(
             short[i] = pulp.LpVariable(f"short{i}", lowBound=0, cat=pulp.LpInteger)
             problem += degree + short[i] >= inst.min_partners
     dropped = {}
-    for a, b in instance.rules.required:
+    for a, b in unique_required(instance):
         k = cands.index(position[a], position[b])
         if k is not None:
             dropped[(a, b)] = 1 - x[k]

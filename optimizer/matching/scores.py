@@ -14,6 +14,8 @@ import numpy as np
 from optimizer.matching.schema import Institution, MatchingInstance
 
 EARTH_RADIUS_KM = 6371.0
+PARALLEL_TOLERANCE = 1e-12
+"""Complementarity below this is 0: the profiles are parallel (verify.py uses the same)."""
 
 
 @dataclass
@@ -101,6 +103,9 @@ class _Table:
         with np.errstate(invalid="ignore", divide="ignore"):
             cosine = np.where(denom > 0, (s_j @ s_i) / np.where(denom > 0, denom, 1.0), 1.0)
         complementarity = np.where(denom > 0, 1.0 - cosine, 0.0)
+        # Parallel profiles have complementarity exactly 0, but round-off leaves +-1e-16,
+        # and `score > min_score` would then decide differently here and in the verifier.
+        complementarity[np.abs(complementarity) < PARALLEL_TOLERANCE] = 0.0
         km = self.distance_row(i, js)
         distance = np.where(np.isnan(km), 0.0, km / 1000.0)
         zi = self.zone[i]
@@ -193,7 +198,9 @@ def build_candidates(instance: MatchingInstance) -> Candidates:
         columns = [np.zeros(0, dtype=np.int64)] * 2 + [np.zeros(0)] * (5 if with_breakdown else 1)
     a, b = columns[0].astype(np.int64), columns[1].astype(np.int64)
     if forbidden:
-        allowed = np.array([(int(x), int(y)) not in forbidden for x, y in zip(a, b, strict=True)])
+        allowed = np.array(
+            [(int(x), int(y)) not in forbidden for x, y in zip(a, b, strict=True)], dtype=bool
+        )
         columns = [c[allowed] for c in columns]
         a, b = a[allowed], b[allowed]
     if with_breakdown:

@@ -13,6 +13,8 @@ from optimizer.core.envelope import Verification
 from optimizer.matching.schema import Institution, MatchingInstance
 
 TOLERANCE = 1e-6
+PARALLEL_TOLERANCE = 1e-12
+"""Complementarity below this is 0: the profiles are parallel (as in the candidate builder)."""
 
 
 def _km(a: Institution, b: Institution) -> float | None:
@@ -39,6 +41,8 @@ def formula_score(instance: MatchingInstance, a: Institution, b: Institution) ->
     norm_a = math.sqrt(sum(v * v for v in a.strengths.values()))
     norm_b = math.sqrt(sum(v * v for v in b.strengths.values()))
     complementarity = 0.0 if norm_a == 0 or norm_b == 0 else 1.0 - dot / (norm_a * norm_b)
+    if abs(complementarity) < PARALLEL_TOLERANCE:
+        complementarity = 0.0  # parallel profiles: exactly 0, not a round-off residue
     km = _km(a, b)
     distance = 0.0 if km is None else km / 1000.0
     bonus = (
