@@ -1,0 +1,90 @@
+"""Property test: any generated instance verifies or is infeasible; it never crashes, and an
+optimal schedule is never worse than first-come-first-served."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer.core.envelope import Status
+
+from .helpers import at, base_document, request, solve, step
+
+OK = {Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE}
+
+
+@st.composite
+def documents(draw):
+    objective = draw(
+        st.sampled_from(["max_weighted_served"] * 3 + ["min_makespan", "min_weighted_tardiness"])
+    )
+    doc = base_document(objective=objective)
+    for inst in doc["instruments"]:
+        inst["changeover_minutes"] = draw(st.sampled_from([0, 0, 15]))
+        if draw(st.booleans()):
+            a = draw(st.integers(0, 600))
+            inst["maintenance"] = [{"start": at(a), "end": at(a + draw(st.integers(30, 300)))}]
+        if draw(st.booleans()):
+            inst["availability"] = [
+                {"start": at(0), "end": at(600)},
+                {"start": at(700), "end": at(1440)},
+            ]
+    doc["operators"][0]["availability"] = [
+        {"start": at(60), "end": at(draw(st.integers(300, 1440)))}
+    ]
+    names = ["em-1", "em-2", "nmr-1"]
+    n = draw(st.integers(1, 6))
+    for k in range(n):
+        steps = []
+        for _ in range(draw(st.integers(1, 3))):
+            choice = draw(st.sampled_from(["em", "nmr", "one", "two"]))
+            minutes = draw(st.integers(10, 400))
+            needs_op = draw(st.booleans())
+            if choice in ("em", "nmr"):
+                steps.append(step(choice, minutes, operator_required=needs_op and choice == "em"))
+            else:
+                pick = draw(st.permutations(names))[: 1 if choice == "one" else 2]
+                steps.append(
+                    step(list(pick), minutes, operator_required=needs_op and "nmr-1" not in pick)
+                )
+        fields = {
+            "weight": draw(st.sampled_from([1.0, 2.0, 0.5])),
+            "institution": draw(st.sampled_from(["scu", "cqu"])),
+        }
+        if draw(st.booleans()):
+            fields["release"] = at(draw(st.integers(0, 500)))
+        if draw(st.booleans()):
+            fields["deadline"] = at(draw(st.integers(800, 1440)))
+        if draw(st.booleans()):
+            fields["due"] = at(draw(st.integers(100, 1440)))
+        if objective == "max_weighted_served" and draw(st.integers(0, 4)) == 0:
+            fields["mandatory"] = True
+        doc["requests"].append(request(f"r{k}", *steps, **fields))
+    if draw(st.booleans()):
+        doc["quotas"] = [
+            {
+                "institution": "scu",
+                "instrument_type": "em",
+                "max_minutes": draw(st.integers(0, 900)),
+            }
+        ]
+    return doc
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents())
+def test_any_instance_verifies_or_is_infeasible(doc):
+    exact = solve(doc, solver="cp-sat", time_limit_s=5)
+    assert exact.status in OK, (exact.status, exact.explanations, exact.verification)
+    if exact.status == Status.INFEASIBLE:
+        assert exact.explanations
+        return
+    assert exact.verification.valid, exact.verification.violations
+    baseline = solve(doc, solver="greedy")
+    assert baseline.status in {Status.FEASIBLE, Status.NO_SOLUTION}
+    if baseline.status == Status.FEASIBLE:
+        assert baseline.verification.valid, baseline.verification.violations
+        if exact.status == Status.OPTIMAL:
+            better = exact.objective >= baseline.objective - 1e-6
+            worse = exact.objective <= baseline.objective + 1e-6
+            assert better if doc["objective"] == "max_weighted_served" else worse
