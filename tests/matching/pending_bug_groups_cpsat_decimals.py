@@ -57,3 +57,25 @@ def test_many_decimals_groups_with_cpsat(seed):
     else:
         assert solution.status == Status.OPTIMAL  # seed 21 is: feasible
         assert solution.objective == pytest.approx(expected[0], abs=TOL)
+
+
+def test_full_precision_and_formula_groups_with_cpsat():
+    """The cases test_backends.py runs with HiGHS and CBC only, because of this bug."""
+    from tests.matching.helpers import random_profiles
+    from tests.matching.test_backends import float_groups_doc
+
+    doc = float_groups_doc(33, 10, decimals=None)
+    reference = solve_doc(doc, solver="highs")
+    solution = solve_doc(doc, solver="cp-sat")
+    assert solution.status == Status.OPTIMAL  # is: feasible, bound 20.537 (optimum 19.864)
+    assert solution.objective == pytest.approx(reference.objective, abs=TOL)
+
+    rng = random.Random(36)
+    doc = {
+        "kind": "matching",
+        "mode": "groups",
+        "institutions": random_profiles(rng, 11),
+        "group": {"min_size": 3, "max_size": 4},
+    }
+    solution = solve_doc(doc, solver="cp-sat")
+    assert solution.status == Status.OPTIMAL  # is: feasible, bound 4.639 (optimum 4.526)
