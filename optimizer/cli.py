@@ -283,6 +283,18 @@ def schema(kind: Annotated[str, typer.Argument(help="matching, instruments or lo
     sys.stdout.write(json.dumps(KINDS[kind].instance_model.model_json_schema(), indent=2) + "\n")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning…")] = "info",
+) -> None:
+    """Run the HTTP service (settings from UNISHARE_* environment variables)."""
+    from api.server import serve as run_server  # the engine never needs the web stack
+
+    run_server(host=host, port=port, log_level=log_level)
+
+
 def main() -> None:
     app()
 

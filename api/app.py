@@ -1,0 +1,122 @@
+"""The application factory: settings -> store, executor, routes, error handlers, middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import optimizer
+from api.executor import Executor, LocalProcessExecutor
+from api.metrics import Metrics
+from api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from api.routes import health, issues_response, v1
+from api.settings import Settings, load_settings
+from api.store import JobStore
+from optimizer.core.issues import Issue, format_path
+
+log = logging.getLogger(__name__)
+
+ExecutorFactory = Callable[[JobStore, Settings, Metrics], Executor]
+
+_CODES = {
+    "missing": "missing_field",
+    "extra_forbidden": "unknown_field",
+    "json_invalid": "malformed_json",
+    "greater_than": "out_of_range",
+    "greater_than_equal": "out_of_range",
+    "less_than": "out_of_range",
+    "less_than_equal": "out_of_range",
+    "literal_error": "invalid_choice",
+    "enum": "invalid_choice",
+    "too_long": "too_long",
+    "string_too_long": "too_long",
+}
+
+
+def _issue_code(error_type: str) -> str:
+    if error_type in _CODES:
+        return _CODES[error_type]
+    if error_type.endswith(("_parsing", "_type")):
+        return "wrong_type"
+    return error_type
+
+
+def validation_issues(exc: RequestValidationError) -> list[Issue]:
+    """FastAPI's own request errors (query, headers, body) in the contract's issue shape."""
+    issues = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        path = format_path(loc)
+        detail = f"{path or 'request'}: {err.get('msg', 'invalid')}"
+        if "input" in err and err.get("type") != "missing":
+            detail = f"{path or 'request'} = {err['input']!r}: {err.get('msg', 'invalid')}"
+        issues.append(Issue(code=_issue_code(str(err.get("type", ""))), path=path, detail=detail))
+    return issues or [Issue(code="invalid_request", detail="the request is invalid")]
+
+
+def _default_executor(store: JobStore, settings: Settings, metrics: Metrics) -> Executor:
+    return LocalProcessExecutor(store, settings, on_finished=metrics.observe_solve)
+
+
+def create_app(
+    settings: Settings | None = None, *, executor_factory: ExecutorFactory | None = None
+) -> FastAPI:
+    """A ready-to-serve application; the store and the executor start with its lifespan."""
+    settings = settings if settings is not None else load_settings()
+    factory = executor_factory or _default_executor
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = JobStore(settings.database_url, table_prefix=settings.table_prefix)
+        store.create_schema()
+        executor = factory(store, settings, metrics)
+        metrics.watch(store, executor.running, executor.waiting)
+        app.state.store = store
+        app.state.executor = executor
+        executor.start()
+        try:
+            yield
+        finally:
+            executor.shutdown()
+            store.dispose()
+
+    app = FastAPI(
+        title="UniShare",
+        version=optimizer.__version__,
+        description=(
+            "Matching institutions, scheduling shared instruments and allocating "
+            "inter-library loans. Every endpoint takes the instance documents of the "
+            "data contract; a file from instances/ can be posted as it is."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_keys = settings.all_api_keys()
+    app.state.metrics = metrics
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return issues_response(validation_issues(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(status_code=500, content={"detail": "internal server error"})
+
+    app.include_router(v1)
+    app.include_router(health)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def app_from_env() -> Any:
+    """For ``uvicorn --factory api.app:app_from_env``."""
+    return create_app()

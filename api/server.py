@@ -1,0 +1,39 @@
+"""``unishare serve``: run the service with uvicorn on the settings from the environment."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from api.settings import load_settings
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+    import uvicorn
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings = load_settings()
+    app = create_app(settings)
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    keys = len(settings.all_api_keys())
+    sys.stderr.write(
+        f"UniShare listening on http://{host}:{port} "
+        f"(database {database}; {settings.max_concurrent_solves} worker processes; "
+        f"{'API keys required' if keys else 'no API keys: open access'})\n"
+    )
+    sys.stderr.flush()
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+        access_log=log_level == "debug",
+    )
