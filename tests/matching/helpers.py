@@ -103,6 +103,49 @@ def default_options() -> Options:
     return Options(**TEST_OPTIONS)
 
 
+# ------------------------------------------------------------------ tiny hand-written instances
+
+
+def P(a: str, b: str) -> frozenset[str]:
+    return frozenset((a, b))
+
+
+def matching(
+    institutions: list[Any], scores: dict[str, float] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A pairs document; ``scores`` maps "a-b" to a score."""
+    doc: dict[str, Any] = {
+        "kind": "matching",
+        "mode": "pairs",
+        "institutions": [{"id": x} if isinstance(x, str) else x for x in institutions],
+        **fields,
+    }
+    if scores is not None:
+        doc["scores"] = [
+            {"a": k.split("-")[0], "b": k.split("-")[1], "score": v} for k, v in scores.items()
+        ]
+    return doc
+
+
+def groups(institutions: list[Any], scores: dict[str, float], **group: Any) -> dict[str, Any]:
+    doc = matching(institutions, scores, mode="groups")
+    doc["group"] = group
+    return doc
+
+
+def with_rules(doc: dict[str, Any], **rules: Any) -> dict[str, Any]:
+    return {**doc, "rules": {**doc.get("rules", {}), **rules}}
+
+
+def set_inst(doc: dict[str, Any], which: str, **values: Any) -> dict[str, Any]:
+    institutions = [{**x, **values} if x["id"] == which else x for x in doc["institutions"]]
+    return {**doc, "institutions": institutions}
+
+
+CHAIN = matching(["a", "b", "c"], {"a-b": 5, "b-c": 1})
+"""The best pair takes b, leaving c alone: the smallest instance where rules change things."""
+
+
 # ------------------------------------------------------------------ the contract, directly
 
 

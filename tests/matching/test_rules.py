@@ -13,45 +13,24 @@ import pytest
 
 from optimizer.core.envelope import Status
 from tests.matching.helpers import (
+    CHAIN,
+    P,
     assert_verified,
     brute_force_groups,
     brute_force_pairs,
     explanation_by_subject,
     group_set,
+    groups,
+    matching,
     pair_set,
+    set_inst,
     solve_doc,
+    with_rules,
 )
 
 CHENGDU = {"lat": 30.5728, "lon": 104.0668}
 CHONGQING = {"lat": 29.5630, "lon": 106.5516}
 URUMQI = {"lat": 43.8256, "lon": 87.6168}
-
-
-def P(a: str, b: str) -> frozenset[str]:
-    return frozenset((a, b))
-
-
-def matching(
-    institutions: list[Any], scores: dict[str, float] | None = None, **fields: Any
-) -> dict[str, Any]:
-    """A pairs document; ``scores`` maps "a-b" to a score."""
-    doc: dict[str, Any] = {
-        "kind": "matching",
-        "mode": "pairs",
-        "institutions": [{"id": x} if isinstance(x, str) else x for x in institutions],
-        **fields,
-    }
-    if scores is not None:
-        doc["scores"] = [
-            {"a": k.split("-")[0], "b": k.split("-")[1], "score": v} for k, v in scores.items()
-        ]
-    return doc
-
-
-def groups(institutions: list[Any], scores: dict[str, float], **group: Any) -> dict[str, Any]:
-    doc = matching(institutions, scores, mode="groups")
-    doc["group"] = group
-    return doc
 
 
 def solved(doc: dict[str, Any]):
@@ -69,18 +48,7 @@ def infeasible(doc: dict[str, Any]):
     return solution
 
 
-def with_rules(doc: dict[str, Any], **rules: Any) -> dict[str, Any]:
-    return {**doc, "rules": {**doc.get("rules", {}), **rules}}
-
-
-def set_inst(doc: dict[str, Any], which: str, **values: Any) -> dict[str, Any]:
-    institutions = [{**x, **values} if x["id"] == which else x for x in doc["institutions"]]
-    return {**doc, "institutions": institutions}
-
-
 # ------------------------------------------------------------------ pairs mode
-
-CHAIN = matching(["a", "b", "c"], {"a-b": 5, "b-c": 1})  # the best pair takes b
 
 
 def test_chain_without_extra_rules():
