@@ -33,7 +33,7 @@ class MipResult:
         return self.status in (Status.OPTIMAL, Status.FEASIBLE)
 
 
-def _version(package: str) -> str | None:
+def package_version(package: str) -> str | None:
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -70,6 +70,23 @@ def solve_pulp(problem: pulp.LpProblem, backend: str, context: SolveContext) -> 
 
 
 _banner_silenced = False
+_scheduler_threads: int | None = None
+
+
+def prepare_highs(threads: int) -> None:
+    """Call before creating a HiGHS solver object that will run with ``threads`` threads.
+
+    HiGHS sizes one process-wide thread scheduler on first use, and a later run asking for
+    another thread count fails outright (status kError, nothing solved). Reset the scheduler
+    whenever the count changes, so solves with different options can share a process.
+    """
+    global _scheduler_threads
+    import highspy
+
+    silence_highs_banner()
+    if _scheduler_threads is not None and _scheduler_threads != threads:
+        highspy.Highs.resetGlobalScheduler(True)
+    _scheduler_threads = threads
 
 
 def silence_highs_banner() -> None:
@@ -96,13 +113,13 @@ def silence_highs_banner() -> None:
 
 
 def _cbc_version() -> str | None:
-    return f"pulp {_version('pulp')}"
+    return f"pulp {package_version('pulp')}"
 
 
 def _solve_highs(problem: pulp.LpProblem, context: SolveContext, time_limit: float) -> MipResult:
     import highspy
 
-    silence_highs_banner()
+    prepare_highs(context.threads)
     options = context.options
     solver = pulp.HiGHS(
         msg=False,
@@ -137,4 +154,4 @@ def _solve_highs(problem: pulp.LpProblem, context: SolveContext, time_limit: flo
     elif status == Status.OPTIMAL:
         bound = sense * float(info.objective_function_value)
     log.debug("HiGHS status %s, bound %s", highs.modelStatusToString(model_status), bound)
-    return MipResult(status, bound, "highs", _version("highspy"))
+    return MipResult(status, bound, "highs", package_version("highspy"))

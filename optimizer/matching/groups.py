@@ -160,9 +160,9 @@ class _Master:
     def __init__(self, n: int, cover: np.ndarray, penalty: float, context: SolveContext):
         import highspy
 
-        from optimizer.core.mip import silence_highs_banner
+        from optimizer.core.mip import prepare_highs
 
-        silence_highs_banner()
+        prepare_highs(context.threads)
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.setOptionValue("threads", context.threads)
@@ -314,16 +314,16 @@ def solve_set_partitioning(
 
 
 def _highs_version() -> str | None:
-    from optimizer.core.mip import _version
+    from optimizer.core.mip import package_version
 
-    return _version("highspy")
+    return package_version("highspy")
 
 
 def _solver_version(backend: str) -> str | None:
     from optimizer.core.cpsat import cpsat_version
-    from optimizer.core.mip import _version
+    from optimizer.core.mip import package_version
 
-    return {"highs": _version("highspy"), "cbc": f"pulp {_version('pulp')}"}.get(
+    return {"highs": package_version("highspy"), "cbc": f"pulp {package_version('pulp')}"}.get(
         backend, cpsat_version()
     )
 

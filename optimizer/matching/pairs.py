@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from optimizer.core.envelope import Status
-from optimizer.core.mip import solve_pulp
+from optimizer.core.mip import package_version, solve_pulp
 from optimizer.core.runner import SolveContext
 from optimizer.matching.schema import MatchingInstance
 from optimizer.matching.scores import Candidates
@@ -83,6 +83,67 @@ def solve_pairs_mip(
     if result.has_solution:
         selected = [k for k, var in enumerate(x) if (var.value() or 0.0) > 0.5]
     return PairsResult(result.status, selected, result.bound, result.solver, result.version)
+
+
+def is_plain_matching(instance: MatchingInstance) -> bool:
+    """Capacities of at most one: a classic matching (min_partners is then 0 or 1)."""
+    return all(inst.capacity <= 1 for inst in instance.institutions)
+
+
+def solve_pairs_blossom(
+    instance: MatchingInstance, cands: Candidates, context: SolveContext
+) -> PairsResult:
+    """Hard: one partner at most, min_partners 1, required pairs — Edmonds' blossom algorithm.
+
+    Exact for a maximum-weight matching (rustworkx). Required pairs are fixed first and
+    their members removed. Institutions that must be matched (min_partners = 1) lift every
+    pair they are in by a constant larger than any total score, so a maximum-weight matching
+    first covers as many of them as possible and then maximises the score: if it still
+    leaves one uncovered, no matching covers them all. rustworkx takes integer weights:
+    scores are scaled by a power of ten and, when no scale makes them integral, the bound is
+    widened by the largest possible rounding error, so the status never claims more than
+    was proven.
+    """
+    import rustworkx as rx
+
+    n = len(instance.institutions)
+    fixed = required_indices(instance, cands)
+    blocked = np.zeros(n, dtype=bool)
+    for k in fixed:
+        blocked[cands.a[k]] = blocked[cands.b[k]] = True
+    capacity = np.array([inst.capacity for inst in instance.institutions])
+    usable = (capacity[cands.a] >= 1) & (capacity[cands.b] >= 1)
+    usable &= ~blocked[cands.a] & ~blocked[cands.b]
+    must = np.array([inst.min_partners >= 1 for inst in instance.institutions]) & ~blocked
+    scale, exact = integer_scale(cands.score)
+    weights = [int(w) for w in np.round(cands.score * scale).astype(np.int64)]
+    lift = 1 + sum(abs(w) for w in weights)  # Python ints: no overflow
+    graph = rx.PyGraph()
+    graph.add_nodes_from(range(n))
+    ks = np.flatnonzero(usable).tolist()
+    graph.add_edges_from(
+        [
+            (
+                int(cands.a[k]),
+                int(cands.b[k]),
+                weights[k] + lift * (int(must[cands.a[k]]) + int(must[cands.b[k]])),
+            )
+            for k in ks
+        ]
+    )
+    matching = rx.max_weight_matching(graph, weight_fn=int)
+    chosen = [k for k in (cands.index(u, v) for u, v in matching) if k is not None]
+    covered = np.zeros(n, dtype=bool)
+    for k in chosen:
+        covered[cands.a[k]] = covered[cands.b[k]] = True
+    version = f"rustworkx {package_version('rustworkx')}"
+    if (must & ~covered).any():
+        return PairsResult(Status.INFEASIBLE, [], None, "blossom", version)
+    selected = sorted(fixed + chosen)
+    rounded_optimum = sum(weights[k] for k in chosen)
+    slack = 0.0 if exact else 0.5 * (n // 2) / scale
+    bound = float(cands.score[fixed].sum()) + rounded_optimum / scale + slack
+    return PairsResult(Status.OPTIMAL, selected, bound, "blossom", version)
 
 
 def integer_scale(values: np.ndarray, max_power: int = 9) -> tuple[int, bool]:
