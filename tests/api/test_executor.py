@@ -1,0 +1,72 @@
+"""The local executor on its own: a worker that dies fails only its own job, with the reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from api.executor import LocalProcessExecutor
+from api.settings import load_settings
+from api.store import JobStore
+from tests.api.conftest import long_groups_instance, verify_solution, wait_for
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def test_a_killed_worker_fails_only_its_own_job(tmp_path: Path) -> None:
+    settings = load_settings(
+        {}, database_url=f"sqlite:///{tmp_path / 'jobs.db'}", max_concurrent_solves=2
+    )
+    store = JobStore(settings.database_url)
+    store.create_schema()
+    finished: list[tuple[str, str]] = []
+    executor = LocalProcessExecutor(
+        store, settings, on_finished=lambda kind, outcome, _s: finished.append((kind, outcome))
+    )
+    documents = [long_groups_instance(time_limit_s=4, seed=s) for s in (21, 22)]
+    ids = []
+    for document in documents:
+        text = json.dumps(document)
+        job, _ = store.submit(
+            kind="matching",
+            name=document["name"],
+            document=text,
+            overrides={"time_limit_s": 4},
+            request_sha256=str(len(ids)),
+        )
+        ids.append(job["id"])
+    executor.start()
+    try:
+        wait_for(lambda: executor.running() == 2, 90, "both jobs to start")
+        victim = executor._runs[ids[0]].process.pid
+        wait_for(lambda: _leads_group(victim), 30, "the worker to lead its process group")
+        os.killpg(victim, signal.SIGKILL)
+        for job_id in ids:
+            wait_for(
+                lambda j=job_id: store.get(j)["status"] in ("succeeded", "failed"),  # type: ignore[index]
+                60,
+                f"job {job_id} to end",
+            )
+        killed, survivor = (store.get(j, heavy=True) for j in ids)
+        assert killed is not None and survivor is not None
+        assert killed["status"] == "failed"
+        assert "SIGKILL" in killed["error"]
+        assert killed["solution"]["status"] == "error"
+        assert survivor["status"] == "succeeded", survivor["error"]
+        verify_solution(documents[1], survivor["solution"])
+        assert sorted(outcome for _, outcome in finished) == ["failed", "feasible"]
+        assert executor.alive()
+    finally:
+        executor.shutdown()
+        store.dispose()
