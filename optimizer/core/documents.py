@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from optimizer.core.envelope import InstanceBase, Options, Solution, Status
 from optimizer.core.issues import InstanceIssues, Issue, issues_from_validation_error
-from optimizer.core.runner import ProgressCallback
+from optimizer.core.runner import ProgressCallback, unsupported_solver
 
 
 @dataclass
@@ -83,6 +83,11 @@ def parse_document(raw: bytes | str | Any, *, default_name: str | None = None) -
         return ParsedDocument(kind_name, name, None, issues_from_validation_error(exc))
     except InstanceIssues as exc:
         return ParsedDocument(kind_name, name, None, exc.issues)
+    # A backend the kind cannot use is a contract error of the document, so `validate`
+    # reports it too, not only a solve.
+    refused = unsupported_solver(kind_name, KINDS[kind_name].solvers, instance.options.solver)
+    if refused is not None:
+        return ParsedDocument(kind_name, name, None, [refused])
     if instance.name is None and default_name is not None:
         instance.name = default_name
     return ParsedDocument(kind_name, instance.name, instance, [])

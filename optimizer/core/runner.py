@@ -136,6 +136,20 @@ class KindSolver(Generic[InstanceT]):
         return run_solve(self, instance, options, progress=progress, stop=stop)
 
 
+def unsupported_solver(kind: str, solvers: tuple[str, ...], solver: str) -> Issue | None:
+    """The issue for ``options.solver`` when the kind cannot use it, else None."""
+    if solver in solvers:
+        return None
+    return Issue(
+        code="unsupported_solver",
+        path="options.solver",
+        detail=(
+            f"options.solver = {solver!r} is not available for {kind}; "
+            f"choose one of {', '.join(solvers)}"
+        ),
+    )
+
+
 def run_solve(
     kind: KindSolver[InstanceT],
     instance: InstanceT,
@@ -157,23 +171,10 @@ def run_solve(
     )
     base = {"kind": kind.kind, "name": instance.name}
 
-    if options.solver not in kind.solvers:
+    refused = unsupported_solver(kind.kind, kind.solvers, options.solver)
+    if refused is not None:
         run.runtime_s = context.elapsed()
-        return Solution(
-            **base,
-            status=Status.INVALID,
-            issues=[
-                Issue(
-                    code="unsupported_solver",
-                    path="options.solver",
-                    detail=(
-                        f"options.solver = {options.solver!r} is not available for "
-                        f"{kind.kind}; choose one of {', '.join(kind.solvers)}"
-                    ),
-                )
-            ],
-            run=run,
-        )
+        return Solution(**base, status=Status.INVALID, issues=[refused], run=run)
 
     try:
         outcome = kind.build_and_solve(instance, context)

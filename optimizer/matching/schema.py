@@ -21,8 +21,8 @@ class Strict(BaseModel):
 
 
 class Location(Strict):
-    lat: float = Field(ge=-90.0, le=90.0)
-    lon: float = Field(ge=-180.0, le=180.0)
+    lat: float = Field(ge=-90.0, le=90.0, allow_inf_nan=False)
+    lon: float = Field(ge=-180.0, le=180.0, allow_inf_nan=False)
 
 
 class Institution(Strict):
