@@ -17,8 +17,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The HTTP service on its embedded defaults: SQLite under ./var/, local worker processes.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: $(STAMP)
-	$(BIN)/unishare solve instances -o solutions
+	@mkdir -p var
+	$(BIN)/unishare serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -11,7 +11,13 @@ from typing import Any
 from optimizer.core.documents import parse_document, resolve_options
 from optimizer.core.issues import Issue
 
-INSTANCES_DIR = Path(__file__).resolve().parent.parent / "instances"
+
+def instances_dir() -> Path:
+    """``instances/`` of the source tree, or of the working directory for installed copies."""
+    for candidate in (Path(__file__).resolve().parent.parent / "instances", Path("instances")):
+        if candidate.is_dir():
+            return candidate
+    return Path("instances")
 
 
 @dataclass
@@ -87,7 +93,7 @@ def kind_of(document: str) -> str:
 
 def examples(kind: str) -> dict[str, Any]:
     """The example instances shipped under ``instances/<kind>/``, by file stem."""
-    folder = INSTANCES_DIR / kind
+    folder = instances_dir() / kind
     found: dict[str, Any] = {}
     if not folder.is_dir():
         return found
@@ -99,19 +105,3 @@ def examples(kind: str) -> dict[str, Any]:
         except (OSError, ValueError):
             continue
     return found
-
-
-def smallest_example(kind: str) -> tuple[str, Any] | None:
-    folder = INSTANCES_DIR / kind
-    if not folder.is_dir():
-        return None
-    files = sorted(
-        (p for p in folder.glob("*.json") if not p.name.endswith(".solution.json")),
-        key=lambda p: (p.stat().st_size, p.name),
-    )
-    for path in files:
-        try:
-            return path.stem, json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-    return None

@@ -24,7 +24,7 @@ from optimizer.registry import KINDS
 v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
 health = APIRouter()
 
-SSE_POLL_S = 0.25
+SSE_POLL_S = 0.1
 SSE_KEEPALIVE_S = 15.0
 RETRY_AFTER_S = 5
 
