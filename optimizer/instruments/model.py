@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,10 +90,14 @@ class ScheduleModel:
         self._instrument_intervals: list[list[Any]] = [[] for _ in tl.instrument_ids]
         self._operator_intervals: list[list[Any]] = [[] for _ in tl.operator_ids]
         self._site_literals: dict[tuple[int, int], Any] = {}
+        self.cuts: list[tuple[dict[int, int], int]] = []
+        self.lp_value: float | None = None
         for r in range(len(tl.requests)):
             self._request(r)
         self._no_overlap()
         self._quotas()
+        if tl.instance.objective == "max_weighted_served":
+            self._energy_cuts()
 
     # ------------------------------------------------------------ variables
 
@@ -278,6 +283,115 @@ class ScheduleModel:
         for key, t in terms.items():
             self.model.add(sum(t) <= tl.quotas[key])
 
+    def _energy_cuts(self) -> None:
+        """Redundant: minutes a window must hold never exceed the capacity inside it.
+
+        Energetic reasoning over a grid of day boundaries. For each instrument type (and
+        each single instrument), every step that can only run there, started anywhere in its
+        allowed range, occupies at least ``d - (a - lo)+ - (hi - b)+`` minutes of [a, b);
+        served steps together never need more than the free minutes of those instruments in
+        [a, b). The same holds for operators. These rows give the LP relaxation, and so the
+        bound, its strength; :meth:`lp_bound` solves them on their own.
+        """
+        tl = self.tl
+        h = tl.horizon
+        grid = sorted({*range(0, h, 1440), h})
+        by_type: dict[str, set[int]] = {}
+        for i, t in enumerate(tl.instrument_type):
+            by_type.setdefault(t, set()).add(i)
+        families = list(by_type.values()) + [
+            {i} for i in range(len(tl.instrument_ids)) if len(by_type[tl.instrument_type[i]]) > 1
+        ]
+        items: list[list[tuple[int, int, int, int]]] = [[] for _ in families]
+        staffed: list[tuple[int, int, int, int]] = []
+        for r, vars_ in enumerate(self.steps):
+            if not all(sv.options for sv in vars_):
+                continue
+            for sv in vars_:
+                lo = min(o.starts[0][0] for o in sv.options)
+                hi = max(o.starts[-1][1] for o in sv.options) + sv.step.duration
+                item = (lo, hi, sv.step.duration, r)
+                used = {o.instrument for o in sv.options}
+                for f, family in enumerate(families):
+                    if used <= family:
+                        items[f].append(item)
+                if sv.step.operator_required:
+                    staffed.append(item)
+
+        def overlap(segments: list[tuple[int, int]], a: int, b: int) -> int:
+            return sum(max(0, min(y, b) - max(x, a)) for x, y in segments)
+
+        def cut(rows, capacity, tail: int, count: int, name: str) -> None:
+            for x, a in enumerate(grid):
+                for b in grid[x + 1 :]:
+                    need: dict[int, int] = {}
+                    for lo, hi, d, r in rows:
+                        least = d - max(0, a - lo) - max(0, hi - b)
+                        if least > 0:
+                            inside = a <= lo and hi <= b
+                            need[r] = need.get(r, 0) + least + (tail if inside else 0)
+                    cap = capacity(a, b) + tail * count
+                    if sum(need.values()) > cap:
+                        self.cuts.append((need, cap))
+                        self.model.add(
+                            sum(c * self.served[r] for r, c in need.items()) <= cap
+                        ).with_name(f"energy[{name}][{a}:{b}]")
+
+        for f, family in enumerate(families):
+            if not items[f]:
+                continue
+            tail = min(tl.changeover[i] for i in family)
+            name = ",".join(sorted(tl.instrument_ids[i] for i in family))
+            cut(
+                items[f],
+                lambda a, b, f=family: sum(overlap(tl.free[i], a, b) for i in f),
+                tail,
+                len(family),
+                name,
+            )
+        if staffed and tl.operator_ids:
+            cut(
+                staffed,
+                lambda a, b: sum(overlap(seg, a, b) for seg in tl.operator_free),
+                0,
+                0,
+                "operators",
+            )
+
+    def lp_bound(self) -> float | None:
+        """Upper bound on Σ weight·served from the energy rows and quotas alone (GLOP LP).
+
+        Every schedule satisfies these rows, so the LP optimum bounds the true optimum.
+        """
+        from ortools.linear_solver import pywraplp
+
+        tl = self.tl
+        lp = pywraplp.Solver.CreateSolver("GLOP")
+        if lp is None:
+            return None
+        x = []
+        for r, vars_ in enumerate(self.steps):
+            possible = all(sv.options for sv in vars_)
+            low = 1.0 if tl.requests[r].must and possible else 0.0
+            x.append(lp.NumVar(low, 1.0 if possible else 0.0, f"served[{tl.requests[r].id}]"))
+        for need, cap in self.cuts:
+            lp.Add(sum(c * x[r] for r, c in need.items()) <= cap)
+        quota_rows: dict[tuple[str, str], dict[int, int]] = {}
+        for r, vars_ in enumerate(self.steps):
+            for sv in vars_:
+                types = {tl.instrument_type[o.instrument] for o in sv.options}
+                key = (tl.requests[r].institution, types.pop()) if len(types) == 1 else None
+                if key in tl.quotas:
+                    row = quota_rows.setdefault(key, {})
+                    row[r] = row.get(r, 0) + sv.step.duration
+        for key, row in quota_rows.items():
+            lp.Add(sum(c * x[r] for r, c in row.items()) <= tl.quotas[key])
+        lp.Maximize(sum(req.weight * x[r] for r, req in enumerate(tl.requests)))
+        if lp.Solve() != pywraplp.Solver.OPTIMAL:
+            return None
+        # Guard against the LP's floating-point tolerance: a hair above is still a bound.
+        return lp.Objective().Value() + 1e-6 * max(1.0, lp.Objective().Value())
+
     # ------------------------------------------------------------ objectives
 
     def set_objective(self, upper_makespan: int | None = None) -> None:
@@ -286,9 +400,14 @@ class ScheduleModel:
         weights = [r.weight for r in tl.requests]
         self.scale, self.rounding = weight_scale(weights)
         if objective == "max_weighted_served":
-            m.maximize(
-                sum(round(w * self.scale) * p for w, p in zip(weights, self.served, strict=True))
+            total = sum(
+                round(w * self.scale) * p for w, p in zip(weights, self.served, strict=True)
             )
+            self.lp_value = self.lp_bound()
+            if self.lp_value is not None and self.rounding == 0:
+                # The LP bounds the integer objective too: tell CP-SAT, so it can stop there.
+                m.add(total <= math.floor(self.lp_value * self.scale + 1e-9))
+            m.maximize(total)
             return
         ends = []
         for vars_ in self.steps:
@@ -326,12 +445,20 @@ class ScheduleModel:
         """The solver's bound in the objective's own units, widened by any weight rounding."""
         if scaled is None:
             return None
-        objective = self.tl.instance.objective
+        tl = self.tl
+        objective = tl.instance.objective
         if objective == "min_makespan":
             return float(scaled)
         value = scaled / self.scale
         if objective == "max_weighted_served":
-            return value + self.rounding
+            reachable = sum(
+                r.weight for r, vars_ in zip(tl.requests, self.steps, strict=True)
+                if all(v.options for v in vars_)
+            )  # fmt: skip
+            bounds = [value + self.rounding, reachable]
+            if self.lp_value is not None:
+                bounds.append(self.lp_value)
+            return min(bounds)
         return max(0.0, value - self.rounding * self.tl.horizon)
 
     # ------------------------------------------------------------ hints and reading back
@@ -426,7 +553,13 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     sm = ScheduleModel(tl)
     sm.set_objective(upper_makespan=upper)
     if greedy_ok:
-        sm.hint(base.bookings, base.served)
+        start = base
+        if tl.instance.objective == "max_weighted_served":
+            # A better warm start than list order: heavy, short requests first.
+            dense = greedy(tl, order=_density_order(tl))
+            if not dense.failed_must and _greedy_value(tl, dense) > _greedy_value(tl, base):
+                start = dense
+        sm.hint(start.bookings, start.served)
     makespan = tl.instance.objective == "min_makespan"
     run = run_cpsat(sm.model, context, scale=1.0 if makespan else sm.scale)
     version = cpsat_version()
@@ -472,3 +605,14 @@ def _greedy_value(tl: Timeline, base: GreedyResult) -> float:
             if tl.requests[r].due is not None
         )
     )
+
+
+def _density_order(tl: Timeline) -> list[int]:
+    """Requests that must be served first, then by weight per booked minute, heaviest first."""
+    n = len(tl.requests)
+
+    def density(r: int) -> float:
+        req = tl.requests[r]
+        return req.weight / sum(s.duration for s in req.steps)
+
+    return sorted(range(n), key=lambda r: (not tl.requests[r].must, -density(r), r))
