@@ -28,7 +28,7 @@ import numpy as np
 from optimizer.loans.schema import Copy, LoansInstance
 
 # Ship days kept per arc; beyond it the candidate set (and so any bound) is no longer exact.
-MAX_DAYS_PER_ARC = 24
+MAX_DAYS_PER_ARC = 64
 
 
 @dataclass
@@ -185,17 +185,12 @@ def build_candidates(instance: LoansInstance, *, max_days: int = MAX_DAYS_PER_AR
     for p, members in zip(pools, arcs_by_pool, strict=True):
         if not members:
             continue
-        days = _ship_days(p, [arcs[k] for k in members], cands.horizon)
-        for k in members:
-            a = arcs[k]
-            lo = bisect.bisect_left(days, a.earliest)
-            hi = bisect.bisect_right(days, a.last_useful)
-            if hi - lo > max_days:
+        for k, days in zip(members, _ship_days(p, [arcs[k] for k in members]), strict=True):
+            if len(days) > max_days:
                 cands.exact = False
-                hi = lo + max_days
-            for d in days[lo:hi]:
-                var_arc.append(k)
-                var_day.append(d)
+                days = days[:max_days]
+            var_arc += [k] * len(days)
+            var_day += days
     cands.var_arc = np.array(var_arc, dtype=np.int64)
     cands.var_day = np.array(var_day, dtype=np.int64)
     if len(var_arc):
@@ -207,23 +202,51 @@ def build_candidates(instance: LoansInstance, *, max_days: int = MAX_DAYS_PER_AR
     return cands
 
 
-def _ship_days(pool: Pool, arcs: list[Arc], horizon: int) -> list[int]:
-    """Earliest days, release days, and the closure under 'a loan shipped then comes home'."""
-    lo = min(a.earliest for a in arcs)
+def _ship_days(pool: Pool, arcs: list[Arc]) -> list[list[int]]:
+    """The ship days worth considering for each arc of one pool.
+
+    Shift any plan's loans left while the rules allow: a loan then ships on its earliest
+    day, or on a day ``d`` such that the pool was full on ``d - 1`` and a competing loan came
+    home or a copy was released on ``d``. The pool can only be full on a day when enough
+    other requests could have a loan out then, which is what ``load`` counts. The days are
+    closed under "a loan shipped on such a day comes home".
+    """
     hi = max(a.last_useful for a in arcs)
-    days = {a.earliest for a in arcs} | {d for d in pool.releases if lo <= d <= hi}
-    frontier = sorted(days)
+    span = hi + max(a.busy for a in arcs) + 2
+    # load[t]: arcs whose loan could be out on day t (each arc is its own request here).
+    diff = np.zeros(span + 1, dtype=np.int64)
+    for a in arcs:
+        diff[a.earliest] += 1
+        diff[min(span, a.last_useful + a.busy)] -= 1
+    load = np.cumsum(diff)
+
+    def may_wait_until(a: Arc, d: int) -> bool:
+        if not a.earliest < d <= a.last_useful:
+            return False
+        mine = 1 if a.earliest <= d - 1 < a.last_useful + a.busy else 0
+        return int(load[d - 1]) - mine >= pool.capacity(d - 1)
+
+    events = {d for d in pool.releases if d <= hi}
+    frontier = sorted({a.earliest for a in arcs} | events)
+    seen = set(frontier)
     while frontier:
         new: set[int] = set()
         for d in frontier:
             for a in arcs:
-                if a.earliest <= d <= a.last_useful:
+                if d == a.earliest or (d in events and may_wait_until(a, d)):
                     home = d + a.busy
-                    if home <= hi and home not in days:
+                    if home <= hi and home not in seen:
                         new.add(home)
-        days |= new
+        events |= new
+        seen |= new
         frontier = sorted(new)
-    return sorted(days)
+    ordered = sorted(events)
+    out = []
+    for a in arcs:
+        lo = bisect.bisect_right(ordered, a.earliest)
+        top = bisect.bisect_right(ordered, a.last_useful)
+        out.append([a.earliest] + [d for d in ordered[lo:top] if may_wait_until(a, d)])
+    return out
 
 
 def loan_entry(

@@ -174,74 +174,198 @@ def _highs_version() -> str | None:
         return None
 
 
-def solve_highs(
-    cands: Candidates, rows: Rows, context: SolveContext, *, relax: bool = False
-) -> Result:
-    """HiGHS through highspy: the MIP, or (``relax``) the LP solved by simplex."""
+def _matrix(rows: Rows, n: int) -> Any:
+    from scipy.sparse import csr_matrix
+
+    starts = np.zeros(len(rows) + 1, dtype=np.int64)
+    if len(rows):
+        starts[1:] = np.cumsum([len(i) for i in rows.index])
+        index = np.concatenate(rows.index)
+        value = np.concatenate(rows.coef).astype(float)
+    else:
+        index, value = np.zeros(0, dtype=np.int64), np.zeros(0)
+    return csr_matrix((value, index, starts), shape=(len(rows), n))
+
+
+@dataclass
+class HighsRun:
+    status: Status
+    x: np.ndarray | None
+    bound: float | None
+    """Dual bound of the MIP, or the LP optimum, without the objective offset."""
+
+
+def run_highs(
+    matrix: Any,
+    cost: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    context: SolveContext,
+    *,
+    relax: bool,
+    start: np.ndarray | None = None,
+) -> HighsRun:
+    """One HiGHS solve of min cost.x, lower <= matrix.x <= upper, x binary (or in [0, 1])."""
     import highspy
 
     from optimizer.core.mip import silence_highs_banner
 
     silence_highs_banner()
-    n = len(cands)
-    cost, offset = objective_coefficients(cands)
+    n = matrix.shape[1]
+    if n == 0:  # nothing to decide: feasible exactly when zero fits every row
+        fits = bool(np.all(lower <= 1e-9) and np.all(upper >= -1e-9))
+        return HighsRun(Status.OPTIMAL if fits else Status.INFEASIBLE, np.zeros(0), 0.0)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", max(0.01, context.remaining()))
     h.setOptionValue("random_seed", context.options.seed % 2**31)
-    h.setOptionValue("threads", context.threads)
+    # No "threads": HiGHS sizes its scheduler once per process, and asking another size
+    # later makes the run fail; its simplex and branch-and-bound are mostly serial anyway.
     h.setOptionValue("mip_rel_gap", context.options.relative_gap)
     h.setOptionValue("mip_abs_gap", 1e-7)
     if relax:
         h.setOptionValue("solver", "simplex")
-    starts = np.zeros(len(rows) + 1, dtype=np.int32)
-    if len(rows):
-        starts[1:] = np.cumsum([len(i) for i in rows.index])
-        index = np.concatenate(rows.index).astype(np.int32)
-        value = np.concatenate(rows.coef).astype(float)
-    else:
-        index, value = np.zeros(0, dtype=np.int32), np.zeros(0)
-    integrality = np.full(n, 0 if relax else 1, dtype=np.int32)
     h.passModel(
         n,
-        len(rows),
-        len(index),
+        matrix.shape[0],
+        matrix.nnz,
         2,  # row-wise matrix
         1,  # minimise
         0.0,
         cost.astype(float),
         np.zeros(n),
         np.ones(n),
-        np.array(rows.lower, dtype=float),
-        np.array(rows.upper, dtype=float),
-        starts,
-        index,
-        value,
-        integrality,
+        lower.astype(float),
+        upper.astype(float),
+        matrix.indptr.astype(np.int32),
+        matrix.indices.astype(np.int32),
+        matrix.data.astype(float),
+        np.full(n, 0 if relax else 1, dtype=np.int32),
     )
+    if start is not None and not relax:
+        solution = highspy.HighsSolution()
+        solution.col_value = start.astype(float).tolist()
+        solution.value_valid = True
+        h.setSolution(solution)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
     has_primal = info.primal_solution_status == 2
     if status == highspy.HighsModelStatus.kOptimal:
         out = Status.OPTIMAL
-    elif has_primal:
+    elif status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
+        out = Status.INFEASIBLE
+    elif has_primal and not relax:
         out = Status.FEASIBLE
     else:
         out = Status.NO_SOLUTION
-    x = np.array(h.getSolution().col_value) if has_primal or out == Status.OPTIMAL else None
+    x = np.array(h.getSolution().col_value) if out in (Status.OPTIMAL, Status.FEASIBLE) else None
     bound = None
     if relax:
         if out == Status.OPTIMAL:
-            bound = float(info.objective_function_value) + offset
+            bound = float(info.objective_function_value)
     else:
         raw = info.mip_dual_bound
         if raw is not None and abs(raw) < 1e30:
-            bound = float(raw) + offset
-    if x is None:
-        return Result(out, "highs", np.zeros(0, dtype=np.int64), bound, _highs_version(), "")
-    fractional = int(np.count_nonzero((x > 1e-6) & (x < 1 - 1e-6)))
-    return Result(out, "highs", np.flatnonzero(x > 0.5), bound, _highs_version(), "", fractional)
+            bound = float(raw)
+    return HighsRun(out, x, bound)
+
+
+def _fractional(x: np.ndarray) -> int:
+    return int(np.count_nonzero((x > 1e-6) & (x < 1 - 1e-6)))
+
+
+def solve_highs(
+    cands: Candidates, rows: Rows, context: SolveContext, *, relax: bool = False
+) -> Result:
+    """HiGHS on the whole model: the MIP, or (``relax``) the LP solved by simplex."""
+    cost, offset = objective_coefficients(cands)
+    run = run_highs(
+        _matrix(rows, len(cands)),
+        cost,
+        np.array(rows.lower),
+        np.array(rows.upper),
+        context,
+        relax=relax,
+    )
+    bound = None if run.bound is None else run.bound + offset
+    if run.x is None:
+        return Result(run.status, "highs", np.zeros(0, dtype=np.int64), bound, _highs_version(), "")
+    return Result(
+        run.status,
+        "highs",
+        np.flatnonzero(run.x > 0.5),
+        bound,
+        _highs_version(),
+        "",
+        _fractional(run.x),
+    )
+
+
+def solve_lp_guided(cands: Candidates, rows: Rows, context: SolveContext) -> Result:
+    """LP relaxation first; fix what it decides integrally; a small MIP for the rest.
+
+    The LP of the time-indexed model is nearly integral, so its optimum is a tight bound
+    and most requests come out assigned (or left unfilled) at 0/1. The loans it assigns
+    integrally are fixed, the remaining requests go to a MIP over the residual capacity,
+    and if time is left the whole MIP starts from that plan to close the gap.
+    """
+    n = len(cands)
+    cost, offset = objective_coefficients(cands)
+    matrix = _matrix(rows, n)
+    lower, upper = np.array(rows.lower), np.array(rows.upper)
+    version = _highs_version()
+    lp = run_highs(matrix, cost, lower, upper, context, relax=True)
+    if lp.x is None or lp.bound is None:
+        log.info("LP relaxation did not finish; solving the MIP directly")
+        result = solve_highs(cands, rows, context)
+        result.method = "mip"
+        return result
+    lp_bound = lp.bound + offset
+    if _fractional(lp.x) == 0:
+        return Result(Status.OPTIMAL, "highs", np.flatnonzero(lp.x > 0.5), lp_bound, version, "lp")
+    fixed = lp.x > 1 - 1e-6
+    request = np.array([a.request for a in cands.arcs], dtype=np.int64)[cands.var_arc]
+    settled = np.zeros(len(cands.instance.requests), dtype=bool)
+    settled[request[fixed]] = True
+    free = np.flatnonzero(~settled[request])
+    used = matrix[:, np.flatnonzero(fixed)].sum(axis=1).A1 if fixed.any() else 0.0
+    sub = matrix[:, free]
+    residual = run_highs(sub, cost[free], lower - used, upper - used, context, relax=False)
+    log.info(
+        "LP bound %.4f, %d fractional; residual MIP over %d candidates: %s",
+        lp_bound,
+        _fractional(lp.x),
+        len(free),
+        residual.status,
+    )
+    if residual.x is None:
+        result = solve_highs(cands, rows, context)
+        result.bound = max(result.bound, lp_bound) if result.bound is not None else lp_bound
+        result.method = "mip"
+        return result
+    x = fixed.astype(float)
+    x[free] = np.round(residual.x)
+    best = x
+    objective = float(cost @ x) + offset
+    log.info("LP-guided plan %.4f against the LP bound %.4f", objective, lp_bound)
+    bound = lp_bound
+    status = Status.FEASIBLE
+    if objective - bound <= max(1e-6, context.options.relative_gap * abs(objective)):
+        status = Status.OPTIMAL
+    elif context.remaining() > 1.0:
+        full = run_highs(matrix, cost, lower, upper, context, relax=False, start=x)
+        if full.bound is not None:
+            bound = max(bound, full.bound + offset)
+        if full.x is not None and float(cost @ np.round(full.x)) + offset < objective:
+            best = np.round(full.x)
+            objective = float(cost @ best) + offset
+        if full.status == Status.OPTIMAL:
+            status = Status.OPTIMAL
+    return Result(status, "highs", np.flatnonzero(best > 0.5), bound, version, "lp+mip")
 
 
 def solve_cbc(cands: Candidates, rows: Rows, context: SolveContext) -> Result:
@@ -333,6 +457,9 @@ def solve_model(
         cands.exact,
     )
     backend = context.options.solver
+    if not len(cands):
+        none = np.zeros(0, dtype=np.int64)
+        return cands, Result(Status.OPTIMAL, "presolve", none, cands.total_penalty, None, "empty")
     single = is_single_use(cands)
     if method is None:
         method = "assignment" if single and backend in ("auto", "highs") else "general"
@@ -347,14 +474,14 @@ def solve_model(
     if backend in ("auto", "rota"):
         backend = choose_backend(cands, rows)
     if backend == "highs":
-        result = solve_highs(cands, rows, context)
+        result = solve_lp_guided(cands, rows, context)
     elif backend == "cbc":
         result = solve_cbc(cands, rows, context)
     elif backend == "cp-sat":
         result = solve_cp_sat(cands, rows, context)
     else:
         raise ValueError(f"unknown backend {backend!r}")
-    result.method = "general"
+    result.method = f"general/{result.method}" if result.method else "general"
     if not cands.exact:
         # The candidate days were cut, so the solver's bound holds only for the cut model.
         result.bound = None

@@ -1,0 +1,239 @@
+"""Instance builders and independent oracles for the loans tests.
+
+The oracles read the instance *document* (plain dicts with calendar dates) and apply the
+contract text of FORMATS section 5 directly. Nothing here imports the candidate builder,
+the model or the baseline; the brute force asks only the verifier whether a plan is legal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from optimizer.core.envelope import Options, Solution
+from optimizer.loans import LoansInstance, solve
+from optimizer.loans.verify import verify
+
+TOL = 1e-6
+START = date(2026, 12, 1)
+# Tests run next to other work on a small machine: one thread, a short limit.
+TEST_OPTIONS: dict[str, Any] = {"time_limit_s": 10, "threads": 1}
+
+
+def iso(day: int) -> str:
+    return (START + timedelta(days=day)).isoformat()
+
+
+def document(
+    libraries: list[dict[str, Any]] | list[str],
+    copies: list[dict[str, Any]],
+    requests: list[dict[str, Any]],
+    shipping: list[dict[str, Any]],
+    *,
+    days: int = 30,
+    unfilled: float = 100.0,
+    late_per_day: float = 5.0,
+    keep_one_on_shelf: bool = False,
+    max_imbalance: int | None = None,
+) -> dict[str, Any]:
+    libs = [x if isinstance(x, dict) else {"id": x} for x in libraries]
+    return {
+        "kind": "loans",
+        "name": "test",
+        "horizon": {"start": iso(0), "end": iso(days - 1)},
+        "libraries": libs,
+        "copies": copies,
+        "requests": requests,
+        "shipping": shipping,
+        "penalties": {"unfilled": unfilled, "late_per_day": late_per_day},
+        "policies": {"keep_one_on_shelf": keep_one_on_shelf, "max_imbalance": max_imbalance},
+    }
+
+
+def run(doc: dict[str, Any], **options: Any) -> Solution:
+    instance = LoansInstance.model_validate(doc)
+    return solve(instance, Options(**{**TEST_OPTIONS, **options}))
+
+
+# ------------------------------------------------------------------ random instances
+
+
+def random_document(
+    seed: int,
+    *,
+    libraries: int = 4,
+    titles: int = 3,
+    copies: int = 5,
+    requests: int = 4,
+    days: int = 12,
+    loan_days: tuple[int, int] = (1, 4),
+    route_density: float = 0.8,
+    policies: bool = True,
+) -> dict[str, Any]:
+    """A small random instance; shipping days and loans short enough for copies to be reused."""
+    rng = random.Random(seed)
+    libs = [f"L{i}" for i in range(libraries)]
+    names = [f"T{i}" for i in range(titles)]
+    copy_docs = []
+    for k in range(copies):
+        doc: dict[str, Any] = {
+            "id": f"c{k}",
+            "library": rng.choice(libs),
+            "title": rng.choice(names),
+        }
+        if rng.random() < 0.25:
+            doc["available_from"] = iso(rng.randint(0, days // 2))
+        if policies and rng.random() < 0.1:
+            doc["lendable"] = False
+        copy_docs.append(doc)
+    request_docs = []
+    for k in range(requests):
+        opened = rng.randint(0, days // 2)
+        request_docs.append(
+            {
+                "id": f"q{k}",
+                "library": rng.choice(libs),
+                "titles": rng.sample(names, rng.choice((1, 1, 2))),
+                "requested_on": iso(opened),
+                "needed_by": iso(opened + rng.randint(0, 4)),
+                "loan_days": rng.randint(*loan_days),
+                "weight": rng.choice((1.0, 1.5, 2.0)),
+            }
+        )
+    shipping = []
+    for a, b in itertools.combinations(libs, 2):
+        if rng.random() < route_density:
+            shipping.append(
+                {"from": a, "to": b, "days": rng.randint(0, 2), "cost": float(rng.randint(1, 30))}
+            )
+            if rng.random() < 0.2:
+                shipping.append(
+                    {
+                        "from": b,
+                        "to": a,
+                        "days": rng.randint(0, 3),
+                        "cost": float(rng.randint(1, 30)),
+                    }
+                )
+    lib_docs: list[dict[str, Any]] = [{"id": x} for x in libs]
+    if policies and rng.random() < 0.4:
+        rng.choice(lib_docs)["max_outgoing"] = rng.randint(0, 2)
+    return document(
+        lib_docs,
+        copy_docs,
+        request_docs,
+        shipping,
+        days=days,
+        unfilled=float(rng.choice((40, 60, 100))),
+        late_per_day=float(rng.choice((0, 2, 5))),
+        keep_one_on_shelf=policies and rng.random() < 0.3,
+        max_imbalance=rng.choice((None, None, 0, 1)) if policies else None,
+    )
+
+
+# ------------------------------------------------------------------ oracles
+
+
+def _routes(doc: dict[str, Any]) -> dict[tuple[str, str], tuple[int, float]]:
+    table = {(s["from"], s["to"]): (s["days"], s["cost"]) for s in doc["shipping"]}
+    for (a, b), value in list(table.items()):
+        table.setdefault((b, a), value)
+    return table
+
+
+def _day(text: str | None, start: date) -> int:
+    return 0 if text is None else max(0, (date.fromisoformat(text) - start).days)
+
+
+def assignment_objective(doc: dict[str, Any]) -> float:
+    """Exact optimum of a single-use instance with scipy's linear_sum_assignment.
+
+    Valid when no copy can serve two loans in the horizon and no policy applies: each
+    request takes one copy (at its earliest ship day, since later only adds lateness) or
+    pays the penalty.
+    """
+    start = date.fromisoformat(doc["horizon"]["start"])
+    last = (date.fromisoformat(doc["horizon"]["end"]) - start).days
+    routes = _routes(doc)
+    pen = doc["penalties"]
+    reqs, copies = doc["requests"], [c for c in doc["copies"] if c.get("lendable", True)]
+    big = 1e9
+    n, m = len(reqs), len(copies)
+    matrix = np.full((n, m + n), big)
+    for i, r in enumerate(reqs):
+        weight = r.get("weight", 1.0)
+        matrix[i, m + i] = pen["unfilled"] * weight
+        for j, c in enumerate(copies):
+            key = (c["library"], r["library"])
+            if c["title"] not in r["titles"] or c["library"] == r["library"] or key not in routes:
+                continue
+            ship = max(_day(r.get("requested_on"), start), _day(c.get("available_from"), start))
+            if ship > last:
+                continue
+            days, cost = routes[key]
+            late = max(0, ship + days - (date.fromisoformat(r["needed_by"]) - start).days)
+            matrix[i, j] = cost + pen["late_per_day"] * weight * late
+    rows, cols = linear_sum_assignment(matrix)
+    total = float(matrix[rows, cols].sum())
+    assert total < big
+    return total
+
+
+def brute_force_objective(doc: dict[str, Any]) -> float:
+    """Exact optimum of a tiny instance: every (copy, ship day) choice per request, judged
+    by the verifier."""
+    instance = LoansInstance.model_validate(doc)
+    start = date.fromisoformat(doc["horizon"]["start"])
+    last = (date.fromisoformat(doc["horizon"]["end"]) - start).days
+    routes = _routes(doc)
+    options: list[list[dict[str, Any] | None]] = []
+    for r in doc["requests"]:
+        mine: list[dict[str, Any] | None] = [None]
+        for c in doc["copies"]:
+            key = (c["library"], r["library"])
+            if (
+                not c.get("lendable", True)
+                or c["title"] not in r["titles"]
+                or c["library"] == r["library"]
+                or key not in routes
+            ):
+                continue
+            first = max(_day(r.get("requested_on"), start), _day(c.get("available_from"), start))
+            out, cost = routes[key]
+            back, _ = routes[(r["library"], c["library"])]
+            for ship in range(first, last + 1):
+                arrive = ship + out
+                due = arrive + r.get("loan_days", 28)
+                need = (date.fromisoformat(r["needed_by"]) - start).days
+                mine.append(
+                    {
+                        "request": r["id"],
+                        "copy": c["id"],
+                        "lender": c["library"],
+                        "title": c["title"],
+                        "ship": iso(ship),
+                        "arrive": iso(arrive),
+                        "due_back": iso(due),
+                        "home": iso(due + back),
+                        "late_days": max(0, arrive - need),
+                        "cost": cost,
+                    }
+                )
+        options.append(mine)
+    best = float("inf")
+    for choice in itertools.product(*options):
+        loans = [x for x in choice if x is not None]
+        filled = {x["request"] for x in loans}
+        plan = {
+            "loans": loans,
+            "unfilled": [r["id"] for r in doc["requests"] if r["id"] not in filled],
+        }
+        check = verify(instance, plan)
+        if check.valid and check.objective is not None:
+            best = min(best, check.objective)
+    return best

@@ -1,0 +1,104 @@
+"""Every unfilled request gets a reason, and the reason names what is in the way."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import document, iso, run
+from .test_rules import request, route
+
+
+def reasons(doc: dict) -> dict[str, tuple[str, str, list[str]]]:
+    solution = run(doc)
+    assert solution.verification.valid
+    out = {e.subject: (e.code, e.detail, e.related) for e in solution.explanations}
+    assert set(out) == set(solution.solution["unfilled"])
+    return out
+
+
+def base(**changes) -> dict:
+    doc = document(
+        [{"id": "A"}, "B", "C"],
+        [{"id": "a1", "library": "A", "title": "T"}],
+        [request("qB", "B", need=3, loan=10)],
+        [route("A", "B", 1, 5.0), route("A", "C", 1, 5.0)],
+        days=20,
+    )
+    doc.update(changes)
+    return doc
+
+
+def test_no_copy_anywhere() -> None:
+    doc = base()
+    doc["requests"][0]["titles"] = ["X"]
+    assert reasons(doc)["qB"][0] == "no_copy"
+
+
+def test_only_the_borrower_holds_it() -> None:
+    doc = base()
+    doc["copies"][0]["library"] = "B"
+    assert reasons(doc)["qB"][0] == "no_copy_elsewhere"
+
+
+def test_not_lendable() -> None:
+    doc = base()
+    doc["copies"][0]["lendable"] = False
+    assert reasons(doc)["qB"][0] == "not_lendable"
+
+
+def test_no_route() -> None:
+    doc = base()
+    doc["shipping"] = [route("A", "C", 1, 5.0)]
+    code, _detail, related = reasons(doc)["qB"]
+    assert code == "no_route" and related == ["A"]
+
+
+def test_back_only_after_the_horizon() -> None:
+    doc = base()
+    doc["copies"][0]["available_from"] = iso(40)
+    assert reasons(doc)["qB"][0] == "not_in_horizon"
+
+
+def test_penalty_cheaper() -> None:
+    doc = base()
+    doc["shipping"][0]["cost"] = 150.0
+    code, detail, _ = reasons(doc)["qB"]
+    assert code == "penalty_cheaper"
+    assert "150" in detail and "100" in detail
+
+
+def test_all_copies_busy_names_the_holder_and_when_it_is_free() -> None:
+    doc = base()
+    doc["requests"].append(request("qC", "C", need=3, loan=10))
+    doc["requests"][1]["weight"] = 3.0  # C's request matters more and takes the copy
+    doc["penalties"]["late_per_day"] = 10.0  # waiting for it is dearer than the penalty
+    code, detail, related = reasons(doc)["qB"]
+    assert code == "all_copies_busy"
+    assert related == ["qC"]
+    # a1 ships day 0, away 1 + 10 + 1 days: home on day 12
+    assert "a1" in detail and iso(12) in detail
+
+
+def test_lenders_at_max_outgoing() -> None:
+    doc = base()
+    doc["libraries"][0]["max_outgoing"] = 0
+    code, _detail, related = reasons(doc)["qB"]
+    assert code == "lenders_at_max_outgoing" and related == ["A"]
+
+
+def test_max_imbalance() -> None:
+    doc = base()
+    doc["policies"]["max_imbalance"] = 0
+    assert reasons(doc)["qB"][0] == "max_imbalance"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_unfilled_request_is_explained_in_generated_instances(seed: int) -> None:
+    from .helpers import random_document
+
+    doc = random_document(seed, requests=10, copies=6, days=15)
+    for solver in ("auto", "rota"):
+        solution = run(doc, solver=solver)
+        subjects = [e.subject for e in solution.explanations]
+        assert sorted(subjects) == sorted(solution.solution["unfilled"])
+        assert all(e.code != "not_chosen" for e in solution.explanations) or solver == "rota"

@@ -1,0 +1,87 @@
+"""Exact optima against independent oracles: assignment for single-use, brute force for tiny."""
+
+from __future__ import annotations
+
+import pytest
+
+from optimizer.core.envelope import Options, Status
+from optimizer.core.runner import SolveContext
+from optimizer.loans import LoansInstance
+from optimizer.loans.model import solve_model
+from optimizer.loans.verify import verify
+
+from .helpers import (
+    TEST_OPTIONS,
+    TOL,
+    assignment_objective,
+    brute_force_objective,
+    random_document,
+    run,
+)
+
+
+def single_use_document(seed: int, requests: int = 12, copies: int = 14) -> dict:
+    """Loans of 20+ days in a 10-day horizon: no copy can serve two loans."""
+    return random_document(
+        seed,
+        libraries=6,
+        titles=5,
+        copies=copies,
+        requests=requests,
+        days=10,
+        loan_days=(20, 40),
+        policies=False,
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_single_use_matches_linear_sum_assignment(seed: int) -> None:
+    doc = single_use_document(seed)
+    expected = assignment_objective(doc)
+    solution = run(doc)
+    assert solution.status == Status.OPTIMAL
+    assert solution.verification.valid, solution.verification.violations
+    assert solution.objective == pytest.approx(expected, abs=TOL)
+    assert solution.kpis["method"] == "assignment"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_assignment_path_agrees_with_general_model(seed: int) -> None:
+    doc = single_use_document(100 + seed, requests=20, copies=16)
+    instance = LoansInstance.model_validate(doc)
+    expected = assignment_objective(doc)
+    for method in ("assignment", "general"):
+        context = SolveContext(Options(**TEST_OPTIONS))
+        _, result = solve_model(instance, context, method=method)
+        assert result.status == Status.OPTIMAL
+        assert result.bound == pytest.approx(expected, abs=TOL)
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc", "cp-sat"])
+def test_backends_reach_the_assignment_optimum(solver: str) -> None:
+    doc = single_use_document(7)
+    solution = run(doc, solver=solver)
+    assert solution.status == Status.OPTIMAL
+    assert solution.objective == pytest.approx(assignment_objective(doc), abs=TOL)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tiny_instances_match_brute_force(seed: int) -> None:
+    doc = random_document(seed, libraries=3, titles=2, copies=3, requests=3, days=7)
+    expected = brute_force_objective(doc)
+    for solver in ("auto", "cp-sat"):
+        solution = run(doc, solver=solver)
+        assert solution.status == Status.OPTIMAL, (solver, solution.status)
+        assert solution.verification.valid
+        assert solution.objective == pytest.approx(expected, abs=TOL), solver
+
+
+def test_rota_verifies_and_is_never_better_than_optimal() -> None:
+    for seed in range(5):
+        doc = random_document(seed, requests=8, copies=8, days=20)
+        best = run(doc)
+        rota = run(doc, solver="rota")
+        assert rota.status == Status.FEASIBLE
+        assert rota.bound is None
+        assert verify(LoansInstance.model_validate(doc), rota.solution).valid
+        assert best.objective <= rota.objective + TOL
