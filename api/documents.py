@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optimizer.core.documents import parse_document, resolve_options
+from optimizer.core.documents import ParsedDocument, parse_document, resolve_options
 from optimizer.core.issues import Issue
 
 
@@ -45,6 +45,15 @@ def count_entities(data: dict[str, Any]) -> tuple[int, str | None]:
     return total, largest
 
 
+def parse(raw: bytes) -> ParsedDocument:
+    """``parse_document``, with nesting too deep for the JSON reader reported as an issue."""
+    try:
+        return parse_document(raw)
+    except RecursionError:
+        issue = Issue(code="malformed_json", detail="the document is nested too deeply")
+        return ParsedDocument(None, None, None, [issue])
+
+
 def accept(
     raw: bytes,
     query_overrides: dict[str, Any],
@@ -53,7 +62,7 @@ def accept(
     max_entities: int,
 ) -> Accepted | list[Issue]:
     """Validate a request body and merge the query's options; issues when it cannot be solved."""
-    parsed = parse_document(raw)
+    parsed = parse(raw)
     if parsed.instance is None or parsed.kind is None:
         return parsed.issues
     data = json.loads(raw)

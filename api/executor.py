@@ -323,7 +323,18 @@ class LocalProcessExecutor:
             target=run_job, args=(child, document, overrides), name=f"solve-{key}", daemon=False
         )
         try:
-            process.start()
+            try:
+                process.start()
+            except (OSError, EOFError):
+                # The process factory died (it is restarted on the next start): retry once.
+                log.warning("could not start a worker; retrying", exc_info=True)
+                process = self._ctx.Process(
+                    target=run_job,
+                    args=(child, document, overrides),
+                    name=f"solve-{key}",
+                    daemon=False,
+                )
+                process.start()
         except Exception as exc:
             parent.close()
             child.close()

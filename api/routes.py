@@ -14,10 +14,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.auth import require_api_key
-from api.documents import Accepted, accept, count_entities, examples
+from api.documents import Accepted, accept, count_entities, examples, parse
 from api.executor import ExecutorOverloaded
 from api.store import FINISHED, RUNNING, STATUSES, IdempotencyConflict, QueueFull
-from optimizer.core.documents import parse_document
 from optimizer.core.issues import Issue
 from optimizer.registry import KINDS
 
@@ -160,7 +159,7 @@ async def validate(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
 
     def check() -> list[Issue]:
-        parsed = parse_document(raw)
+        parsed = parse(raw)
         if parsed.issues:
             return parsed.issues
         entities, largest = count_entities(json.loads(raw))

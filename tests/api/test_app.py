@@ -135,6 +135,17 @@ def test_sync_solve_of_an_infeasible_or_any_status_is_200(client: TestClient, ki
     assert response.json()["status"] in ("optimal", "feasible", "infeasible", "no_solution")
 
 
+def test_absurd_nesting_is_an_issue_not_a_crash(client: TestClient) -> None:
+    deep = b"[" * 20_000 + b"]" * 20_000
+    for path in ("/v1/solve", "/v1/jobs"):
+        response = client.post(path, content=deep)
+        assert response.status_code == 422
+        assert response.json()["issues"][0]["code"] == "malformed_json"
+    assert client.post("/v1/validate", content=deep).json()["valid"] is False
+    nested = b'{"kind": "matching", "institutions": [{"id": "a", "x": ' + deep + b"}]}"
+    assert client.post("/v1/solve", content=nested).status_code == 422
+
+
 def test_too_many_entities_is_422(tmp_path: Path, executor: IdleExecutor) -> None:
     raw = instance_bytes(first_kind())
     with make_client(tmp_path, executor, max_entities=2) as small:

@@ -67,6 +67,28 @@ def test_a_killed_worker_fails_only_its_own_job(tmp_path: Path) -> None:
         verify_solution(documents[1], survivor["solution"])
         assert sorted(outcome for _, outcome in finished) == ["failed", "feasible"]
         assert executor.alive()
+
+        # The process factory itself dies: the next job still runs.
+        from multiprocessing import forkserver
+
+        os.kill(forkserver._forkserver._forkserver_pid, signal.SIGKILL)  # type: ignore[attr-defined]
+        tiny = long_groups_instance(time_limit_s=1, n=6, seed=23)
+        job, _ = store.submit(
+            kind="matching",
+            name="after-factory-death",
+            document=json.dumps(tiny),
+            overrides={"time_limit_s": 1},
+            request_sha256="tiny",
+        )
+        executor.submit(job["id"])
+        wait_for(
+            lambda: store.get(job["id"])["status"] in ("succeeded", "failed"),  # type: ignore[index]
+            90,
+            "the job after the factory died",
+        )
+        after = store.get(job["id"], heavy=True)
+        assert after is not None and after["status"] == "succeeded", after["error"]
+        verify_solution(tiny, after["solution"])
     finally:
         executor.shutdown()
         store.dispose()
