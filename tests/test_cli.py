@@ -230,3 +230,25 @@ def test_real_process_schema_stdout_is_pure_json(tmp_path):
     done = run_process("schema", "matching", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["properties"]["kind"]
+
+
+def test_an_exception_in_one_file_does_not_stop_the_batch(batch, tmp_path, monkeypatch):
+    """Regression: solve_file promised never to raise, but an exception from solve_document
+    escaped it and ended the whole batch; now that file gets an error document, exit 1."""
+    import optimizer.core.documents as documents
+
+    real = documents.solve_document
+
+    def sometimes(raw, **kwargs):
+        if kwargs.get("default_name") == "alliance":
+            raise RuntimeError("boom")
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(documents, "solve_document", sometimes)
+    out = tmp_path / "out"
+    result = invoke("solve", batch / "east-west.json", batch / "chongqing", "-o", out)
+    assert result.exit_code == 1
+    solutions = read_solutions(out)
+    assert solutions["east-west"].status == Status.OPTIMAL
+    assert solutions["alliance"].status == Status.ERROR
+    assert "RuntimeError: boom" in solutions["alliance"].explanations[0].detail

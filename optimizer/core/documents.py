@@ -29,7 +29,8 @@ class ParsedDocument:
 
 def _load_json(raw: bytes | str) -> tuple[Any, list[Issue]]:
     try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        # utf-8-sig: editors on Windows often start UTF-8 files with a byte-order mark
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         return None, [Issue(code="malformed_json", detail=f"the document is not UTF-8: {exc}")]
     try:
@@ -41,6 +42,10 @@ def _load_json(raw: bytes | str) -> tuple[Any, list[Issue]]:
                 detail=f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
             )
         ]
+    except RecursionError:
+        return None, [Issue(code="malformed_json", detail="the JSON is nested too deeply")]
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        return None, [Issue(code="malformed_json", detail=f"not readable JSON: {str(exc)[:120]}")]
 
 
 def parse_document(raw: bytes | str | Any, *, default_name: str | None = None) -> ParsedDocument:

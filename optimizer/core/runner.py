@@ -150,6 +150,21 @@ def unsupported_solver(kind: str, solvers: tuple[str, ...], solver: str) -> Issu
     )
 
 
+def _verify(
+    kind: KindSolver[InstanceT], instance: InstanceT, solution: dict[str, Any]
+) -> Verification:
+    """The kind's verification; a verifier that raises rejects the solution instead."""
+    try:
+        return kind.verify(instance, solution)
+    except Exception as exc:  # a malformed solution payload or a verifier bug: never crash
+        log.exception("verification of %s raised", instance.name)
+        return Verification(
+            checked=True,
+            valid=False,
+            violations=[f"the verifier failed: {type(exc).__name__}: {exc}"],
+        )
+
+
 def run_solve(
     kind: KindSolver[InstanceT],
     instance: InstanceT,
@@ -203,7 +218,7 @@ def run_solve(
     verification = Verification()
 
     if outcome.solution is not None and status in (Status.OPTIMAL, Status.FEASIBLE):
-        verification = kind.verify(instance, outcome.solution)
+        verification = _verify(kind, instance, outcome.solution)
         objective = verification.objective
         if not verification.valid:
             log.error("verification failed for %s: %s", instance.name, verification.violations)
@@ -229,7 +244,7 @@ def run_solve(
         elif status == Status.OPTIMAL and bound is None:
             bound = objective
     elif outcome.solution is not None:
-        verification = kind.verify(instance, outcome.solution)
+        verification = _verify(kind, instance, outcome.solution)
 
     run.runtime_s = context.elapsed()
     return Solution(

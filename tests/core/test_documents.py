@@ -55,3 +55,26 @@ def test_solve_document_applies_overrides():
     assert solution.status == Status.OPTIMAL
     assert (solution.run.solver, solution.run.seed) == ("cbc", 3)
     assert solution.objective == 2.0
+
+
+def test_deeply_nested_json_is_malformed_not_a_crash():
+    """Regression: json.loads raised RecursionError on a deeply nested document, and the
+    exception escaped solve_document (and the CLI batch) instead of an invalid solution."""
+    solution = solve_document("[" * 100_000)
+    assert solution.status == Status.INVALID
+    assert [(i.code, i.path) for i in solution.issues] == [("malformed_json", "")]
+
+
+def test_an_integer_beyond_the_digit_limit_is_malformed_not_a_crash():
+    """Regression: a 5000-digit integer made json.loads raise ValueError (Python's
+    int_max_str_digits), which is not a JSONDecodeError and escaped solve_document."""
+    raw = '{"kind": "matching", "institutions": [{"id": "a", "capacity": ' + "1" * 5000 + "}]}"
+    solution = solve_document(raw)
+    assert solution.status == Status.INVALID
+    assert [(i.code, i.path) for i in solution.issues] == [("malformed_json", "")]
+
+
+def test_a_utf8_byte_order_mark_is_accepted():
+    """Editors on Windows save UTF-8 with a BOM; it used to read as "not valid JSON"."""
+    parsed = parse_document(b"\xef\xbb\xbf" + json.dumps(DOC).encode())
+    assert parsed.issues == [] and parsed.kind == "matching"

@@ -219,3 +219,18 @@ def test_context_clock():
     context = SolveContext(options=Options(time_limit_s=100))
     assert 99 < context.remaining() <= 100
     assert SolveContext(options=Options(time_limit_s=1e-9)).remaining() == 0.0
+
+
+def test_a_verifier_that_raises_rejects_the_solution_instead_of_crashing():
+    """Regression: an exception inside kind.verify (say, a malformed solution payload)
+    escaped run_solve and stopped the whole CLI batch; it is now status error."""
+
+    def broken(instance: Toy, solution: dict[str, Any]) -> Verification:
+        raise KeyError("score")
+
+    s = run(kind(claims(Status.OPTIMAL, 10.0), verify=broken))
+    assert s.status == Status.ERROR
+    assert s.verification.valid is False
+    assert "KeyError" in s.verification.violations[0]
+    s = run(kind(claims(Status.INFEASIBLE, None), verify=broken))
+    assert s.status == Status.INFEASIBLE  # nothing to verify was claimed
