@@ -1,19 +1,14 @@
 """Shared test configuration.
 
-Solver tests run on a small machine shared with other work, so every solve in the suite uses
-one thread and a short time limit (see ``tests/matching/helpers.py``), and every random
-generator is seeded.
+Every random generator in the suite is seeded; hypothesis included: its default profile here
+is derandomised (the same examples on every run and machine), has no deadline (a busy
+machine must not fail a test) and keeps no example database in the working tree. A test's
+own ``@settings`` still override these.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from hypothesis import settings
 
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def repo_root() -> Path:
-    return REPO_ROOT
+settings.register_profile("unishare", derandomize=True, deadline=None, database=None)
+settings.load_profile("unishare")
