@@ -1,6 +1,8 @@
 """Solver objectives against independent exact oracles.
 
 - capacity-1 pairing with explicit scores: networkx ``max_weight_matching`` (exact blossom);
+  also with formula scores and candidate rules, blossom run on the pairs that the test's own
+  reading of the contract (``helpers.contract_candidates``) keeps;
 - capacitated pairing and groups on at most 9 institutions: brute-force enumeration of every
   feasible selection / partition (``helpers.brute_force_pairs`` / ``brute_force_groups``),
   including instances with no feasible solution at all.
@@ -20,9 +22,11 @@ from tests.matching.helpers import (
     assert_verified,
     brute_force_groups,
     brute_force_pairs,
+    contract_candidates,
     ids,
     random_capacitated_doc,
     random_groups_doc,
+    random_profiles,
     random_scored_pairs,
     solve_doc,
 )
@@ -100,6 +104,44 @@ def test_each_backend_matches_blossom(backend, seed, n, density):
     assert_verified(solution)
     assert solution.objective == pytest.approx(expected, abs=TOL)
     assert_is_matching(solution, graph)
+
+
+FORMULA_RULES = [
+    {"allowed_zone_pairs": [["west", "east"]]},
+    {"max_distance_km": 1500, "min_score": 0.3},
+    {"same_region": True},
+    {"allowed_type_pairs": [["university", "enterprise"], ["university", "university"]]},
+]
+
+
+@pytest.mark.parametrize("case", range(len(FORMULA_RULES)))
+def test_formula_scores_and_rules_match_blossom_on_the_contract_candidates(case):
+    """The candidate rules and the score formula, read from the contract by the test's own
+    oracle, then blossom on what survives."""
+    rng = random.Random(500 + case)
+    institutions = random_profiles(rng, 40)
+    for k, x in enumerate(institutions):
+        x["capacity"] = 1
+        x["type"] = ["university", "university", "enterprise", "government"][k % 4]
+        if k % 7 == 0:
+            del x["location"]
+    doc = {
+        "kind": "matching",
+        "institutions": institutions,
+        "weights": {"cross_zone_bonus": 0.1},
+        "rules": FORMULA_RULES[case],
+    }
+    graph = nx.Graph()
+    for pair, score in contract_candidates(doc).items():
+        a, b = sorted(pair)
+        graph.add_edge(a, b, weight=score)
+    assert graph.number_of_edges() > 20
+    expected = sum(graph[a][b]["weight"] for a, b in nx.max_weight_matching(graph))
+    solution = solve_doc(doc)
+    assert solution.status == Status.OPTIMAL
+    assert_verified(solution)
+    assert solution.objective == pytest.approx(expected, abs=TOL)
+    assert all(graph.has_edge(p["a"], p["b"]) for p in solution.solution["pairs"])
 
 
 # ------------------------------------------------------------------ capacitated pairing
