@@ -391,7 +391,9 @@ def random_scored_pairs(
     ]
 
 
-def random_capacitated_doc(rng: random.Random, n: int, max_edges: int = 16) -> dict[str, Any]:
+def random_capacitated_doc(
+    rng: random.Random, n: int, max_edges: int = 16, max_capacity: int = 3
+) -> dict[str, Any]:
     """Small pairing with capacities 0-3, min_partners, required and forbidden pairs."""
     names = ids(n)
     all_pairs = list(itertools.combinations(names, 2))
@@ -403,6 +405,7 @@ def random_capacitated_doc(rng: random.Random, n: int, max_edges: int = 16) -> d
     institutions = []
     for x in names:
         capacity = rng.choices([0, 1, 2, 3], weights=[1, 5, 3, 2])[0]
+        capacity = min(capacity, max_capacity)
         minimum = rng.randint(0, capacity) if rng.random() < 0.12 else 0
         institutions.append({"id": x, "capacity": capacity, "min_partners": minimum})
     forbidden = [list(p) for p in rng.sample(all_pairs, rng.randint(0, 2))]

@@ -93,8 +93,17 @@ def test_capacity_one_pairing_matches_blossom(seed, n, density):
     assert_is_matching(solution, graph)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize(("seed", "n", "density"), [BLOSSOM_CASES[2], BLOSSOM_CASES[5]])
+# The default solver for plain matchings is itself a blossom algorithm (rustworkx), so the
+# MIP and CP-SAT formulations are held to the same oracle: HiGHS on every case, CBC and
+# CP-SAT on a sparse and a dense one.
+BACKEND_BLOSSOM_CASES = [("highs", *case) for case in BLOSSOM_CASES] + [
+    (backend, *case)
+    for backend in ("cbc", "cp-sat")
+    for case in (BLOSSOM_CASES[2], BLOSSOM_CASES[5])
+]
+
+
+@pytest.mark.parametrize(("backend", "seed", "n", "density"), BACKEND_BLOSSOM_CASES)
 def test_each_backend_matches_blossom(backend, seed, n, density):
     doc = blossom_doc(seed, n, density)
     expected, graph = blossom_optimum(doc)
@@ -186,6 +195,26 @@ def test_capacitated_pairing_matches_brute_force(seed):
 @pytest.mark.parametrize("seed", range(0, 40, 4))
 def test_capacitated_pairing_each_backend(backend, seed):
     check_against_brute_force_pairs(capacitated_doc(seed), backend)
+
+
+def plain_doc(seed: int) -> dict:
+    """Capacities 0 and 1 only, with min_partners, required and forbidden pairs: the plain
+    matchings that the default solver hands to its blossom algorithm."""
+    rng = random.Random(3000 + seed)
+    return random_capacitated_doc(rng, rng.randint(4, 9), max_capacity=1)
+
+
+def test_plain_generator_covers_both_outcomes():
+    docs = [plain_doc(s) for s in range(30)]
+    assert all(x["capacity"] <= 1 for d in docs for x in d["institutions"])
+    assert any(x["min_partners"] for d in docs for x in d["institutions"])
+    infeasible = sum(brute_force_pairs(d) is None for d in docs)
+    assert 3 <= infeasible <= 20
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_plain_matching_with_rules_matches_brute_force(seed):
+    check_against_brute_force_pairs(plain_doc(seed), "auto")
 
 
 # ------------------------------------------------------------------ groups
