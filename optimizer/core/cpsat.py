@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -39,8 +40,13 @@ def run_cpsat(
     *,
     scale: float = 1.0,
     time_limit: float | None = None,
+    tune: Callable[[Any], None] | None = None,
 ) -> CpSatRun:
-    """Solve ``model``; report improving solutions (divided by ``scale``) to the context."""
+    """Solve ``model``; report improving solutions (divided by ``scale``) to the context.
+
+    ``tune``, if given, receives the solver's parameters after the shared ones are set, for
+    a kind to adjust its search (for example which subsolvers run).
+    """
     from ortools.sat.python import cp_model
 
     options = context.options
@@ -54,6 +60,8 @@ def run_cpsat(
     params.relative_gap_limit = options.relative_gap
     params.absolute_gap_limit = 0.0
     params.log_search_progress = log.isEnabledFor(logging.DEBUG)
+    if tune is not None:
+        tune(params)
 
     class Progress(cp_model.CpSolverSolutionCallback):
         def __init__(self) -> None:
