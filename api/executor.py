@@ -59,6 +59,9 @@ class Executor(Protocol):
     def solve_now(self, document: str, overrides: dict[str, Any]) -> Future[dict[str, Any]]:
         """Solve without storing a job (POST /v1/solve); resolves to a solution document."""
 
+    def abandon(self, future: Future[dict[str, Any]]) -> None:
+        """Nobody waits for this ``solve_now`` any more: drop it, or stop it if it runs."""
+
     def cancel(self, job_id: str) -> None:
         """The store marked ``job_id`` cancelled: stop it if it runs here."""
 
@@ -147,7 +150,7 @@ class LocalProcessExecutor:
         self.settings = settings
         self.on_finished = on_finished
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._ctx = multiprocessing.get_context(start_method)
+        self._ctx: Any = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             # Workers fork from a process that has already imported the solvers: ~0.1 s
             # per solve instead of the seconds a cold interpreter needs.
@@ -155,6 +158,7 @@ class LocalProcessExecutor:
         self._lock = threading.Lock()
         self._sync: deque[_SyncRequest] = deque()
         self._cancels: set[str] = set()
+        self._abandoned: list[Future[dict[str, Any]]] = []
         self._runs: dict[str, _Run] = {}
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -185,6 +189,8 @@ class LocalProcessExecutor:
             pending = list(self._sync)
             self._sync.clear()
         for request in pending:
+            if request.future.done():
+                continue
             request.future.set_result(
                 error_solution("the server shut down", request.kind).model_dump(mode="json")
             )
@@ -205,6 +211,16 @@ class LocalProcessExecutor:
             self._sync.append(_SyncRequest(document, overrides, kind_of(document), future))
         self._wake()
         return future
+
+    def abandon(self, future: Future[dict[str, Any]]) -> None:
+        with self._lock:
+            for request in self._sync:
+                if request.future is future:
+                    self._sync.remove(request)
+                    future.cancel()
+                    return
+            self._abandoned.append(future)
+        self._wake()
 
     def cancel(self, job_id: str) -> None:
         with self._lock:
@@ -466,6 +482,12 @@ class LocalProcessExecutor:
         with self._lock:
             wanted = set(self._cancels)
             self._cancels.clear()
+            abandoned = self._abandoned
+            self._abandoned = []
+        for run in list(self._runs.values()):
+            if run.future is not None and any(run.future is f for f in abandoned):
+                run.cancel = True
+                self._ask_stop(run, now, "abandoned by its caller")
         if now - self._last_cancel_poll >= CANCEL_POLL_S:
             self._last_cancel_poll = now
             job_ids = [r.job_id for r in self._runs.values() if r.job_id and not r.cancel]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -92,7 +92,7 @@ def now() -> float:
     return time.perf_counter()
 
 
-def route_template(scope: dict[str, Any]) -> str:
+def route_template(scope: Mapping[str, Any]) -> str:
     """The matched route's path template (never the raw path: ids would explode the labels)."""
     route = scope.get("route")
     path = getattr(route, "path", None)

@@ -25,6 +25,7 @@ health = APIRouter()
 
 SSE_POLL_S = 0.1
 SSE_KEEPALIVE_S = 15.0
+DISCONNECT_POLL_S = 0.5
 RETRY_AFTER_S = 5
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -139,10 +140,22 @@ async def solve(request: Request, query: Annotated[OptionQuery, Depends()]) -> R
     except ExecutorOverloaded as exc:
         raise HTTPException(429, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
     timeout = request.app.state.settings.sync_timeout_s
-    try:
-        solution = await asyncio.wait_for(asyncio.wrap_future(future), timeout=timeout)
-    except TimeoutError:
-        raise HTTPException(504, f"no solution within {timeout:g} s; use /v1/jobs") from None
+    waiter = asyncio.wrap_future(future)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, _ = await asyncio.wait({waiter}, timeout=DISCONNECT_POLL_S)
+        if done:
+            solution = waiter.result()
+            break
+        # A caller that hung up or waited too long frees its worker for others.
+        if await request.is_disconnected():
+            executor.abandon(future)
+            waiter.cancel()
+            return Response(status_code=499)
+        if time.monotonic() > deadline:
+            executor.abandon(future)
+            waiter.cancel()
+            raise HTTPException(504, f"no solution within {timeout:g} s; use /v1/jobs")
     if solution.get("status") == "invalid":
         return JSONResponse(status_code=422, content={"issues": solution.get("issues", [])})
     code = 500 if solution.get("status") == "error" else 200
@@ -294,7 +307,9 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    jobs, total = request.app.state.store.list(status=status, kind=kind, limit=limit, offset=offset)
+    jobs, total = request.app.state.store.list_jobs(
+        status=status, kind=kind, limit=limit, offset=offset
+    )
     following = offset + limit if offset + limit < total else None
     return {
         "items": [job_view(j) for j in jobs],

@@ -216,7 +216,7 @@ class JobStore:
             row = conn.execute(select(*cols).where(self.jobs.c.id == job_id)).first()
         return None if row is None else self._row(row)
 
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,

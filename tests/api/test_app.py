@@ -45,6 +45,8 @@ class IdleExecutor:
         future.set_result(solution.model_dump(mode="json"))
         return future
 
+    def abandon(self, future: Future[dict[str, Any]]) -> None: ...
+
     def cancel(self, job_id: str) -> None:
         self.cancelled.append(job_id)
 

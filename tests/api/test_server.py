@@ -4,6 +4,8 @@ restarts, limits and load."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from optimizer.core.documents import solve_document
 from optimizer.registry import KINDS
 from tests.api.conftest import (
     API_KEY,
+    REPO_ROOT,
     Server,
     instance_bytes,
     job_status,
@@ -41,19 +43,52 @@ def assert_issue_shape(response: httpx.Response) -> list[dict[str, Any]]:
     return list(issues)
 
 
+DIRECT_SOLVE = """
+import sys
+from optimizer.core.documents import solve_document
+sys.stdout.write(solve_document(sys.stdin.buffer.read()).model_dump_json())
+"""
+
+
+@pytest.fixture(scope="module")
+def direct_solutions() -> dict[str, dict[str, Any]]:
+    """Each kind's example solved by ``solve_document`` in a fresh process (as the CLI does),
+    all kinds in parallel."""
+    runs = {}
+    for param in kind_params():
+        if param.marks:
+            continue
+        kind = param.values[0]
+        process = subprocess.Popen(
+            [sys.executable, "-c", DIRECT_SOLVE],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        runs[kind] = (process, instance_bytes(kind))
+    found = {}
+    for kind, (process, raw) in runs.items():
+        out, _ = process.communicate(raw, timeout=120)
+        assert process.returncode == 0
+        found[kind] = json.loads(out)
+    return found
+
+
 @pytest.mark.parametrize("kind", kind_params())
-def test_sync_solve_matches_a_direct_solve(server: Server, kind: str) -> None:
+def test_sync_solve_matches_a_direct_solve(
+    server: Server, direct_solutions: dict[str, dict[str, Any]], kind: str
+) -> None:
     raw = instance_bytes(kind)
     with server.client() as client:
         response = client.post("/v1/solve", content=raw)
     assert response.status_code == 200, response.text
     solution = response.json()
-    direct = solve_document(raw)
-    assert solution["status"] == direct.status.value
-    if direct.objective is None:
+    direct = direct_solutions[kind]
+    assert solution["status"] == direct["status"]
+    if direct["objective"] is None:
         assert solution["objective"] is None
     else:
-        assert solution["objective"] == pytest.approx(direct.objective, abs=1e-6)
+        assert solution["objective"] == pytest.approx(direct["objective"], abs=1e-6)
     if solution["status"] in ("optimal", "feasible"):
         verify_solution(raw, solution)
 
@@ -157,6 +192,22 @@ def test_cancel_mid_solve_keeps_the_best_solution(server: Server) -> None:
     assert solution["status"] == "feasible"
     assert solution["objective"] >= running["progress"]["objective"] - 1e-6
     verify_solution(document, solution)
+
+
+def running_solves(client: httpx.Client) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("unishare_running_solves "):
+            return float(line.split()[1])
+    raise AssertionError("no unishare_running_solves in /metrics")
+
+
+def test_a_caller_that_hangs_up_frees_its_worker(server: Server) -> None:
+    document = long_groups_instance(time_limit_s=100, seed=12)
+    with server.client() as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/v1/solve", json=document, timeout=5)
+        # Without the hang-up the solve would hold its worker for 100 s.
+        wait_for(lambda: running_solves(client) == 0, 30, "the abandoned solve to stop")
 
 
 def test_errors_401_404_409_413_422(server: Server) -> None:
