@@ -40,10 +40,21 @@ def package_version(package: str) -> str | None:
         return None
 
 
-def solve_pulp(problem: pulp.LpProblem, backend: str, context: SolveContext) -> MipResult:
-    """Solve ``problem`` with ``backend`` ("highs" or "cbc") within the context's limits."""
+def solve_pulp(
+    problem: pulp.LpProblem,
+    backend: str,
+    context: SolveContext,
+    *,
+    time_limit: float | None = None,
+    warm_start: bool = False,
+) -> MipResult:
+    """Solve ``problem`` with ``backend`` ("highs" or "cbc") within the context's limits.
+
+    ``warm_start`` passes the variables' initial values to CBC as a first solution (PuLP's
+    HiGHS interface cannot take one).
+    """
     options = context.options
-    time_limit = max(0.01, context.remaining())
+    time_limit = max(0.01, context.remaining() if time_limit is None else time_limit)
     if backend == "highs":
         return _solve_highs(problem, context, time_limit)
     if backend == "cbc":
@@ -53,6 +64,7 @@ def solve_pulp(problem: pulp.LpProblem, backend: str, context: SolveContext) -> 
             gapRel=options.relative_gap,
             gapAbs=1e-7,
             threads=context.threads,
+            warmStart=warm_start,
             options=[f"randomCbcSeed {options.seed % 2**31 + 1}"],
         )
         problem.solve(solver)
