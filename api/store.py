@@ -432,27 +432,29 @@ class JobStore:
     def request_cancel(self, job_id: str) -> dict[str, Any] | None:
         """Cancel a queued job at once; flag a running one for its executor to stop."""
         now = utcnow()
+        jobs = self.jobs
         with self.engine.begin() as conn:
-            row = conn.execute(select(self.jobs.c.status).where(self.jobs.c.id == job_id)).first()
-            if row is None:
+            exists = conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first()
+            if exists is None:
                 return None
-            if row.status == QUEUED:
-                conn.execute(
-                    update(self.jobs)
-                    .where(self.jobs.c.id == job_id)
-                    .values(
-                        status=CANCELLED,
-                        cancel_requested=True,
-                        finished_at=now,
-                        updated_at=now,
-                        error="cancelled before it started",
-                    )
+            # Conditional updates: the supervisor may claim the job between our read and write.
+            dequeued = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == QUEUED)
+                .values(
+                    status=CANCELLED,
+                    cancel_requested=True,
+                    finished_at=now,
+                    updated_at=now,
+                    error="cancelled before it started",
                 )
+            ).rowcount
+            if dequeued:
                 self._add_events(conn, job_id, [("status", {"status": CANCELLED})], now)
-            elif row.status == RUNNING:
+            else:
                 conn.execute(
-                    update(self.jobs)
-                    .where(self.jobs.c.id == job_id)
+                    update(jobs)
+                    .where(jobs.c.id == job_id, jobs.c.status == RUNNING)
                     .values(cancel_requested=True, updated_at=now)
                 )
         return self.get(job_id)
@@ -494,7 +496,7 @@ class JobStore:
                     continue
                 conn.execute(
                     update(jobs)
-                    .where(jobs.c.id == row.id)
+                    .where(jobs.c.id == row.id, jobs.c.status == RUNNING)
                     .values(status=QUEUED, owner=None, started_at=None, updated_at=now)
                 )
                 self._add_events(
