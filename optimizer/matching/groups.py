@@ -216,7 +216,8 @@ def solve_set_partitioning(
 ) -> GroupsResult:
     n = len(instance.institutions)
     cover = must_cover(instance)
-    penalty = 1.0 + float(np.abs(columns.score).sum()) if len(columns) else 1.0
+    # An integer penalty keeps the CP-SAT master's scaled objective exact.
+    penalty = float(math.ceil(1.0 + float(np.abs(columns.score).sum()))) if len(columns) else 1.0
     # Uncoverable institutions are infeasible outright; the explainer names them.
     covered_somewhere = np.zeros(n, dtype=bool)
     if len(columns):
@@ -299,14 +300,18 @@ def solve_set_partitioning(
     elif lp_converged:
         bound = best if best >= z_lp - 1e-6 else z_lp
 
-    # An artificial column in the optimum means no grouping covers everyone it must.
-    if any(len(g) == 0 for g in groups) or best < -0.5 * penalty:
-        if bound is not None and bound < -0.5 * penalty:
+    # The penalty makes any selection with an artificial column worth less than any real
+    # grouping (whose value is at least the sum of the negative scores). So an artificial in
+    # a proven optimum, or a bound below every real grouping's value, proves infeasibility.
+    lowest_real = float(np.minimum(columns.score, 0.0).sum()) if len(columns) else 0.0
+    if any(len(g) == 0 for g in groups):
+        proven = bound is not None and best >= bound - 1e-6
+        if proven or (bound is not None and bound < lowest_real - 1e-6):
             return GroupsResult(
                 Status.INFEASIBLE, [], None, backend, _solver_version(backend), "column generation"
             )
         return GroupsResult(
-            Status.NO_SOLUTION, [], bound, backend, _solver_version(backend), "column generation"
+            Status.NO_SOLUTION, [], None, backend, _solver_version(backend), "column generation"
         )
     status = Status.OPTIMAL if bound is not None and best >= bound - 1e-6 else Status.FEASIBLE
     return GroupsResult(
@@ -399,6 +404,12 @@ def _integer_master(
 
 
 def _integer_master_cpsat(columns, chosen, cover, penalty, context, time_limit):
+    """The integer master in CP-SAT, on scores scaled to integers.
+
+    When no power of ten up to 10**9 makes every score integral, each selected column's
+    rounding moves the objective by at most half a unit, so the bound is widened by that
+    much per possible column (at most one per institution) and stays a true bound.
+    """
     from ortools.sat.python import cp_model
 
     from optimizer.core.cpsat import run_cpsat
@@ -406,7 +417,7 @@ def _integer_master_cpsat(columns, chosen, cover, penalty, context, time_limit):
 
     n = len(cover)
     scores = columns.score[chosen]
-    scale, _ = integer_scale(np.append(scores, penalty), max_power=6)
+    scale, exact = integer_scale(scores)
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"group_{c}") for c in chosen.tolist()]
     art = {int(i): model.new_bool_var(f"uncovered_{i}") for i in np.flatnonzero(cover)}
@@ -424,7 +435,7 @@ def _integer_master_cpsat(columns, chosen, cover, penalty, context, time_limit):
             model.add_at_most_one(terms)
     weights = np.round(scores * scale).astype(np.int64).tolist()
     objective = sum(w * v for w, v in zip(weights, x, strict=True))
-    objective -= sum(round(penalty * scale) * v for v in art.values())
+    objective -= sum(int(penalty) * scale * v for v in art.values())
     model.maximize(objective)
     run = run_cpsat(model, context, scale=scale, time_limit=time_limit)
     if not run.has_solution:
@@ -439,11 +450,9 @@ def _integer_master_cpsat(columns, chosen, cover, penalty, context, time_limit):
         if run.solver.value(var):
             groups.append([])
             value -= penalty
-    exact_scale = integer_scale(np.append(scores, penalty), max_power=6)[1]
-    bound = run.bound_scaled / scale if run.bound_scaled is not None else None
-    if not exact_scale:
-        bound = None  # a rounded objective proves nothing about the true one
-    return groups, value, run.status == Status.OPTIMAL and exact_scale, bound
+    slack = 0.0 if exact else 0.5 * n / scale
+    bound = run.bound_scaled / scale + slack if run.bound_scaled is not None else None
+    return groups, value, run.status == Status.OPTIMAL and exact, bound
 
 
 def solve_groups_compact(

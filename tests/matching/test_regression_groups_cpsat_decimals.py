@@ -1,6 +1,6 @@
-"""Pending bug in optimizer/matching/groups.py (not collected: the name has no test_ prefix).
+"""Regression: CP-SAT groups mode could not prove optimality for scores with over 6 decimals.
 
-Bug: groups mode with ``solver: cp-sat`` never proves optimality when a score has more than
+The bug: groups mode with ``solver: cp-sat`` never proves optimality when a score has more than
 6 decimals and the LP relaxation has an integrality gap: the status is ``feasible`` with the
 LP bound, although HiGHS and CBC prove the same objective optimal in milliseconds. An
 infeasible instance of that kind comes back ``no_solution`` instead of ``infeasible``.
@@ -14,8 +14,6 @@ CP-SAT answer against the exact objective.
 
 Minimal reproducer: three institutions, every pair scored 1.0000001, groups of exactly 2.
 Optimum 1.0000001 (brute force, HiGHS, CBC); CP-SAT: feasible, bound 1.50000015.
-
-Run with: .venv/bin/pytest tests/matching/pending_bug_groups_cpsat_decimals.py
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ def test_triangle_with_seven_decimals_is_proven_optimal_by_cpsat():
         "group": {"min_size": 2, "max_size": 2},
     }
     solution = solve_doc(doc, solver="cp-sat")
-    assert solution.status == Status.OPTIMAL  # is: feasible, bound 1.50000015
+    assert solution.status == Status.OPTIMAL
     assert solution.objective == pytest.approx(score, abs=TOL)
 
 
@@ -53,9 +51,9 @@ def test_many_decimals_groups_with_cpsat(seed):
     expected = brute_force_groups(doc)
     solution = solve_doc(doc, solver="cp-sat")
     if expected is None:
-        assert solution.status == Status.INFEASIBLE  # seed 37 is: no_solution
+        assert solution.status == Status.INFEASIBLE
     else:
-        assert solution.status == Status.OPTIMAL  # seed 21 is: feasible
+        assert solution.status == Status.OPTIMAL
         assert solution.objective == pytest.approx(expected[0], abs=TOL)
 
 
@@ -67,7 +65,7 @@ def test_full_precision_and_formula_groups_with_cpsat():
     doc = float_groups_doc(33, 10, decimals=None)
     reference = solve_doc(doc, solver="highs")
     solution = solve_doc(doc, solver="cp-sat")
-    assert solution.status == Status.OPTIMAL  # is: feasible, bound 20.537 (optimum 19.864)
+    assert solution.status == Status.OPTIMAL
     assert solution.objective == pytest.approx(reference.objective, abs=TOL)
 
     rng = random.Random(36)
@@ -78,4 +76,4 @@ def test_full_precision_and_formula_groups_with_cpsat():
         "group": {"min_size": 3, "max_size": 4},
     }
     solution = solve_doc(doc, solver="cp-sat")
-    assert solution.status == Status.OPTIMAL  # is: feasible, bound 4.639 (optimum 4.526)
+    assert solution.status == Status.OPTIMAL

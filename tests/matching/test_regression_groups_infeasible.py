@@ -1,6 +1,6 @@
-"""Pending bug in optimizer/matching/groups.py (not collected: the name has no test_ prefix).
+"""Regression: uncoverable groups instances were reported no_solution instead of infeasible.
 
-Bug: a groups instance that cannot cover everyone it must (cover_all or required pairs) is
+The bug: a groups instance that cannot cover everyone it must (cover_all or required pairs) is
 reported ``no_solution`` instead of ``infeasible``, with a negative ``bound`` and no
 explanation, whenever the groups chosen next to the uncovered institution score more than
 half of the artificial column's penalty.
@@ -14,9 +14,7 @@ integer master is proven optimal over all columns (``bound == best``) and one of
 is empty (an artificial), the instance is infeasible regardless of the value.
 
 Minimal reproducer: three institutions, groups of exactly 2, cover_all, one scored pair.
-Brute force: no feasible grouping. Service: ``no_solution``, bound -1.0, for every backend.
-
-Run with: .venv/bin/pytest tests/matching/pending_bug_groups_artificial_no_solution.py
+Brute force: no feasible grouping. It came back ``no_solution``, bound -1.0, for every backend.
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ def test_odd_count_into_pairs_with_cover_all_is_infeasible(backend):
     }
     assert brute_force_groups(doc) is None
     solution = solve_doc(doc, solver=backend)
-    assert solution.status == Status.INFEASIBLE  # is: no_solution, bound -1.0
+    assert solution.status == Status.INFEASIBLE
     assert solution.explanations
 
 
