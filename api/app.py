@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -100,6 +101,7 @@ def create_app(
     app.state.settings = settings
     app.state.api_keys = settings.all_api_keys()
     app.state.metrics = metrics
+    app.state.shutting_down = threading.Event()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -409,7 +409,7 @@ async def job_events(
                 for e in await run_in_threadpool(store.events_after, job_id, last):
                     yield _sse(e.id, e.type, {"job": job_id, **e.data})
                 return
-            if await request.is_disconnected():
+            if await request.is_disconnected() or request.app.state.shutting_down.is_set():
                 return
             if time.monotonic() - quiet_since > SSE_KEEPALIVE_S:
                 quiet_since = time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from types import FrameType
 
 from sqlalchemy.engine import make_url
 
@@ -29,7 +30,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") ->
         f"{'API keys required' if keys else 'no API keys: open access'})\n"
     )
     sys.stderr.flush()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -37,3 +38,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") ->
         timeout_graceful_shutdown=10,
         access_log=log_level == "debug",
     )
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # Event streams end on their own, so shutdown need not wait out the grace period.
+            app.state.shutting_down.set()
+            super().handle_exit(sig, frame)
+
+    Server(config).run()
