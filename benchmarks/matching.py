@@ -1,0 +1,122 @@
+"""Matching benchmark: UniShare against networkx's exact blossom, and consortia at scale.
+
+Run: ``python -m benchmarks.matching`` (about five minutes; networkx takes most of it), or
+``python -m benchmarks.matching --sizes 500 1000 --groups 30`` for a shorter run.
+
+Pairs: seeded random instances, n institutions with about k candidate partners each and
+explicit scores. "ours" is the wall time of the whole ``solve()`` call (validation,
+candidates, solve, verification, explanations); "cli" is a fresh ``unishare solve`` process
+on the instance file (start-up, JSON in and out); "networkx" is ``max_weight_matching`` on the
+same graph. Objectives must be equal: both are exact.
+
+Groups: complete random score graphs split into alliances of 3-5 within 60 s: status, gap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import networkx as nx
+
+from benchmarks.generators import groups_document, pairs_document
+from optimizer.matching import MatchingInstance, solve
+
+
+def networkx_matching(document: dict) -> tuple[float, float]:
+    """(objective, seconds) of networkx's exact maximum-weight matching."""
+    graph = nx.Graph()
+    graph.add_nodes_from(x["id"] for x in document["institutions"])
+    for entry in document["scores"]:
+        graph.add_edge(entry["a"], entry["b"], weight=entry["score"])
+    started = time.perf_counter()
+    matching = nx.max_weight_matching(graph)
+    seconds = time.perf_counter() - started
+    return sum(graph[a][b]["weight"] for a, b in matching), seconds
+
+
+def ours(document: dict, time_limit: float = 60.0) -> tuple[str, float | None, float | None, float]:
+    """(status, objective, gap, seconds) of the whole solve() call, parsing included."""
+    started = time.perf_counter()
+    instance = MatchingInstance.model_validate(document)
+    instance.options.time_limit_s = time_limit
+    solution = solve(instance)
+    return solution.status.value, solution.objective, solution.gap, time.perf_counter() - started
+
+
+def cli_seconds(document: dict) -> float:
+    """Wall time of a fresh ``unishare solve`` process on the document written to a file."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "instance.json"
+        path.write_text(json.dumps(document))
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "optimizer", "solve", str(path), "-o", folder],
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - started
+
+
+def run_pairs(sizes: list[int], k: int, seed: int) -> None:
+    print(f"\n## Pairs: capacity 1, about {k} candidates each (seed {seed})\n")
+    print(
+        "| n | pairs | ours s | cli s | networkx s | ours objective | networkx objective "
+        "| equal | speed-up (networkx / ours) | speed-up (networkx / cli) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|:-:|---:|---:|")
+    for n in sizes:
+        document = pairs_document(n, k=k, seed=seed)
+        status, objective, _, seconds = ours(document)
+        cli = cli_seconds(document)
+        nx_objective, nx_seconds = networkx_matching(document)
+        equal = objective is not None and abs(objective - nx_objective) <= 1e-6
+        print(
+            f"| {n} | {len(document['scores'])} | {seconds:.2f} | {cli:.2f} | {nx_seconds:.2f} "
+            f"| {objective:.4f} ({status}) | {nx_objective:.4f} | {'yes' if equal else 'NO'} "
+            f"| {nx_seconds / seconds:.1f}x | {nx_seconds / cli:.1f}x |",
+            flush=True,
+        )
+
+
+def run_groups(sizes: list[int], seed: int, time_limit: float) -> None:
+    print(f"\n## Groups: complete random score graphs, alliances of 3-5, {time_limit:.0f} s\n")
+    print("| n | candidate groups | status | objective | gap | seconds |")
+    print("|---:|---:|---|---:|---:|---:|")
+    from math import comb
+
+    for n in sizes:
+        document = groups_document(n, seed=seed)
+        status, objective, gap, seconds = ours(document, time_limit)
+        columns = sum(comb(n, size) for size in range(3, 6))
+        shown = "–" if objective is None else f"{objective:.4f}"
+        gap_shown = "–" if gap is None else f"{gap:.3%}"
+        print(
+            f"| {n} | {columns:,} | {status} | {shown} | {gap_shown} | {seconds:.2f} |",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[500, 1000, 2000])
+    parser.add_argument("--k", type=int, default=10, help="about k candidates per institution")
+    parser.add_argument("--groups", type=int, nargs="*", default=[30, 60])
+    parser.add_argument("--groups-time-limit", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print("# UniShare matching benchmark")
+    print(f"\nPython {sys.version.split()[0]}, networkx {nx.__version__}")
+    if args.sizes:
+        run_pairs(args.sizes, args.k, args.seed)
+    if args.groups:
+        run_groups(args.groups, args.seed, args.groups_time_limit)
+
+
+if __name__ == "__main__":
+    main()
