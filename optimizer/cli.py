@@ -63,7 +63,11 @@ def collect_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
         else:
             missing.append(path)
     seen: set[Path] = set()
-    unique = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    unique = []
+    for f in files:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            unique.append(f)
     return unique, missing
 
 

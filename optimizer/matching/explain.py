@@ -17,10 +17,11 @@ log = logging.getLogger(__name__)
 def _rule_summary(instance: MatchingInstance, i: int) -> tuple[str, list[str]]:
     """Why no pair (i, j) survived: counts per rule, most common first."""
     n = len(instance.institutions)
-    reasons = Counter(removal_reason(instance, i, j) for j in range(n) if j != i)
-    reasons.pop(None, None)
+    reasons = Counter(
+        rule for j in range(n) if j != i and (rule := removal_reason(instance, i, j)) is not None
+    )
     parts = [f"{count} by {rule} ({RULE_WORDS[rule]})" for rule, count in reasons.most_common()]
-    return "; ".join(parts), [rule for rule in reasons if rule]
+    return "; ".join(parts), list(reasons)
 
 
 # ---------------------------------------------------------------- pairs mode
@@ -166,7 +167,7 @@ def unmatched(
     position = {x: k for k, x in enumerate(ids)}
     by_node = incidence(cands, len(ids))
     chosen = set(selected)
-    degree = Counter()
+    degree: Counter[int] = Counter()
     partners: dict[int, list[int]] = {}
     for k in selected:
         i, j = int(cands.a[k]), int(cands.b[k])

@@ -204,7 +204,8 @@ def build_candidates(instance: MatchingInstance) -> Candidates:
         columns = [c[allowed] for c in columns]
         a, b = a[allowed], b[allowed]
     if with_breakdown:
-        return Candidates(ids, a, b, columns[2], *columns[3:])
+        need, complementarity, distance, bonus = columns[3:]
+        return Candidates(ids, a, b, columns[2], need, complementarity, distance, bonus)
     return Candidates(ids, a, b, columns[2])
 
 
