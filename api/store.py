@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,6 +139,9 @@ def _tables(prefix: str) -> tuple[MetaData, Table, Table]:
     return meta, jobs, events
 
 
+_writing: ContextVar[bool] = ContextVar("unishare_store_writing", default=False)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write locks."""
     parsed = make_url(url)
@@ -158,9 +164,10 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front: a deferred transaction that reads and then writes
-        # fails with "database is locked" when another writer got in between.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock up front: a deferred transaction that reads and then writes
+        # fails with "database is locked" when another writer got in between. Readers do not
+        # lock at all (WAL), so event streams and listings never hold writers up.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _writing.get() else "BEGIN")
 
     return engine
 
@@ -176,6 +183,16 @@ class JobStore:
         self.url = url
         self.engine = make_engine(url)
         self.meta, self.jobs, self.events = _tables(table_prefix)
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A write transaction (on SQLite: holding the write lock from its first statement)."""
+        token = _writing.set(True)
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            _writing.reset(token)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -285,7 +302,7 @@ class JobStore:
         now = utcnow()
         job_id = str(uuid.uuid4())
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 if max_queued is not None:
                     queued = conn.execute(
                         select(func.count())
@@ -351,7 +368,7 @@ class JobStore:
         """Mark the oldest queued job running for ``owner`` and return it (with its document)."""
         jobs = self.jobs
         for _ in range(5):
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 candidate = conn.execute(
                     select(jobs.c.id)
                     .where(jobs.c.status == QUEUED)
@@ -389,7 +406,7 @@ class JobStore:
     ) -> None:
         """Latest progress of a running job, plus one event per improving solution."""
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(self.jobs)
                 .where(self.jobs.c.id == job_id, self.jobs.c.status == RUNNING)
@@ -419,7 +436,7 @@ class JobStore:
             event_data["objective"] = solution.get("objective")
         if error:
             event_data["error"] = error
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 update(self.jobs)
                 .where(self.jobs.c.id == job_id, self.jobs.c.status == RUNNING)
@@ -433,7 +450,7 @@ class JobStore:
         """Cancel a queued job at once; flag a running one for its executor to stop."""
         now = utcnow()
         jobs = self.jobs
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             exists = conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first()
             if exists is None:
                 return None
@@ -479,7 +496,7 @@ class JobStore:
         if job_ids is not None:
             query = query.where(jobs.c.id.in_(job_ids))
         requeued = []
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             for row in conn.execute(query).all():
                 if row.cancel_requested:
                     conn.execute(
@@ -509,7 +526,7 @@ class JobStore:
         """Delete finished jobs (and their events) that finished before now - ``older_than``."""
         cutoff = utcnow() - older_than
         jobs, events = self.jobs, self.events
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             ids = [
                 r.id
                 for r in conn.execute(
