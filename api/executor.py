@@ -41,6 +41,10 @@ RUNAWAY_MARGIN_S = 30.0
 PROGRESS_FLUSH_S = 0.25
 CANCEL_POLL_S = 1.0
 PRUNE_EVERY_S = 600.0
+# Running jobs carry their server's heartbeat; one silent for LEASE_S is taken as orphaned.
+HEARTBEAT_S = 5.0
+LEASE_S = 60.0
+RECOVER_EVERY_S = 15.0
 PRELOAD = ("api.worker", "ortools.sat.python.cp_model", "highspy", "pulp", "numpy")
 # Improving-solution events kept per flush; the job row always holds the latest numbers.
 MAX_EVENTS_PER_FLUSH = 50
@@ -123,6 +127,24 @@ def error_solution(reason: str, kind: str | None = None, name: str | None = None
     )
 
 
+def owner_is_dead(owner: str) -> bool:
+    """Whether the server named ``host:pid:token`` is certainly gone (only knowable locally)."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, _token = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # an earlier run of this very process id: its token differs from ours
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _exit_reason(exitcode: int | None) -> str:
     if exitcode is None:
         return "the worker process vanished"
@@ -168,13 +190,13 @@ class LocalProcessExecutor:
         self._store_has_work = True
         self._last_cancel_poll = 0.0
         self._last_prune = 0.0
+        self._last_heartbeat = 0.0
+        self._last_recover = 0.0
 
     # -- the interface ----------------------------------------------------------------------
 
     def start(self) -> None:
-        requeued = self.store.requeue(reason="the server restarted")
-        if requeued:
-            log.warning("requeued %d jobs left running by a previous server", len(requeued))
+        self._recover()
         self._prune()
         self._thread = threading.Thread(target=self._loop, name="solve-supervisor", daemon=True)
         self._thread.start()
@@ -289,6 +311,10 @@ class LocalProcessExecutor:
             self._flush(run, now)
         self._handle_cancels(now)
         self._enforce_deadlines(now)
+        if now - self._last_heartbeat > HEARTBEAT_S:
+            self._heartbeat(now)
+        if now - self._last_recover > RECOVER_EVERY_S:
+            self._recover()
         if now - self._last_prune > PRUNE_EVERY_S:
             self._prune()
 
@@ -406,7 +432,7 @@ class LocalProcessExecutor:
         if not force and now - run.last_flush < PROGRESS_FLUSH_S:
             return
         events = run.events[-MAX_EVENTS_PER_FLUSH:]
-        self.store.record_progress(run.job_id, self._progress_fields(run), events)
+        self.store.record_progress(run.job_id, self._progress_fields(run), events, owner=self.owner)
         run.events.clear()
         run.dirty = False
         run.last_flush = now
@@ -473,7 +499,7 @@ class LocalProcessExecutor:
                 error = error or "the solve ended in an internal error"
             else:
                 status, error, stored = SUCCEEDED, None, result
-            self.store.finish(job_id, status=status, solution=stored, error=error)
+            self.store.finish(job_id, status=status, solution=stored, error=error, owner=self.owner)
             log.info("job %s %s after %.2fs", job_id, status, elapsed)
         if self.on_finished is not None:
             self.on_finished(kind, outcome, elapsed)
@@ -554,6 +580,20 @@ class LocalProcessExecutor:
                 self.store.requeue(job_ids, reason="the server shut down")
             except Exception:
                 log.exception("could not requeue running jobs at shutdown")
+
+    def _recover(self) -> None:
+        """Put back in the queue the jobs of servers that are gone."""
+        self._last_recover = time.monotonic()
+        requeued = self.store.recover(
+            self.owner, lease=timedelta(seconds=LEASE_S), owner_dead=owner_is_dead
+        )
+        if requeued:
+            log.warning("requeued %d jobs whose server stopped", len(requeued))
+            self._store_has_work = True
+
+    def _heartbeat(self, now: float) -> None:
+        self._last_heartbeat = now
+        self.store.heartbeat(self.owner, [r.job_id for r in self._runs.values() if r.job_id])
 
     def _prune(self) -> None:
         self._last_prune = time.monotonic()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -401,18 +401,46 @@ class JobStore:
                     return self._row(row)
         return None
 
+    def _running_by(self, job_id: str, owner: str | None) -> Any:
+        """The job is still running, and (when given) still owned by ``owner``."""
+        condition = (self.jobs.c.id == job_id) & (self.jobs.c.status == RUNNING)
+        if owner is not None:
+            condition = condition & (self.jobs.c.owner == owner)
+        return condition
+
     def record_progress(
-        self, job_id: str, fields: dict[str, Any], events: list[dict[str, Any]]
+        self,
+        job_id: str,
+        fields: dict[str, Any],
+        events: list[dict[str, Any]],
+        *,
+        owner: str | None = None,
     ) -> None:
         """Latest progress of a running job, plus one event per improving solution."""
         now = utcnow()
         with self._write() as conn:
+            updated = conn.execute(
+                update(self.jobs)
+                .where(self._running_by(job_id, owner))
+                .values(**fields, updated_at=now)
+            ).rowcount
+            if updated:
+                self._add_events(conn, job_id, [("solution", e) for e in events], now)
+
+    def heartbeat(self, owner: str, job_ids: list[str]) -> None:
+        """Show that ``owner`` still runs these jobs (see :meth:`recover`)."""
+        if not job_ids:
+            return
+        with self._write() as conn:
             conn.execute(
                 update(self.jobs)
-                .where(self.jobs.c.id == job_id, self.jobs.c.status == RUNNING)
-                .values(**fields, updated_at=now)
+                .where(
+                    self.jobs.c.id.in_(job_ids),
+                    self.jobs.c.owner == owner,
+                    self.jobs.c.status == RUNNING,
+                )
+                .values(updated_at=utcnow())
             )
-            self._add_events(conn, job_id, [("solution", e) for e in events], now)
 
     def finish(
         self,
@@ -422,6 +450,7 @@ class JobStore:
         solution: dict[str, Any] | None = None,
         error: str | None = None,
         progress: dict[str, Any] | None = None,
+        owner: str | None = None,
     ) -> bool:
         """Record the end of a running job; False when it was not running any more."""
         now = utcnow()
@@ -438,9 +467,7 @@ class JobStore:
             event_data["error"] = error
         with self._write() as conn:
             done = conn.execute(
-                update(self.jobs)
-                .where(self.jobs.c.id == job_id, self.jobs.c.status == RUNNING)
-                .values(**values)
+                update(self.jobs).where(self._running_by(job_id, owner)).values(**values)
             ).rowcount
             if done:
                 self._add_events(conn, job_id, [("status", event_data)], now)
@@ -521,6 +548,28 @@ class JobStore:
                 )
                 requeued.append(row.id)
         return requeued
+
+    def recover(self, me: str, *, lease: timedelta, owner_dead: Callable[[str], bool]) -> list[str]:
+        """Requeue running jobs whose owner is gone: ``owner_dead`` says so, or it has not
+        shown a heartbeat for ``lease``. Jobs of ``me`` are left alone."""
+        jobs = self.jobs
+        stale_before = utcnow() - lease
+        query = select(jobs.c.id, jobs.c.owner, jobs.c.updated_at).where(jobs.c.status == RUNNING)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        orphans = [
+            r.id
+            for r in rows
+            if r.owner != me
+            and (
+                r.owner is None
+                or owner_dead(r.owner)
+                or (_aware(r.updated_at) or stale_before) < stale_before
+            )
+        ]
+        if not orphans:
+            return []
+        return self.requeue(orphans, reason="its server stopped")
 
     def prune(self, older_than: timedelta) -> int:
         """Delete finished jobs (and their events) that finished before now - ``older_than``."""

@@ -243,3 +243,46 @@ def test_store_prunes_old_finished_jobs_and_requeues_running(tmp_path: Path) -> 
     assert store.requeue(reason="test") == [made[0]]
     assert store.get(made[0])["status"] == "queued"  # type: ignore[index]
     store.dispose()
+
+
+def test_recover_requeues_only_jobs_whose_server_is_gone(tmp_path: Path) -> None:
+    import socket
+
+    from sqlalchemy import update
+
+    from api.executor import owner_is_dead
+
+    store = JobStore(f"sqlite:///{tmp_path / 'r.db'}")
+    store.create_schema()
+    owners = {
+        "me": "me",
+        "alive-elsewhere": "another-host:1:abc",
+        "dead-here": f"{socket.gethostname()}:{2**22 + 12345}:abc",
+        "stale-elsewhere": "another-host:2:abc",
+    }
+    ids = {}
+    for label, owner in owners.items():
+        store.submit(kind="matching", name=label, document="{}", overrides={}, request_sha256=label)
+        job = store.claim_next(owner)
+        assert job is not None and job["name"] == label
+        ids[label] = job["id"]
+    with store.engine.begin() as conn:
+        old = store.get(ids["stale-elsewhere"])["updated_at"] - timedelta(hours=1)  # type: ignore[index]
+        conn.execute(
+            update(store.jobs)
+            .where(store.jobs.c.id == ids["stale-elsewhere"])
+            .values(updated_at=old)
+        )
+    requeued = store.recover("me", lease=timedelta(minutes=1), owner_dead=owner_is_dead)
+    assert sorted(requeued) == sorted([ids["dead-here"], ids["stale-elsewhere"]])
+    status = {label: store.get(i)["status"] for label, i in ids.items()}  # type: ignore[index]
+    assert status == {
+        "me": "running",
+        "alive-elsewhere": "running",
+        "dead-here": "queued",
+        "stale-elsewhere": "queued",
+    }
+    # A finish from a server that lost its job is ignored.
+    assert not store.finish(ids["dead-here"], status="succeeded", owner=owners["dead-here"])
+    assert store.finish(ids["me"], status="succeeded", owner="me")
+    store.dispose()
