@@ -89,3 +89,23 @@ def test_cbc_is_run_without_its_threaded_search(monkeypatch):
     assert solve_pulp(knapsack(pulp.LpMaximize), "cbc", threaded).status == Status.OPTIMAL
     (kwargs,) = seen
     assert kwargs.get("threads") is None
+
+
+def test_cbc_is_not_given_a_mip_start(monkeypatch):
+    """Regression: CBC 2.10.3 took the warm start of a groups master, fixed its non-zero
+    variables and reported that restricted answer (-2871.7, an uncovered institution) as
+    optimal; the instance then came back infeasible. See test_groups_cbc_mip_start in
+    tests/matching/test_backends.py for the instance."""
+    seen = []
+
+    class Recording(pulp.PULP_CBC_CMD):
+        def __init__(self, *args, **kwargs):
+            seen.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pulp, "PULP_CBC_CMD", Recording)
+    problem = knapsack(pulp.LpMaximize)
+    for var in problem.variables():
+        var.setInitialValue(0)
+    assert solve_pulp(problem, "cbc", context(), warm_start=True).status == Status.OPTIMAL
+    assert not seen[0].get("warmStart")
