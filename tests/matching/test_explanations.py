@@ -223,6 +223,14 @@ def test_min_partners_unreachable_names_the_removing_rule():
     assert "allowed_zone_pairs" in e.detail
 
 
+def test_odd_count_into_pairs_with_cover_all_is_named():
+    s = solve_doc(groups(["a", "b", "c"], {"a-b": 1}, min_size=2, max_size=2, cover_all=True))
+    assert s.status == Status.INFEASIBLE
+    assert any(
+        e.code == "sizes_cannot_partition" and "cover_all" in e.detail for e in s.explanations
+    )
+
+
 def test_cover_all_that_cannot_partition_is_named():
     # five institutions cannot be split into groups of 3 or 4
     s = solve_doc(

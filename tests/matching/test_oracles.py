@@ -219,15 +219,13 @@ def test_plain_matching_with_rules_matches_brute_force(seed):
 
 # ------------------------------------------------------------------ groups
 
-# Seed 31 is infeasible but comes back no_solution: a groups.py bug, kept with its minimal
-# reproducer in pending_bug_groups_artificial_no_solution.py until it is fixed.
-PENDING_GROUP_SEEDS = {31}
-GROUP_SEEDS = [s for s in range(40) if s not in PENDING_GROUP_SEEDS]
+GROUP_SEEDS = range(40)
 
 
 def groups_doc(seed: int) -> dict:
     rng = random.Random(2000 + seed)
-    return random_groups_doc(rng, rng.randint(4, 9))
+    # up to nine decimals: CP-SAT's integer master has to scale these exactly
+    return random_groups_doc(rng, rng.randint(4, 9), decimals=(1, 4, 9))
 
 
 def check_against_brute_force_groups(doc: dict, backend: str) -> None:

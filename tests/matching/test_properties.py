@@ -124,9 +124,6 @@ def test_solve_verifies_and_matches_brute_force_or_is_infeasible(doc):
     oracle = brute_force_pairs if doc["mode"] == "pairs" else brute_force_groups
     expected = oracle(doc)
     if expected is None:
-        if doc["mode"] == "groups" and solution.status == Status.NO_SOLUTION:
-            # Known groups.py bug: see pending_bug_groups_artificial_no_solution.py.
-            return
         assert solution.status == Status.INFEASIBLE, solution.solution
         assert solution.explanations
     else:
