@@ -181,6 +181,7 @@ class LocalProcessExecutor:
         self._sync: deque[_SyncRequest] = deque()
         self._cancels: set[str] = set()
         self._abandoned: list[Future[dict[str, Any]]] = []
+        self._unrecorded: list[tuple[str, dict[str, Any]]] = []
         self._runs: dict[str, _Run] = {}
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -287,6 +288,10 @@ class LocalProcessExecutor:
         self._kill_all_for_shutdown()
 
     def _step(self) -> None:
+        while self._unrecorded:
+            job_id, ending = self._unrecorded[0]
+            self.store.finish(job_id, **ending)  # raises while the database is still away
+            self._unrecorded.pop(0)
         self._launch()
         waitables: list[Any] = [self._wake_r]
         for run in list(self._runs.values()):
@@ -499,7 +504,17 @@ class LocalProcessExecutor:
                 error = error or "the solve ended in an internal error"
             else:
                 status, error, stored = SUCCEEDED, None, result
-            self.store.finish(job_id, status=status, solution=stored, error=error, owner=self.owner)
+            ending: dict[str, Any] = {
+                "status": status,
+                "solution": stored,
+                "error": error,
+                "owner": self.owner,
+            }
+            try:
+                self.store.finish(job_id, **ending)
+            except Exception:  # the database is away: keep the result and retry
+                log.exception("could not record the end of job %s; will retry", job_id)
+                self._unrecorded.append((job_id, ending))
             log.info("job %s %s after %.2fs", job_id, status, elapsed)
         if self.on_finished is not None:
             self.on_finished(kind, outcome, elapsed)

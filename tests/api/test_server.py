@@ -260,7 +260,7 @@ def test_fifty_concurrent_jobs_all_finish_verified(server: Server) -> None:
             assert response.status_code == 202, response.text
             return str(response.json()["id"])
 
-        with ThreadPoolExecutor(max_workers=16) as pool:
+        with ThreadPoolExecutor(max_workers=50) as pool:
             ids = list(pool.map(submit, documents))
         assert len(set(ids)) == 50
         for job_id, raw in zip(ids, documents, strict=True):
