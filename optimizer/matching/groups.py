@@ -87,7 +87,7 @@ def enumerate_groups(instance: MatchingInstance, cands: Candidates) -> ColumnSet
     for a, b in rules.forbidden:
         forbidden[ids[a], ids[b]] = forbidden[ids[b], ids[a]] = True
     hub = np.array([inst.hub for inst in instance.institutions], dtype=np.int32)
-    required = [(ids[a], ids[b]) for a, b in rules.required]
+    required = [(ids[x], ids[y]) for x, y in rules.required]
 
     members_out, score_out = [], []
     for block in blocks(instance):
@@ -100,10 +100,10 @@ def enumerate_groups(instance: MatchingInstance, cands: Candidates) -> ColumnSet
                 keep = np.ones(len(combos), dtype=bool)
                 if group.min_hubs:
                     keep &= hub[combos].sum(axis=1) >= group.min_hubs
-                for a, b in required:
-                    has_a = (combos == a).any(axis=1)
-                    has_b = (combos == b).any(axis=1)
-                    keep &= has_a == has_b
+                for first, second in required:
+                    has_first = (combos == first).any(axis=1)
+                    has_second = (combos == second).any(axis=1)
+                    keep &= has_first == has_second
                 width = group.max_size
                 padded = np.full((int(keep.sum()), width), -1, dtype=np.int32)
                 padded[:, :k] = combos[keep]
@@ -511,20 +511,19 @@ def solve_groups_compact(
             else:
                 model.add(yi == yj)
         model.add(sum(y[i, g] for g in range(min(slots, i + 1))) == 1)
-    scale, _ = integer_scale(cands.score, max_power=6)
+    scale, exact = integer_scale(cands.score)
     terms = []
     for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True)):
         weight = round(float(cands.score[k]) * scale)
         if weight == 0:
             continue
         together = model.new_bool_var(f"together[{insts[i].id}][{insts[j].id}]")
-        shared = [g for g in range(min(slots, i + 1, j + 1))]
         both = []
-        for g in shared:
-            b = model.new_bool_var("")
-            model.add_bool_and([y[i, g], y[j, g]]).only_enforce_if(b)
-            model.add_bool_or([y[i, g].Not(), y[j, g].Not()]).only_enforce_if(b.Not())
-            both.append(b)
+        for g in range(min(slots, i + 1, j + 1)):
+            in_g = model.new_bool_var(f"together[{insts[i].id}][{insts[j].id}][{g}]")
+            model.add_bool_and([y[i, g], y[j, g]]).only_enforce_if(in_g)
+            model.add_bool_or([y[i, g].Not(), y[j, g].Not()]).only_enforce_if(in_g.Not())
+            both.append(in_g)
         model.add(sum(both) == together)
         terms.append(weight * together)
     model.maximize(sum(terms))
@@ -532,12 +531,12 @@ def solve_groups_compact(
     groups: list[list[int]] = []
     if run.has_solution:
         for g in range(slots):
-            members = [i for i in range(g, n) if run.solver.value(y[i, g])]
-            if members:
-                groups.append(members)
+            placed = [i for i in range(g, n) if run.solver.value(y[i, g])]
+            if placed:
+                groups.append(placed)
     bound = None
-    exact = integer_scale(cands.score, max_power=6)[1]
-    if run.bound_scaled is not None and exact:
-        bound = run.bound_scaled / scale
-    status = run.status if exact or run.status != Status.OPTIMAL else Status.FEASIBLE
-    return GroupsResult(status, groups, bound, "cp-sat", cpsat_version(), "compact slots")
+    if run.bound_scaled is not None:
+        # Each pair that can share a group is rounded by at most half a unit.
+        pairs_together = n * (group.max_size - 1) // 2
+        bound = run.bound_scaled / scale + (0.0 if exact else 0.5 * pairs_together / scale)
+    return GroupsResult(run.status, groups, bound, "cp-sat", cpsat_version(), "compact slots")

@@ -149,7 +149,7 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
         )
 
     ordered = sorted((sorted(g) for g in result.groups), key=lambda g: (-group_score(g), g))
-    groups = [
+    groups: list[dict[str, Any]] = [
         {"id": f"g{k + 1}", "members": [ids[i] for i in g], "score": group_score(g)}
         for k, g in enumerate(ordered)
     ]
