@@ -28,7 +28,9 @@ app = typer.Typer(
     no_args_is_help=True,
     help="UniShare: optimal matching, instrument scheduling and library loans for alliances.",
 )
-out = Console()
+# Piped or captured output (CI logs, files) gets a wide table rather than rich's 80
+# columns, which would fold every path in the summary over several lines.
+out = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
