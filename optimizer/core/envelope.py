@@ -35,7 +35,9 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    time_limit_s: float = Field(30.0, gt=0, description="Wall-clock limit for the search.")
+    time_limit_s: float = Field(
+        30.0, gt=0, allow_inf_nan=False, description="Wall-clock limit for the search."
+    )
     solver: str = Field(
         "auto",
         description="auto, cp-sat, highs, cbc, or a kind's baseline (greedy, rota).",
