@@ -45,7 +45,7 @@ class Options(BaseModel):
     threads: int = Field(0, ge=0, description="Solver threads; 0 = all cores.")
     seed: int = Field(0, description="Random seed, for reproducible runs.")
     relative_gap: float = Field(
-        0.0, ge=0, description="Stop within this gap; 0 = prove optimality."
+        0.0, ge=0, allow_inf_nan=False, description="Stop within this gap; 0 = prove optimality."
     )
     explain: bool = Field(True, description="Explain everything left unmatched or unserved.")
 
