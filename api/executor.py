@@ -45,7 +45,15 @@ PRUNE_EVERY_S = 600.0
 HEARTBEAT_S = 5.0
 LEASE_S = 60.0
 RECOVER_EVERY_S = 15.0
-PRELOAD = ("api.worker", "ortools.sat.python.cp_model", "highspy", "pulp", "numpy")
+PRELOAD = (
+    "api.worker",
+    "ortools.sat.python.cp_model",
+    "ortools.linear_solver.pywraplp",
+    "highspy",
+    "pulp",
+    "numpy",
+    "scipy.sparse",
+)
 # Improving-solution events kept per flush; the job row always holds the latest numbers.
 MAX_EVENTS_PER_FLUSH = 50
 

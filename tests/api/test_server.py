@@ -4,6 +4,7 @@ restarts, limits and load."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -299,6 +300,17 @@ def test_restart_loses_no_job(make_server: Callable[..., Server]) -> None:
         verify_solution(long_doc, client.get(f"/v1/jobs/{long_id}/solution").json())
         for job_id in queued_ids:
             verify_solution(raw, client.get(f"/v1/jobs/{job_id}/solution").json())
+        # A graceful stop (SIGTERM) puts the running solve back in the queue itself.
+        stopped_doc = long_groups_instance(time_limit_s=60, seed=10)
+        stopped_id = client.post("/v1/jobs", json=stopped_doc).json()["id"]
+        wait_for(lambda: job_status(client, stopped_id)["status"] == "running", 60, "running")
+    second.stop()
+    database = first.env["UNISHARE_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as conn:
+        row = conn.execute(
+            "select status, attempts from unishare_jobs where id = ?", (stopped_id,)
+        ).fetchone()
+    assert row == ("queued", 1)
 
 
 def test_postgresql_as_the_store(make_server: Callable[..., Server]) -> None:
