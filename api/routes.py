@@ -97,23 +97,6 @@ async def _accept(request: Request, query: OptionQuery) -> Accepted | JSONRespon
     )
     if isinstance(result, list):
         return issues_response(result)
-    solvers = KINDS[result.kind].solvers
-    solver = result.overrides.get("solver") or json.loads(result.document).get("options", {}).get(
-        "solver", "auto"
-    )
-    if solver not in solvers:
-        return issues_response(
-            [
-                Issue(
-                    code="unsupported_solver",
-                    path="options.solver",
-                    detail=(
-                        f"options.solver = {solver!r} is not available for {result.kind}; "
-                        f"choose one of {', '.join(solvers)}"
-                    ),
-                )
-            ]
-        )
     return result
 
 
