@@ -9,7 +9,7 @@ from types import FrameType
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from api.settings import load_settings
+from api.settings import SettingsError, load_settings
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
@@ -20,7 +20,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") ->
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    settings = load_settings()
+    try:
+        settings = load_settings()
+        settings.all_api_keys()
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise SystemExit(2) from None
+    except OSError as exc:
+        sys.stderr.write(f"cannot read UNISHARE_API_KEY_FILE: {exc}\n")
+        raise SystemExit(2) from None
     app = create_app(settings)
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     keys = len(settings.all_api_keys())
