@@ -20,7 +20,7 @@ def _rule_summary(instance: MatchingInstance, i: int) -> tuple[str, list[str]]:
     reasons = Counter(
         rule for j in range(n) if j != i and (rule := removal_reason(instance, i, j)) is not None
     )
-    parts = [f"{count} by {rule} ({RULE_WORDS[rule]})" for rule, count in reasons.most_common()]
+    parts = [f"{count} {RULE_WORDS[rule]}" for rule, count in reasons.most_common()]
     return "; ".join(parts), list(reasons)
 
 
@@ -167,6 +167,7 @@ def unmatched(
     position = {x: k for k, x in enumerate(ids)}
     by_node = incidence(cands, len(ids))
     chosen = set(selected)
+    required = {frozenset(p) for p in instance.rules.required}
     degree: Counter[int] = Counter()
     partners: dict[int, list[int]] = {}
     for k in selected:
@@ -188,7 +189,7 @@ def unmatched(
                 Explanation(
                     subject=x,
                     code="no_candidate",
-                    detail=f"{x} has no candidate partner: pairs removed {summary}",
+                    detail=f"{x} has no candidate partner; its pairs were removed as: {summary}",
                 )
             )
             continue
@@ -201,7 +202,8 @@ def unmatched(
                 rivals = []
                 for r in partners.get(j, []):
                     p = int(cands.b[r]) if int(cands.a[r]) == j else int(cands.a[r])
-                    rivals.append(f"{ids[p]} {cands.score[r]:.3f}")
+                    tag = " required" if frozenset((ids[j], ids[p])) in required else ""
+                    rivals.append(f"{ids[p]} {cands.score[r]:.3f}{tag}")
                 held.append((ids[j], float(cands.score[k]), rivals))
             elif k not in chosen:
                 free.append((ids[j], float(cands.score[k])))
@@ -224,13 +226,18 @@ def unmatched(
             for j, s, r in held[:5]
         ]
         more = f" and {len(held) - 5} more" if len(held) > 5 else ""
+        whom = (
+            f"the only candidate partner of {x} is"
+            if len(held) == 1
+            else f"all {len(held)} candidate partners of {x} are"
+        )
         out.append(
             Explanation(
                 subject=x,
                 code="partners_taken",
                 detail=(
-                    f"all {len(held)} candidate partners of {x} are at capacity in pairs that "
-                    f"give a higher total: {'; '.join(parts)}{more}"
+                    f"{whom} at capacity in pairs that are required or give a higher total: "
+                    f"{'; '.join(parts)}{more}"
                 ),
                 related=[j for j, _, _ in held],
             )
@@ -285,7 +292,9 @@ def groups_conflicts(instance: MatchingInstance) -> list[Explanation]:
     out = []
     forbidden = {frozenset(p) for p in instance.rules.forbidden}
     ids = {x.id: k for k, x in enumerate(instance.institutions)}
-    for a, b in instance.rules.required:
+    # In groups mode a required pair only has to share a group; it need not be a candidate
+    # (a non-candidate pair inside a group simply adds 0).
+    for a, b in unique_required(instance):
         if frozenset((a, b)) in forbidden:
             out.append(
                 Explanation(
@@ -365,6 +374,24 @@ def groups_infeasibility(instance: MatchingInstance) -> list[Explanation]:
     return out
 
 
+def _places_limit(instance: MatchingInstance, groups: list[dict]) -> str | None:
+    """When every place the rules allow is taken, say which rule caps the places."""
+    group = instance.group
+    if not group.min_hubs:
+        return None
+    hubs = sum(inst.hub for inst in instance.institutions)
+    most_groups = hubs // group.min_hubs
+    places = most_groups * group.max_size
+    filled = sum(len(g["members"]) for g in groups)
+    if len(groups) < most_groups or filled < places:
+        return None
+    return (
+        f"every place is taken: with {hubs} hubs and group.min_hubs = {group.min_hubs} at most "
+        f"{most_groups} groups of up to {group.max_size} can form, {places} places for "
+        f"{len(instance.institutions)} institutions"
+    )
+
+
 def ungrouped(
     instance: MatchingInstance, cands: Candidates, groups: list[dict], ungrouped_ids: list[str]
 ) -> list[Explanation]:
@@ -372,12 +399,27 @@ def ungrouped(
     position = {x: k for k, x in enumerate(cands.ids)}
     by_node = incidence(cands, len(cands.ids))
     group_of = {m: g for g in groups for m in g["members"]}
+    full = {g["id"] for g in groups if len(g["members"]) >= instance.group.max_size}
+    places = _places_limit(instance, groups)
     out = []
     for x in ungrouped_ids:
         i = position[x]
         reason = _why_no_group(instance, i)
         if reason:
             out.append(Explanation(subject=x, code="no_feasible_group", detail=reason))
+            continue
+        if not by_node[i]:
+            summary, _ = _rule_summary(instance, i)
+            out.append(
+                Explanation(
+                    subject=x,
+                    code="no_candidate",
+                    detail=(
+                        f"{x} has no candidate partner, so joining any group adds nothing; "
+                        f"its pairs were removed as: {summary}"
+                    ),
+                )
+            )
             continue
         positive = [k for k in by_node[i] if cands.score[k] > 0]
         if not positive:
@@ -387,8 +429,9 @@ def ungrouped(
                     subject=x,
                     code="no_gain",
                     detail=(
-                        f"{x} has no candidate pair with positive score, so joining any group "
-                        "adds nothing" + (f" (pairs removed {summary})" if summary else "")
+                        f"{x} has no candidate pair with a positive score, so joining any "
+                        "group adds nothing"
+                        + (f"; other pairs removed as: {summary}" if summary else "")
                     ),
                 )
             )
@@ -401,8 +444,13 @@ def ungrouped(
                 holders[g["id"]] = holders.get(g["id"], 0.0) + float(cands.score[k])
         if holders:
             named = ", ".join(
-                f"{gid} (its partners there would add {s:.3f})"
+                f"{gid}{' (full)' if gid in full else ''}: its partners there would add {s:.3f}"
                 for gid, s in sorted(holders.items(), key=lambda t: -t[1])[:5]
+            )
+            why = places or (
+                "each is full, or taking it in would cost the group more than it adds"
+                if all(gid in full for gid in holders)
+                else "taking it in, or swapping it for a member, would lower the total"
             )
             out.append(
                 Explanation(
@@ -410,7 +458,7 @@ def ungrouped(
                     code="groups_better_without",
                     detail=(
                         f"the groups holding {x}'s candidate partners score more as they are "
-                        f"(full, or a swap loses more than it gains): {named}"
+                        f"({why}): {named}"
                     ),
                     related=list(holders),
                 )

@@ -253,13 +253,13 @@ def removal_reason(instance: MatchingInstance, i: int, j: int) -> str | None:
 
 
 RULE_WORDS = {
-    "not_scored": "no score is listed for it",
-    "allowed_zone_pairs": "allowed_zone_pairs excludes the zones",
-    "allowed_type_pairs": "allowed_type_pairs excludes the types",
-    "same_region": "same_region needs one region",
-    "max_distance_km": "farther than max_distance_km (or a location is missing)",
+    "not_scored": "no score listed",
+    "allowed_zone_pairs": "zones not in allowed_zone_pairs",
+    "allowed_type_pairs": "types not in allowed_type_pairs",
+    "same_region": "different or missing regions under same_region",
+    "max_distance_km": "beyond max_distance_km or no location",
     "min_score": "score not above min_score",
-    "forbidden": "the pair is forbidden",
+    "forbidden": "forbidden",
 }
 
 
