@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-
-def presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-    key = request.headers.get("x-api-key")
-    return key.strip() if key else None
+# Declared as security schemes so that /docs offers to send a key; checked below.
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <key>")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <key>")
 
 
 def key_matches(presented: str, keys: tuple[str, ...]) -> bool:
@@ -26,13 +22,17 @@ def key_matches(presented: str, keys: tuple[str, ...]) -> bool:
     return found
 
 
-def require_api_key(request: Request) -> None:
+def require_api_key(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+    header: Annotated[str | None, Security(_header)] = None,
+) -> None:
     """FastAPI dependency: 401 unless a configured key is presented (no keys: open)."""
     keys: tuple[str, ...] = request.app.state.api_keys
     if not keys:
         return
-    presented = presented_key(request)
-    if presented is None or not key_matches(presented, keys):
+    presented = [k.strip() for k in (bearer.credentials if bearer else None, header) if k]
+    if not any(key_matches(k, keys) for k in presented if k):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="a valid API key is required: Authorization: Bearer <key> or X-API-Key",
