@@ -46,14 +46,13 @@ def solve_pulp(
     context: SolveContext,
     *,
     time_limit: float | None = None,
-    warm_start: bool = False,
 ) -> MipResult:
     """Solve ``problem`` with ``backend`` ("highs" or "cbc") within the context's limits.
 
-    ``warm_start`` is accepted but not passed on: the bundled CBC 2.10.3 can take a MIP
-    start, fix its non-zero variables, and then report that restricted answer as
-    "Optimal" for the whole problem (seen on a 159-column groups master: -2871.7 reported
-    optimal, 76.9 reachable), and PuLP's HiGHS interface cannot take one.
+    No MIP start is passed: the bundled CBC 2.10.3 can take one, fix its non-zero
+    variables, and then report that restricted answer as "Optimal" for the whole problem
+    (seen on a 159-column groups master: -2871.7 reported optimal, 76.9 reachable), and
+    PuLP's HiGHS interface cannot take one.
     """
     options = context.options
     time_limit = max(0.01, context.remaining() if time_limit is None else time_limit)

@@ -289,7 +289,7 @@ def solve_set_partitioning(
             keep = keep[np.argsort(-rc[keep])[:EXACT_MASTER_COLUMNS]]
         log.debug("exact phase over %d columns (threshold %.6f)", len(keep), threshold)
         improved, improved_value, proven, restricted_bound = _integer_master(
-            columns, keep, cover, penalty, backend, context, budget=1.0, start=incumbent
+            columns, keep, cover, penalty, backend, context, budget=1.0
         )
         if improved is not None and improved_value > best:
             groups, best = improved, improved_value
@@ -342,11 +342,9 @@ def _integer_master(
     backend: str,
     context: SolveContext,
     budget: float,
-    start: list[list[int]] | None = None,
 ) -> tuple[list[list[int]] | None, float, bool, float | None]:
     """Best disjoint selection among ``chosen`` columns (plus artificials for coverage).
 
-    ``start`` is a known solution (groups of institution indices) to warm-start from.
     Returns (groups, value, proven optimal over these columns, bound over these columns).
     An artificial column in the answer appears as an empty group.
     """
@@ -377,16 +375,7 @@ def _integer_master(
             problem += (expr == 1) if cover[i] else (expr <= 1), f"member_{i}"
         elif cover[i]:
             return None, 0.0, False, None
-    if start is not None:
-        wanted = {tuple(sorted(g)) for g in start if g}
-        for var, c in zip(x, chosen.tolist(), strict=True):
-            row = columns.members[c]
-            var.setInitialValue(1 if tuple(sorted(row[row >= 0].tolist())) in wanted else 0)
-        for var in art.values():
-            var.setInitialValue(0)
-    result = solve_pulp(
-        problem, backend, context, time_limit=max(0.05, time_limit), warm_start=start is not None
-    )
+    result = solve_pulp(problem, backend, context, time_limit=max(0.05, time_limit))
     if not result.has_solution:
         return None, 0.0, False, result.bound
     groups: list[list[int]] = []

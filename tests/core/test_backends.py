@@ -107,5 +107,5 @@ def test_cbc_is_not_given_a_mip_start(monkeypatch):
     problem = knapsack(pulp.LpMaximize)
     for var in problem.variables():
         var.setInitialValue(0)
-    assert solve_pulp(problem, "cbc", context(), warm_start=True).status == Status.OPTIMAL
+    assert solve_pulp(problem, "cbc", context()).status == Status.OPTIMAL
     assert not seen[0].get("warmStart")
