@@ -73,8 +73,26 @@ def collect_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return unique, missing
 
 
-def solve_file(path: Path, out_dir: Path, overrides: dict[str, Any]) -> Row:
-    """Solve one file and write its solution document; never raises."""
+def output_names(files: list[Path]) -> dict[Path, str]:
+    """``<stem>.solution.json`` per input; a stem seen before gets ``-2``, ``-3``… appended.
+
+    Two inputs with one stem (``a/x.json`` and ``b/x.json``) would otherwise write the same
+    file, and the first solution would be lost without a word.
+    """
+    names: dict[Path, str] = {}
+    taken: set[str] = set()
+    for path in files:
+        name, n = f"{path.stem}.solution.json", 1
+        while name in taken:
+            n += 1
+            name = f"{path.stem}-{n}.solution.json"
+        taken.add(name)
+        names[path] = name
+    return names
+
+
+def solve_file(path: Path, target: Path, overrides: dict[str, Any]) -> Row:
+    """Solve one file and write its solution document to ``target``; never raises."""
     from optimizer.core.documents import solve_document
 
     started = time.perf_counter()
@@ -102,7 +120,6 @@ def solve_file(path: Path, out_dir: Path, overrides: dict[str, Any]) -> Row:
                     )
                 ],
             )
-    target = out_dir / f"{path.stem}.solution.json"
     note = ""
     if solution.status == Status.INVALID and solution.issues:
         first = solution.issues[0]
@@ -201,6 +218,9 @@ def solve(
         err.print("no *.json instance files found")
         raise typer.Exit(EXIT_INVALID)
     output.mkdir(parents=True, exist_ok=True)
+    for path, name in output_names(files).items():
+        if name != f"{path.stem}.solution.json":
+            err.print(f"[yellow]another input is also named {path.stem}:[/] {path} -> {name}")
     overrides = {"time_limit_s": time_limit, "solver": solver, "seed": seed, "threads": threads}
     rows = run_batch(files, output, overrides, jobs)
     rows += [
@@ -216,6 +236,7 @@ def solve(
 def run_batch(files: list[Path], out_dir: Path, overrides: dict[str, Any], jobs: int) -> list[Row]:
     """Solve every file (in ``jobs`` processes when > 1) and return rows in input order."""
     rows: dict[Path, Row] = {}
+    targets = {path: out_dir / name for path, name in output_names(files).items()}
     progress = Progress(
         TextColumn("[bold]solving"),
         BarColumn(),
@@ -230,11 +251,11 @@ def run_batch(files: list[Path], out_dir: Path, overrides: dict[str, Any], jobs:
         if jobs == 1:
             for path in files:
                 progress.update(task, description=path.name)
-                rows[path] = solve_file(path, out_dir, overrides)
+                rows[path] = solve_file(path, targets[path], overrides)
                 progress.advance(task)
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(solve_file, p, out_dir, overrides): p for p in files}
+                futures = {pool.submit(solve_file, p, targets[p], overrides): p for p in files}
                 for future in as_completed(futures):
                     path = futures[future]
                     try:

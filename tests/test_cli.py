@@ -252,3 +252,18 @@ def test_an_exception_in_one_file_does_not_stop_the_batch(batch, tmp_path, monke
     assert solutions["east-west"].status == Status.OPTIMAL
     assert solutions["alliance"].status == Status.ERROR
     assert "RuntimeError: boom" in solutions["alliance"].explanations[0].detail
+
+
+def test_inputs_sharing_a_stem_keep_both_solutions(tmp_path):
+    """Regression: a/x.json and b/x.json both wrote x.solution.json, losing the first."""
+    for folder, name in (("a", "pairs"), ("b", "groups")):
+        (tmp_path / folder).mkdir()
+        document = dict(PAIRS if folder == "a" else GROUPS, name=name)
+        (tmp_path / folder / "x.json").write_text(json.dumps(document))
+    out = tmp_path / "out"
+    result = invoke("solve", tmp_path / "a", tmp_path / "b", "-o", out)
+    assert result.exit_code == 0
+    first = Solution.model_validate_json((out / "x.solution.json").read_text())
+    second = Solution.model_validate_json((out / "x-2.solution.json").read_text())
+    assert (first.name, second.name) == ("pairs", "groups")
+    assert first.status == second.status == Status.OPTIMAL
