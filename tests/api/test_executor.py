@@ -1,4 +1,5 @@
-"""The local executor on its own: a worker that dies fails only its own job, with the reason."""
+"""The local executor on its own, under faults: a worker killed, the worker factory killed,
+a worker hung. Each touches only its own job, which ends with the reason."""
 
 from __future__ import annotations
 
@@ -24,9 +25,12 @@ def _leads_group(pid: int) -> bool:
         return False
 
 
-def test_a_killed_worker_fails_only_its_own_job(tmp_path: Path) -> None:
+def test_worker_faults_touch_only_their_own_job(tmp_path: Path) -> None:
     settings = load_settings(
-        {}, database_url=f"sqlite:///{tmp_path / 'jobs.db'}", max_concurrent_solves=2
+        {},
+        database_url=f"sqlite:///{tmp_path / 'jobs.db'}",
+        max_concurrent_solves=2,
+        cancel_grace_s=1,
     )
     store = JobStore(settings.database_url)
     store.create_schema()
@@ -89,6 +93,33 @@ def test_a_killed_worker_fails_only_its_own_job(tmp_path: Path) -> None:
         after = store.get(job["id"], heavy=True)
         assert after is not None and after["status"] == "succeeded", after["error"]
         verify_solution(tiny, after["solution"])
+
+        # A hung worker (SIGSTOP: it cannot answer the stop request) is killed, whole group,
+        # once the grace period has passed, and its job ends cancelled with the reason.
+        hung_doc = long_groups_instance(time_limit_s=100, seed=24)
+        hung, _ = store.submit(
+            kind="matching",
+            name="hung",
+            document=json.dumps(hung_doc),
+            overrides={"time_limit_s": 100},
+            request_sha256="hung",
+        )
+        executor.submit(hung["id"])
+        wait_for(lambda: hung["id"] in executor._runs, 60, "the hung job to start")
+        pid = executor._runs[hung["id"]].process.pid
+        wait_for(lambda: _leads_group(pid), 30, "the worker to lead its process group")
+        os.kill(pid, signal.SIGSTOP)
+        store.request_cancel(hung["id"])
+        executor.cancel(hung["id"])
+        wait_for(
+            lambda: store.get(hung["id"])["status"] == "cancelled",  # type: ignore[index]
+            30,
+            "the hung job to be cancelled",
+        )
+        ended = store.get(hung["id"])
+        assert ended is not None and "grace" in ended["error"]
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)  # nothing of its process group is left
     finally:
         executor.shutdown()
         store.dispose()
