@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,21 @@ from optimizer.instruments.timeline import (
 log = logging.getLogger(__name__)
 
 SOLVERS = ("auto", "cp-sat", "greedy")
+
+
+def _intersect(x: list[tuple[int, int]], y: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Intersection of two sorted lists of half-open segments."""
+    out = []
+    i = j = 0
+    while i < len(x) and j < len(y):
+        a, b = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
+        if a < b:
+            out.append((a, b))
+        if x[i][1] < y[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
 
 
 def weight_scale(weights: list[float]) -> tuple[int, float]:
@@ -303,6 +320,7 @@ class ScheduleModel:
             {i} for i in range(len(tl.instrument_ids)) if len(by_type[tl.instrument_type[i]]) > 1
         ]
         items: list[list[tuple[int, int, int, int]]] = [[] for _ in families]
+        staffed_items: list[list[tuple[int, int, int, int]]] = [[] for _ in families]
         staffed: list[tuple[int, int, int, int]] = []
         for r, vars_ in enumerate(self.steps):
             if not all(sv.options for sv in vars_):
@@ -315,6 +333,8 @@ class ScheduleModel:
                 for f, family in enumerate(families):
                     if used <= family:
                         items[f].append(item)
+                        if sv.step.operator_required:
+                            staffed_items[f].append(item)
                 if sv.step.operator_required:
                     staffed.append(item)
 
@@ -348,6 +368,28 @@ class ScheduleModel:
                 tail,
                 len(family),
                 name,
+            )
+        # Staffed steps need the instrument free and a qualified operator on shift at once.
+        manned = [
+            _intersect(
+                tl.free[i], merge([w for o in tl.operators_for(i) for w in tl.operator_free[o]])
+            )
+            for i in range(len(tl.instrument_ids))
+        ]
+        for f, family in enumerate(families):
+            if not staffed_items[f]:
+                continue
+            crew = {o for i in family for o in tl.operators_for(i)}
+            name = ",".join(sorted(tl.instrument_ids[i] for i in family))
+            cut(
+                staffed_items[f],
+                lambda a, b, f=family, c=crew: min(
+                    sum(overlap(manned[i], a, b) for i in f),
+                    sum(overlap(tl.operator_free[o], a, b) for o in c),
+                ),
+                0,
+                0,
+                f"staffed:{name}",
             )
         if staffed and tl.operator_ids:
             cut(
@@ -474,12 +516,27 @@ class ScheduleModel:
                 p = at.get((r, sv.step.index)) if on else None
                 if p is not None:
                     m.add_hint(sv.start, p.start)
+                elif sv.options:  # a complete hint is one CP-SAT can take as is
+                    m.add_hint(sv.start, sv.options[0].starts[0][0])
                 for o in sv.options:
                     if o.literal is not self.served[r]:
                         m.add_hint(o.literal, p is not None and p.instrument == o.instrument)
                 for op, lit in sv.operators.items():
                     if lit is not self.served[r]:
                         m.add_hint(lit, p is not None and p.operator == op)
+                for x in {self.tl.instrument_site[o.instrument] for o in sv.options}:
+                    lit = self._site_literals.get((id(sv), x))
+                    if lit is not None:
+                        here = p is not None and self.tl.instrument_site[p.instrument] == x
+                        m.add_hint(lit, here)
+        ends = {}
+        for p in placed:
+            ends[p.request] = max(ends.get(p.request, 0), p.end)
+        if self.makespan is not None and ends:
+            m.add_hint(self.makespan, max(ends.values()))
+        for r, late in self.tardiness.items():
+            due = self.tl.requests[r].due or 0
+            m.add_hint(late, max(0, ends.get(r, 0) - due))
 
     def read(self, solver: Any) -> list[Placed]:
         out = []
@@ -555,17 +612,14 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     if greedy_ok:
         start = base
         if tl.instance.objective == "max_weighted_served":
-            # A better warm start than list order: heavy, short requests first.
-            dense = greedy(tl, order=_density_order(tl))
-            if not dense.failed_must and _greedy_value(tl, dense) > _greedy_value(tl, base):
-                start = dense
+            start = _warm_start(tl, base, context)
         sm.hint(start.bookings, start.served)
     makespan = tl.instance.objective == "min_makespan"
     run = run_cpsat(
         sm.model,
         context,
         scale=1.0 if makespan else sm.scale,
-        tune=_tune_makespan if makespan else None,
+        tune=_tuning(sm, makespan),
     )
     version = cpsat_version()
     extra: dict[str, Any] = {"greedy_objective": _greedy_value(tl, base) if greedy_ok else None}
@@ -577,8 +631,8 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
             explanations=explain.infeasible_core(tl, context),
         )
     if not run.has_solution:
-        if greedy_ok:  # the baseline still stands: report it, with the bound CP-SAT proved
-            bound = sm.true_bound(run.solver.best_objective_bound) if sm.exact else None
+        if greedy_ok:  # the baseline still stands: report it, with the LP bound if any
+            bound = sm.lp_value if sm.exact else None
             return _finish(
                 tl, Status.FEASIBLE, "greedy", base.bookings, context,
                 bound=bound, version=version, extra_kpis=extra,
@@ -623,12 +677,51 @@ def _density_order(tl: Timeline) -> list[int]:
     return sorted(range(n), key=lambda r: (not tl.requests[r].must, -density(r), r))
 
 
-def _tune_makespan(params: Any) -> None:
-    """On two workers, prove makespans with propagation-only search beside the LP one.
+def _tuning(sm: ScheduleModel, makespan: bool) -> Callable[[Any], None]:
+    intervals = sum(len(v) for v in sm._instrument_intervals)
 
-    Measured on ft10 with 2 workers (benchmarks/instruments.py): the default portfolio
-    (default_lp and LNS) finds 930 but leaves the bound at 808 after 60 s; running
-    no_lp beside default_lp proves 930 optimal in about 33 s.
+    def tune(params: Any) -> None:
+        if makespan and params.num_workers == 2:
+            # Measured on ft10 with 2 workers (benchmarks/instruments.py): the default
+            # portfolio (default_lp and LNS) finds 930 but leaves the bound at 808 after 60 s;
+            # propagation-only search (no_lp) beside default_lp proves 930 in about 33 s.
+            params.subsolvers.extend(["no_lp", "default_lp"])
+        if intervals > 3000:
+            # Measured on a 1,000-request week: presolve probing alone took 19 s of a 20 s
+            # budget, so no schedule came back; without it the warm start is in at 2 s.
+            params.cp_model_probing_level = 0
+
+    return tune
+
+
+def _warm_start(tl: Timeline, base: GreedyResult, context: SolveContext) -> GreedyResult:
+    """The best of a few greedy orders: list order, weight per minute, then perturbations.
+
+    Spends at most a tenth of the time limit (and 5 s); seeded by ``options.seed``.
     """
-    if params.num_workers == 2:
-        params.subsolvers.extend(["no_lp", "default_lp"])
+    rng = random.Random(context.options.seed)
+    budget = min(5.0, 0.1 * context.options.time_limit_s)
+    started = context.elapsed()
+    best, best_value = base, _greedy_value(tl, base)
+    n = len(tl.requests)
+    density = [r.weight / sum(s.duration for s in r.steps) for r in tl.requests]
+    orders = [
+        _density_order(tl),
+        sorted(range(n), key=lambda r: (not tl.requests[r].must, -tl.requests[r].weight, r)),
+    ]
+    tries = 0
+    while context.elapsed() - started < budget and not context.stop.is_set():
+        if tries < len(orders):
+            order = orders[tries]
+        else:
+            noisy = [d * rng.uniform(0.6, 1.4) for d in density]
+            order = sorted(range(n), key=lambda r: (not tl.requests[r].must, -noisy[r], r))
+        tries += 1
+        result = greedy(tl, order=order)
+        value = _greedy_value(tl, result)
+        if not result.failed_must and value > best_value:
+            best, best_value = result, value
+        if tries >= 50:
+            break
+    log.debug("warm start: %d greedy orders, best %s", tries, best_value)
+    return best
