@@ -375,7 +375,10 @@ class LocalProcessExecutor:
 
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
-            target=run_job, args=(child, document, overrides), name=f"solve-{key}", daemon=False
+            target=run_job,
+            args=(child, document, overrides, self.settings.worker_memory_mb),
+            name=f"solve-{key}",
+            daemon=False,
         )
         try:
             try:
@@ -385,7 +388,7 @@ class LocalProcessExecutor:
                 log.warning("could not start a worker; retrying", exc_info=True)
                 process = self._ctx.Process(
                     target=run_job,
-                    args=(child, document, overrides),
+                    args=(child, document, overrides, self.settings.worker_memory_mb),
                     name=f"solve-{key}",
                     daemon=False,
                 )

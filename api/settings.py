@@ -18,6 +18,18 @@ log = logging.getLogger(__name__)
 PREFIX = "UNISHARE_"
 
 
+def default_worker_memory_mb() -> int:
+    """Three quarters of the machine's memory shared by the concurrent solves, at least 4 GiB.
+
+    A runaway instance then fails its own job instead of starving the machine.
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError, AttributeError):
+        return 0
+    return max(4096, int(total * 0.75 / max(1, os.cpu_count() or 1)))
+
+
 class Settings(BaseModel):
     """What an operator can tune; each field is ``UNISHARE_<FIELD NAME IN CAPITALS>``."""
 
@@ -52,6 +64,11 @@ class Settings(BaseModel):
     )
     cancel_grace_s: float = Field(
         5.0, ge=0, description="After a stop request, seconds before the worker is killed."
+    )
+    worker_memory_mb: int = Field(
+        default_factory=lambda: default_worker_memory_mb(),
+        ge=0,
+        description="Address-space limit of each worker process in MiB (0 = none).",
     )
     sync_timeout_s: float = Field(
         600.0, gt=0, description="Longest wait of POST /v1/solve, queueing included."

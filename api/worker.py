@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import threading
 import time
@@ -55,9 +56,13 @@ def ping() -> None:
     """A no-op worker: starting one warms the process factory up."""
 
 
-def run_job(conn: Connection, document: str, overrides: dict[str, Any]) -> None:
+def run_job(conn: Connection, document: str, overrides: dict[str, Any], memory_mb: int = 0) -> None:
     """Entry point of a worker process."""
     os.setsid()
+    if memory_mb > 0:
+        # Past this the solve fails (MemoryError or an aborted solver), not the machine.
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     stop = threading.Event()
     send_lock = threading.Lock()
 
