@@ -10,6 +10,7 @@ Used by ``instances/loans/`` (the western consortium) and by ``benchmarks/loans.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from datetime import date, timedelta
@@ -114,19 +115,24 @@ def loans_document(
 
     titles = [f"isbn:97870{rng.randrange(10**7, 10**8)}{k % 10}" for k in range(n_titles)]
     titles = list(dict.fromkeys(titles))
-    popularity = [1.0 / (k + 1) ** 0.9 for k in range(len(titles))]
+    # Cumulative weights once: rng.choices would re-add them on every call.
+    popularity = list(itertools.accumulate(1.0 / (k + 1) ** 0.9 for k in range(len(titles))))
 
     def iso(day: int) -> str:
         return (start + timedelta(days=day)).isoformat()
 
     copy_docs: list[dict[str, Any]] = []
     holders: dict[str, set[str]] = {}
-    weights = [size[x] for x in lib_ids]
+    weights = list(itertools.accumulate(size[x] for x in lib_ids))
     k = 0
     while len(copy_docs) < n_copies:
-        title = titles[k % len(titles)] if k < len(titles) else rng.choices(titles, popularity)[0]
+        title = (
+            titles[k % len(titles)]
+            if k < len(titles)
+            else rng.choices(titles, cum_weights=popularity)[0]
+        )
         k += 1
-        lib = rng.choices(lib_ids, weights)[0]
+        lib = rng.choices(lib_ids, cum_weights=weights)[0]
         holders.setdefault(title, set()).add(lib)
         doc: dict[str, Any] = {"id": f"c{len(copy_docs) + 1:06d}", "library": lib, "title": title}
         roll = rng.random()
@@ -138,7 +144,7 @@ def loans_document(
 
     request_docs = []
     for q in range(requests):
-        title = rng.choices(titles, popularity)[0]
+        title = rng.choices(titles, cum_weights=popularity)[0]
         outside = [x for x in lib_ids if x not in holders.get(title, set())]
         lib = rng.choice(outside or lib_ids)
         wanted = [title]

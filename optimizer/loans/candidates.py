@@ -77,6 +77,12 @@ class Candidates:
     var_arc: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     var_day: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     var_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    reserve: list[int] = field(default_factory=list)
+    """Arcs left out of the model by ``max_arcs``; the pricing still looks at them."""
+    dominated: int = 0
+    """Arcs dropped because a free arc of the same request is at least as good."""
+    congested: list[bool] = field(default_factory=list)
+    """Per pool: could it ever be full? Pools that cannot need no shelf rows."""
     exact: bool = True
     """False when some ship day worth considering was cut by MAX_DAYS_PER_ARC."""
 
@@ -162,7 +168,14 @@ def build_arcs(instance: LoansInstance, pools: list[Pool]) -> tuple[list[Arc], l
     return arcs, by_request
 
 
-def build_candidates(instance: LoansInstance, *, max_days: int = MAX_DAYS_PER_ARC) -> Candidates:
+def build_candidates(
+    instance: LoansInstance,
+    *,
+    max_days: int = MAX_DAYS_PER_ARC,
+    max_arcs: int | None = None,
+) -> Candidates:
+    """Candidate loans; with ``max_arcs``, only each request's cheapest arcs enter the model
+    and the others wait in ``reserve`` for the pricing (the model is then inexact)."""
     pools = build_pools(instance)
     arcs, by_request = build_arcs(instance, pools)
     pen = instance.penalties
@@ -176,14 +189,47 @@ def build_candidates(instance: LoansInstance, *, max_days: int = MAX_DAYS_PER_AR
         late_rate=np.array([pen.late_per_day * r.weight for r in instance.requests], dtype=float),
         need=np.array([instance.day(r.needed_by) for r in instance.requests], dtype=np.int64),
     )
+    active = [a.earliest <= a.last_useful for a in arcs]
+    congested = [True] * len(pools)
+    if instance.policies.max_imbalance is None:
+        for _ in range(2):
+            congested = _congested_pools(pools, arcs, active)
+            cands.dominated += _drop_dominated(instance, pools, arcs, by_request, active, congested)
+    else:
+        congested = _congested_pools(pools, arcs, active)
+    if max_arcs is not None:
+        for q, mine in enumerate(by_request):
+            live = [k for k in mine if active[k]]
+            if len(live) <= max_arcs:
+                continue
+            rate = float(cands.late_rate[q])
+            need = int(cands.need[q])
+            live.sort(
+                key=lambda k: (
+                    arcs[k].cost + rate * max(0, arcs[k].earliest + arcs[k].out_days - need),
+                    k,
+                )
+            )
+            for k in live[max_arcs:]:
+                active[k] = False
+                cands.reserve.append(k)
+        if cands.reserve:
+            cands.exact = False
+            congested = _congested_pools(pools, arcs, active)
+    cands.congested = congested
     arcs_by_pool: list[list[int]] = [[] for _ in pools]
     for k, a in enumerate(arcs):
-        if a.earliest <= a.last_useful:
+        if active[k]:
             arcs_by_pool[a.pool].append(k)
     var_arc: list[int] = []
     var_day: list[int] = []
     for p, members in zip(pools, arcs_by_pool, strict=True):
         if not members:
+            continue
+        if not congested[p.index]:
+            # Never full: no loan ever waits, each ships on its earliest day.
+            var_arc += members
+            var_day += [arcs[k].earliest for k in members]
             continue
         for k, days in zip(members, _ship_days(p, [arcs[k] for k in members]), strict=True):
             if len(days) > max_days:
@@ -200,6 +246,82 @@ def build_candidates(instance: LoansInstance, *, max_days: int = MAX_DAYS_PER_AR
         late = np.maximum(0, cands.var_day + out - cands.need[req])
         cands.var_cost = cost + cands.late_rate[req] * late
     return cands
+
+
+def _congested_pools(pools: list[Pool], arcs: list[Arc], active: list[bool]) -> list[bool]:
+    """Pools that could ever be full: more loans possibly out on some day than copies."""
+    windows: list[list[tuple[int, int]]] = [[] for _ in pools]
+    for k, a in enumerate(arcs):
+        if active[k]:
+            windows[a.pool].append((a.earliest, a.last_useful + a.busy))
+    out = []
+    for pool, spans in zip(pools, windows, strict=True):
+        if not spans or len(spans) <= pool.capacity(min(s for s, _ in spans)):
+            out.append(False)  # no more requests than copies on the shelf from the start
+            continue
+        end = max(e for _, e in spans)
+        load = np.zeros(end + 1, dtype=np.int64)
+        for s, e in spans:
+            load[s] += 1
+            load[e] -= 1
+        load = np.cumsum(load)[:end]
+        days = np.arange(end)
+        cap = np.searchsorted(np.asarray(pool.releases), days, side="right")
+        out.append(bool(np.any(load > cap)))
+    return out
+
+
+def _drop_dominated(
+    instance: LoansInstance,
+    pools: list[Pool],
+    arcs: list[Arc],
+    by_request: list[list[int]],
+    active: list[bool],
+    congested: list[bool],
+) -> int:
+    """Drop arcs no better than a request's best *free* arc; return how many were dropped.
+
+    A free arc's pool is never full and its lender's max_outgoing can never bind, so a
+    loan on it at its earliest day fits next to any plan. Any plan that serves the request
+    through a dearer arc can swap to it without loss (there is no balance rule here).
+    """
+    pen = instance.penalties
+    requests = instance.requests
+    potential: dict[str, set[int]] = defaultdict(set)
+    for k, a in enumerate(arcs):
+        if active[k]:
+            potential[pools[a.pool].library].add(a.request)
+    bounded = {
+        x.id
+        for x in instance.libraries
+        if x.max_outgoing is not None and len(potential[x.id]) > x.max_outgoing
+    }
+    dropped = 0
+    for q, mine in enumerate(by_request):
+        live = [k for k in mine if active[k]]
+        if len(live) < 2:
+            continue
+        rate = pen.late_per_day * requests[q].weight
+        need = instance.day(requests[q].needed_by)
+
+        def first_cost(k: int, rate: float = rate, need: int = need) -> float:
+            a = arcs[k]
+            return a.cost + rate * max(0, a.earliest + a.out_days - need)
+
+        free = [
+            k
+            for k in live
+            if not congested[arcs[k].pool] and pools[arcs[k].pool].library not in bounded
+        ]
+        if not free:
+            continue
+        best = min(free, key=lambda k: (first_cost(k), k))
+        limit = first_cost(best)
+        for k in live:
+            if k != best and first_cost(k) >= limit:
+                active[k] = False
+                dropped += 1
+    return dropped
 
 
 def _ship_days(pool: Pool, arcs: list[Arc]) -> list[list[int]]:
@@ -228,17 +350,17 @@ def _ship_days(pool: Pool, arcs: list[Arc]) -> list[list[int]]:
 
     events = {d for d in pool.releases if d <= hi}
     frontier = sorted({a.earliest for a in arcs} | events)
-    seen = set(frontier)
     while frontier:
         new: set[int] = set()
         for d in frontier:
             for a in arcs:
                 if d == a.earliest or (d in events and may_wait_until(a, d)):
                     home = d + a.busy
-                    if home <= hi and home not in seen:
+                    # A home day may also be some arc's earliest day: it still becomes an
+                    # event, so that the other arcs may wait until it.
+                    if home <= hi and home not in events:
                         new.add(home)
         events |= new
-        seen |= new
         frontier = sorted(new)
     ordered = sorted(events)
     out = []

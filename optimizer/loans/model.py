@@ -46,8 +46,20 @@ class Rows:
     coef: list[np.ndarray]
     lower: list[float]
     upper: list[float]
+    meta: list[tuple[str, Any, int]]
+    """Per row: ("request", q, 0), ("shelf", pool, day), ("out", library, 0), ("imbalance",
+    library, 0); the pricing reads duals through it."""
 
-    def add(self, name: str, idx: np.ndarray, coef: np.ndarray, lo: float, hi: float) -> None:
+    def add(
+        self,
+        name: str,
+        idx: np.ndarray,
+        coef: np.ndarray,
+        lo: float,
+        hi: float,
+        meta: tuple[str, Any, int],
+    ) -> None:
+        self.meta.append(meta)
         self.names.append(name)
         self.index.append(idx)
         self.coef.append(coef)
@@ -85,7 +97,8 @@ def request_rows(cands: Candidates, rows: Rows) -> None:
     for group in np.split(order, cuts):
         if len(group) > 1:
             r = cands.instance.requests[cands.arcs[int(cands.var_arc[group[0]])].request]
-            rows.add(f"one_loan[{r.id}]", *_ones(group), -np.inf, 1.0)
+            q = cands.arcs[int(cands.var_arc[group[0]])].request
+            rows.add(f"one_loan[{r.id}]", *_ones(group), -np.inf, 1.0, ("request", q, 0))
 
 
 def pool_rows(cands: Candidates, rows: Rows) -> None:
@@ -108,7 +121,8 @@ def pool_rows(cands: Candidates, rows: Rows) -> None:
             if previous is not None and np.array_equal(previous, covering):
                 continue
             previous = covering
-            rows.add(f"shelf[{pool.library}][{pool.title}][d{t}]", *_ones(covering), -np.inf, cap)
+            name = f"shelf[{pool.library}][{pool.title}][d{t}]"
+            rows.add(name, *_ones(covering), -np.inf, cap, ("shelf", p, t))
 
 
 def library_rows(cands: Candidates, rows: Rows) -> None:
@@ -122,17 +136,18 @@ def library_rows(cands: Candidates, rows: Rows) -> None:
     for lib in instance.libraries:
         out = np.flatnonzero(var_lender == lib.id)
         if lib.max_outgoing is not None and len(out) > lib.max_outgoing:
-            rows.add(f"max_outgoing[{lib.id}]", *_ones(out), -np.inf, lib.max_outgoing)
+            name = f"max_outgoing[{lib.id}]"
+            rows.add(name, *_ones(out), -np.inf, lib.max_outgoing, ("out", lib.id, 0))
         if k is not None:
             inc = np.flatnonzero(var_borrower == lib.id)
             if len(out) + len(inc) > k:
                 idx = np.concatenate([out, inc])
                 coef = np.concatenate([np.ones(len(out)), -np.ones(len(inc))])
-                rows.add(f"imbalance[{lib.id}]", idx, coef, -k, k)
+                rows.add(f"imbalance[{lib.id}]", idx, coef, -k, k, ("imbalance", lib.id, 0))
 
 
 def build_rows(cands: Candidates) -> Rows:
-    rows = Rows([], [], [], [], [])
+    rows = Rows([], [], [], [], [], [])
     request_rows(cands, rows)
     pool_rows(cands, rows)
     library_rows(cands, rows)
@@ -193,6 +208,8 @@ class HighsRun:
     x: np.ndarray | None
     bound: float | None
     """Dual bound of the MIP, or the LP optimum, without the objective offset."""
+    duals: np.ndarray | None = None
+    """Row duals of an LP solve."""
 
 
 def run_highs(
@@ -204,6 +221,7 @@ def run_highs(
     *,
     relax: bool,
     start: np.ndarray | None = None,
+    time_limit: float | None = None,
 ) -> HighsRun:
     """One HiGHS solve of min cost.x, lower <= matrix.x <= upper, x binary (or in [0, 1])."""
     import highspy
@@ -217,7 +235,8 @@ def run_highs(
         return HighsRun(Status.OPTIMAL if fits else Status.INFEASIBLE, np.zeros(0), 0.0)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", max(0.01, context.remaining()))
+    limit = context.remaining() if time_limit is None else min(time_limit, context.remaining())
+    h.setOptionValue("time_limit", max(0.01, limit))
     h.setOptionValue("random_seed", context.options.seed % 2**31)
     # No "threads": HiGHS sizes its scheduler once per process, and asking another size
     # later makes the run fail; its simplex and branch-and-bound are mostly serial anyway.
@@ -271,7 +290,8 @@ def run_highs(
         raw = info.mip_dual_bound
         if raw is not None and abs(raw) < 1e30:
             bound = float(raw)
-    return HighsRun(out, x, bound)
+    duals = np.array(h.getSolution().row_dual) if relax and x is not None else None
+    return HighsRun(out, x, bound, duals)
 
 
 def _fractional(x: np.ndarray) -> int:
@@ -317,17 +337,41 @@ def solve_lp_guided(cands: Candidates, rows: Rows, context: SolveContext) -> Res
     cost, offset = objective_coefficients(cands)
     matrix = _matrix(rows, n)
     lower, upper = np.array(rows.lower), np.array(rows.upper)
-    version = _highs_version()
+    _highs_version()
     lp = run_highs(matrix, cost, lower, upper, context, relax=True)
     if lp.x is None or lp.bound is None:
         log.info("LP relaxation did not finish; solving the MIP directly")
         result = solve_highs(cands, rows, context)
         result.method = "mip"
         return result
-    lp_bound = lp.bound + offset
-    if _fractional(lp.x) == 0:
-        return Result(Status.OPTIMAL, "highs", np.flatnonzero(lp.x > 0.5), lp_bound, version, "lp")
-    fixed = lp.x > 1 - 1e-6
+    return round_lp(cands, matrix, lower, upper, lp.x, lp.bound + offset, context, exact=True)
+
+
+# Measured on the western consortium (57,000 candidate loans): HiGHS's branch-and-bound
+# spent over 30 s past a 13 s limit in its root node without improving plan or bound, so
+# the whole-model MIP runs only on models up to this size.
+FULL_MIP_MAX_CANDIDATES = 20_000
+
+
+def round_lp(
+    cands: Candidates,
+    matrix: Any,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    lp_x: np.ndarray,
+    lp_bound: float,
+    context: SolveContext,
+    *,
+    exact: bool,
+) -> Result:
+    """From an LP solution to a plan: keep its integral loans, a MIP for the rest, then (time
+    permitting) the whole MIP from that plan. Only an ``exact`` model's MIP bound counts."""
+    cost, offset = objective_coefficients(cands)
+    version = _highs_version()
+    if _fractional(lp_x) == 0:
+        status = Status.OPTIMAL if exact else Status.FEASIBLE
+        return Result(status, "highs", np.flatnonzero(lp_x > 0.5), lp_bound, version, "lp")
+    fixed = lp_x > 1 - 1e-6
     request = np.array([a.request for a in cands.arcs], dtype=np.int64)[cands.var_arc]
     settled = np.zeros(len(cands.instance.requests), dtype=bool)
     settled[request[fixed]] = True
@@ -338,15 +382,19 @@ def solve_lp_guided(cands: Candidates, rows: Rows, context: SolveContext) -> Res
     log.info(
         "LP bound %.4f, %d fractional; residual MIP over %d candidates: %s",
         lp_bound,
-        _fractional(lp.x),
+        _fractional(lp_x),
         len(free),
         residual.status,
     )
     if residual.x is None:
-        result = solve_highs(cands, rows, context)
-        result.bound = max(result.bound, lp_bound) if result.bound is not None else lp_bound
-        result.method = "mip"
-        return result
+        full = run_highs(matrix, cost, lower, upper, context, relax=False)
+        bound = lp_bound
+        log.info("full MIP from the plan: %s, bound %s", full.status, full.bound)
+        if exact and full.bound is not None:
+            bound = max(bound, full.bound + offset)
+        chosen = np.zeros(0, dtype=np.int64) if full.x is None else np.flatnonzero(full.x > 0.5)
+        status = full.status if exact or full.status != Status.OPTIMAL else Status.FEASIBLE
+        return Result(status, "highs", chosen, bound, version, "mip")
     x = fixed.astype(float)
     x[free] = np.round(residual.x)
     best = x
@@ -356,16 +404,79 @@ def solve_lp_guided(cands: Candidates, rows: Rows, context: SolveContext) -> Res
     status = Status.FEASIBLE
     if objective - bound <= max(1e-6, context.options.relative_gap * abs(objective)):
         status = Status.OPTIMAL
-    elif context.remaining() > 1.0:
-        full = run_highs(matrix, cost, lower, upper, context, relax=False, start=x)
-        if full.bound is not None:
+    elif context.remaining() > 3.0 and len(cands) <= FULL_MIP_MAX_CANDIDATES:
+        # HiGHS overshoots its limit on large models (presolve, the root LP): leave margin.
+        budget = 0.7 * context.remaining() - 1.0
+        full = run_highs(
+            matrix, cost, lower, upper, context, relax=False, start=x, time_limit=budget
+        )
+        log.info("full MIP from the plan: %s, bound %s", full.status, full.bound)
+        if exact and full.bound is not None:
             bound = max(bound, full.bound + offset)
         if full.x is not None and float(cost @ np.round(full.x)) + offset < objective:
             best = np.round(full.x)
             objective = float(cost @ best) + offset
-        if full.status == Status.OPTIMAL:
+        if exact and full.status == Status.OPTIMAL:
             status = Status.OPTIMAL
     return Result(status, "highs", np.flatnonzero(best > 0.5), bound, version, "lp+mip")
+
+
+def solve_priced(
+    cands: Candidates, context: SolveContext, *, rounds: int = 8, share: float = 0.5
+) -> tuple[Rows, Result]:
+    """Column generation over the restricted model, then the LP rounded to a plan.
+
+    Each round solves the LP, prices every candidate left out (see ``pricing``), keeps the
+    best Lagrangian bound, and adds the loans that would improve the LP; it stops when none
+    would, after ``rounds``, or when ``share`` of the time limit is spent.
+    """
+    from optimizer.loans.pricing import add_columns, price
+
+    budget = context.options.time_limit_s * share
+    best_bound = -np.inf
+    rows = build_rows(cands)
+    for turn in range(rounds):
+        cost, offset = objective_coefficients(cands)
+        matrix = _matrix(rows, len(cands))
+        lower, upper = np.array(rows.lower), np.array(rows.upper)
+        lp = run_highs(matrix, cost, lower, upper, context, relax=True)
+        if lp.x is None or lp.duals is None or lp.bound is None:
+            break
+        priced = price(cands, rows, lp.duals, matrix)
+        best_bound = max(best_bound, priced.bound)
+        log.info(
+            "pricing round %d: LP %.4f, Lagrangian bound %.4f, %d columns to add",
+            turn,
+            lp.bound + offset,
+            priced.bound,
+            len(priced.columns),
+        )
+        if not priced.columns or context.elapsed() > budget:
+            break
+        add_columns(cands, priced.columns)
+        rows = build_rows(cands)
+    else:
+        cost, offset = objective_coefficients(cands)
+        matrix = _matrix(rows, len(cands))
+        lower, upper = np.array(rows.lower), np.array(rows.upper)
+        lp = run_highs(matrix, cost, lower, upper, context, relax=True)
+    if lp.x is None:
+        none = np.zeros(0, dtype=np.int64)
+        return rows, Result(Status.NO_SOLUTION, "highs", none, None, _highs_version(), "priced")
+    bound = float(best_bound) if np.isfinite(best_bound) else None
+    result = round_lp(
+        cands,
+        matrix,
+        lower,
+        upper,
+        lp.x,
+        bound if bound is not None else -np.inf,
+        context,
+        exact=False,
+    )
+    result.bound = bound
+    result.method = f"priced/{result.method}"
+    return rows, result
 
 
 def solve_cbc(cands: Candidates, rows: Rows, context: SolveContext) -> Result:
@@ -440,19 +551,29 @@ def choose_backend(cands: Candidates, rows: Rows) -> str:
     return "highs"
 
 
+# Above this many arcs the model keeps each request's cheapest arcs and first ship days,
+# and pricing proves the bound (measured with benchmarks/loans.py: the full model of 5,000
+# requests has ~90,000 arcs and half a million candidate loans).
+RESTRICT_ABOVE_ARCS = 40_000
+ARCS_PER_REQUEST = 8
+DAYS_PER_ARC = 6
+
+
 def solve_model(
     instance: LoansInstance, context: SolveContext, *, method: str | None = None
 ) -> tuple[Candidates, Result]:
     """Candidates and the chosen loans. ``method`` forces "assignment" or "general"."""
     t0 = time.perf_counter()
     cands = build_candidates(instance)
-    rows = build_rows(cands)
-    log.debug(
-        "%s: %d arcs, %d candidates, %d rows in %.2fs (exact days: %s)",
+    if len(cands.arcs) > RESTRICT_ABOVE_ARCS and method is None:
+        cands = build_candidates(instance, max_arcs=ARCS_PER_REQUEST, max_days=DAYS_PER_ARC)
+    log.info(
+        "%s: %d arcs (%d dominated, %d in reserve), %d candidate loans in %.2fs, exact: %s",
         instance.name,
         len(cands.arcs),
+        cands.dominated,
+        len(cands.reserve),
         len(cands),
-        len(rows),
         time.perf_counter() - t0,
         cands.exact,
     )
@@ -460,6 +581,10 @@ def solve_model(
     if not len(cands):
         none = np.zeros(0, dtype=np.int64)
         return cands, Result(Status.OPTIMAL, "presolve", none, cands.total_penalty, None, "empty")
+    if not cands.exact and backend in ("auto", "highs", "rota"):
+        _, result = solve_priced(cands, context)
+        return cands, result
+    rows = build_rows(cands)
     single = is_single_use(cands)
     if method is None:
         method = "assignment" if single and backend in ("auto", "highs") else "general"
@@ -483,7 +608,7 @@ def solve_model(
         raise ValueError(f"unknown backend {backend!r}")
     result.method = f"general/{result.method}" if result.method else "general"
     if not cands.exact:
-        # The candidate days were cut, so the solver's bound holds only for the cut model.
+        # The candidate set was cut, so the solver's bound holds only for the cut model.
         result.bound = None
         if result.status == Status.OPTIMAL:
             result.status = Status.FEASIBLE

@@ -167,3 +167,28 @@ def test_available_from() -> None:
     late = max(x["late_days"] for x in later.solution["loans"])
     assert late == 3  # ships day 5, arrives day 6, needed by day 3
     assert later.objective == pytest.approx(brute_force_objective(doc), abs=TOL)
+
+
+def test_a_loan_may_wait_for_a_copy_coming_home_on_another_requests_first_day() -> None:
+    # Regression: the day a loan comes home (day 5) was not offered to other requests when
+    # it was also some request's earliest day, so C could not wait exactly until then.
+    # One copy at L0, every route 1 day for 1.0. A ships day 0 and is home on day 5; C
+    # (weight 2) then ships day 5 on time; B waits until C is home on day 10, 5 days late:
+    # 1 + 1 + (1 + 25) = 28. Serving B first would make C 5 days late at weight 2: 53.
+    doc = document(
+        ["L0", "L1", "L2", "L3"],
+        [{"id": "c", "library": "L0", "title": "T"}],
+        [
+            request("A", "L1", need=1, loan=3),
+            request("B", "L3", need=6, loan=3, opened=5),
+            {**request("C", "L2", need=6, loan=3, opened=3), "weight": 2.0},
+        ],
+        [route("L0", x, 1, 1.0) for x in ("L1", "L2", "L3")],
+        days=15,
+    )
+    solution = run(doc)
+    assert solution.status == Status.OPTIMAL
+    ships = {x["request"]: x["ship"] for x in solution.solution["loans"]}
+    assert ships == {"A": iso(0), "C": iso(5), "B": iso(10)}
+    assert solution.objective == pytest.approx(28.0, abs=TOL)
+    assert solution.objective == pytest.approx(brute_force_objective(doc), abs=TOL)
