@@ -274,10 +274,10 @@ def test_fifty_concurrent_jobs_all_finish_verified(server: Server) -> None:
     assert "unishare_jobs{" in metrics and "unishare_solve_duration_seconds_bucket" in metrics
 
 
-def test_restart_loses_no_job(make_server: Callable[..., Server]) -> None:
+def test_restart_loses_no_job_and_a_full_queue_is_429(make_server: Callable[..., Server]) -> None:
     kind = next(iter(sorted(KINDS)))
     raw = instance_bytes(kind)
-    first = make_server(max_concurrent_solves=1).start()
+    first = make_server(max_concurrent_solves=1, max_queued_jobs=3).start()
     with first.client() as client:
         done_id = client.post("/v1/jobs", content=raw).json()["id"]
         wait_finished(client, done_id)
@@ -286,6 +286,8 @@ def test_restart_loses_no_job(make_server: Callable[..., Server]) -> None:
         wait_for(lambda: job_status(client, long_id)["status"] == "running", 60, "running")
         queued_ids = [client.post("/v1/jobs", content=raw).json()["id"] for _ in range(3)]
         assert all(job_status(client, j)["status"] == "queued" for j in queued_ids)
+        full = client.post("/v1/jobs", content=raw)
+        assert full.status_code == 429 and int(full.headers["retry-after"]) > 0
     first.kill()  # a crash: no chance to requeue anything
     second = make_server(max_concurrent_solves=1)
     second.env = first.env
