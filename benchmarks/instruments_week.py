@@ -230,7 +230,7 @@ def week_document(
 
 
 def _pin_some(rng, requests, instruments, per_type, horizon) -> None:
-    """Pin the first step of a few single-step requests on instruments without operators."""
+    """Pin the first step of a few single-step, unstaffed requests on round-the-clock instruments."""
     by_id = {i["id"]: i for i in instruments}
     taken: dict[str, list[tuple[int, int]]] = {}
     candidates = [
@@ -240,6 +240,9 @@ def _pin_some(rng, requests, instruments, per_type, horizon) -> None:
         step = req["steps"][0]
         d = step["duration_minutes"]
         pool = step.get("instruments") or per_type[step["instrument_type"]]
+        pool = [x for x in pool if "availability" not in by_id[x]]  # round-the-clock ones
+        if not pool:
+            continue
         iid = rng.choice(pool)
         busy = list(taken.get(iid, []))
         busy += [

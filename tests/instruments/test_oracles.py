@@ -129,3 +129,18 @@ def test_greedy_and_cpsat_both_verify_on_the_small_example():
     assert results["cp-sat"].objective >= results["greedy"].objective
     explained = {e.subject for e in results["cp-sat"].explanations}
     assert explained == set(results["cp-sat"].solution["unscheduled"])
+
+
+def test_generated_week_verifies_with_both_solvers_and_beats_first_come_first_served():
+    from benchmarks.instruments_week import week_document
+
+    doc = week_document(40, 6, 4, seed=7)
+    baseline = solve(doc, solver="greedy")
+    exact = solve(doc, solver="cp-sat", time_limit_s=8)
+    for result in (baseline, exact):
+        assert result.status in (Status.OPTIMAL, Status.FEASIBLE)
+        assert result.verification.valid, result.verification.violations
+        assert {e.subject for e in result.explanations} == set(result.solution["unscheduled"])
+    assert exact.objective >= baseline.objective
+    assert exact.bound >= exact.objective - 1e-6
+    assert exact.kpis["served_weight"] == exact.objective
