@@ -108,6 +108,7 @@ class ScheduleModel:
         self._operator_intervals: list[list[Any]] = [[] for _ in tl.operator_ids]
         self._site_literals: dict[tuple[int, int], Any] = {}
         self.cuts: list[tuple[dict[int, int], int]] = []
+        self._starts_cache: dict[tuple[int, int, int, int, bool], list[tuple[int, int]]] = {}
         self.lp_value: float | None = None
         for r in range(len(tl.requests)):
             self._request(r)
@@ -160,16 +161,20 @@ class ScheduleModel:
             quota = tl.quotas.get((tl.requests[step.request].institution, tl.instrument_type[i]))
             if quota is not None and quota < d:
                 continue
-            starts = start_ranges(tl.free[i], d, lo, hi_end)
-            if step.operator_required:
-                op_starts = merge(
-                    [
-                        (a, b + 1)
-                        for o in tl.operators_for(i)
-                        for a, b in start_ranges(tl.operator_free[o], d, lo, hi_end)
-                    ]
-                )
-                starts = intersect_ranges(starts, [(a, b - 1) for a, b in op_starts])
+            key = (i, d, lo, hi_end, step.operator_required)
+            if key not in self._starts_cache:  # steps often share duration and window
+                starts = start_ranges(tl.free[i], d, lo, hi_end)
+                if step.operator_required:
+                    op_starts = merge(
+                        [
+                            (a, b + 1)
+                            for o in tl.operators_for(i)
+                            for a, b in start_ranges(tl.operator_free[o], d, lo, hi_end)
+                        ]
+                    )
+                    starts = intersect_ranges(starts, [(a, b - 1) for a, b in op_starts])
+                self._starts_cache[key] = starts
+            starts = self._starts_cache[key]
             if step.pin is not None and not self.relax_must:
                 s = step.pin[1]
                 starts = [(s, s)] if any(a <= s <= b for a, b in starts) else []

@@ -135,9 +135,16 @@ class Timeline:
     travel: list[list[int]]
     requests: list[RequestData]
     quotas: dict[tuple[str, str], int]
+    _operators_for: list[list[int]] = field(default_factory=list)
 
     def operators_for(self, instrument: int) -> list[int]:
-        return [o for o, q in enumerate(self.qualified) if instrument in q]
+        """Operators qualified for an instrument (indexed on first use)."""
+        if not self._operators_for:
+            self._operators_for = [[] for _ in self.instrument_ids]
+            for o, q in enumerate(self.qualified):
+                for i in q:
+                    self._operators_for[i].append(o)
+        return self._operators_for[instrument]
 
     def travel_between(self, i: int, j: int) -> int:
         return self.travel[self.instrument_site[i]][self.instrument_site[j]]
