@@ -45,7 +45,11 @@ PRUNE_EVERY_S = 600.0
 HEARTBEAT_S = 5.0
 LEASE_S = 60.0
 RECOVER_EVERY_S = 15.0
+STORE_LOOK_S = 2.0
 PRELOAD = (
+    # The main script, imported once in the factory: without it every worker re-runs it
+    # (multiprocessing's rule for path-started programs), costing a CLI import per solve.
+    "__main__",
     "api.worker",
     "ortools.sat.python.cp_model",
     "ortools.linear_solver.pywraplp",
@@ -200,6 +204,7 @@ class LocalProcessExecutor:
         self._last_cancel_poll = 0.0
         self._last_prune = 0.0
         self._last_heartbeat = 0.0
+        self._last_store_look = 0.0
         self._last_recover = 0.0
 
     # -- the interface ----------------------------------------------------------------------
@@ -259,7 +264,13 @@ class LocalProcessExecutor:
         self._wake()
 
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
+        """The supervisor runs and can start workers (the process factory is warm)."""
+        return (
+            self._warm.is_set()
+            and self._thread is not None
+            and self._thread.is_alive()
+            and not self._stopping.is_set()
+        )
 
     def running(self) -> int:
         return len(self._runs)
@@ -324,6 +335,10 @@ class LocalProcessExecutor:
             self._flush(run, now)
         self._handle_cancels(now)
         self._enforce_deadlines(now)
+        if now - self._last_store_look > STORE_LOOK_S:
+            # Jobs can also arrive without a submit() here: from another server, or recovered.
+            self._last_store_look = now
+            self._store_has_work = True
         if now - self._last_heartbeat > HEARTBEAT_S:
             self._heartbeat(now)
         if now - self._last_recover > RECOVER_EVERY_S:
@@ -348,10 +363,12 @@ class LocalProcessExecutor:
                 continue
             if not self._store_has_work:
                 return
+            # Cleared before looking, so that a submit landing during the look re-arms it.
+            self._store_has_work = False
             job = self.store.claim_next(self.owner)
             if job is None:
-                self._store_has_work = False
                 return
+            self._store_has_work = True  # there may be more
             self._spawn(
                 key=job["id"],
                 job_id=job["id"],

@@ -84,7 +84,8 @@ def test_worker_faults_touch_only_their_own_job(tmp_path: Path) -> None:
             overrides={"time_limit_s": 1},
             request_sha256="tiny",
         )
-        executor.submit(job["id"])
+        # No executor.submit(): the supervisor also finds jobs stored by others (regression:
+        # a submit that landed while the supervisor looked at an empty queue was lost).
         wait_for(
             lambda: store.get(job["id"])["status"] in ("succeeded", "failed"),  # type: ignore[index]
             90,
