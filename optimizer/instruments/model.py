@@ -68,6 +68,10 @@ def weight_scale(weights: list[float]) -> tuple[int, float]:
     return scale, sum(abs(w - round(w * scale) / scale) for w in weights)
 
 
+class OutOfTime(Exception):
+    """The time limit ran out while the model was being built."""
+
+
 @dataclass
 class Option:
     """A step on one instrument: its literal and the starts it allows there."""
@@ -88,7 +92,13 @@ class StepVars:
 class ScheduleModel:
     """The CP-SAT model; with ``relax_must`` the must-serve and pin rules become assumptions."""
 
-    def __init__(self, tl: Timeline, *, relax_must: bool = False) -> None:
+    def __init__(
+        self,
+        tl: Timeline,
+        *,
+        relax_must: bool = False,
+        out_of_time: Callable[[], bool] | None = None,
+    ) -> None:
         from ortools.sat.python import cp_model
 
         self.cp_model = cp_model
@@ -111,6 +121,8 @@ class ScheduleModel:
         self._starts_cache: dict[tuple[int, int, int, int, bool], list[tuple[int, int]]] = {}
         self.lp_value: float | None = None
         for r in range(len(tl.requests)):
+            if out_of_time is not None and r % 50 == 0 and out_of_time():
+                raise OutOfTime
             self._request(r)
         self._no_overlap()
         self._quotas()
@@ -612,12 +624,19 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     upper = None
     if greedy_ok and tl.instance.objective == "min_makespan" and base.bookings:
         upper = max(p.end for p in base.bookings)
-    sm = ScheduleModel(tl)
-    sm.set_objective(upper_makespan=upper)
     start = base
+    if greedy_ok and tl.instance.objective == "max_weighted_served":
+        start = _warm_start(tl, base, context)
+    extra: dict[str, Any] = {"greedy_objective": _greedy_value(tl, base) if greedy_ok else None}
+    try:
+        # Large weeks can take longer to build than the limit allows: then the warm start
+        # is the answer, rather than a run far past the limit.
+        sm = ScheduleModel(tl, out_of_time=lambda: context.remaining() < 1.0 and greedy_ok)
+    except OutOfTime:
+        extra["note"] = "the time limit ran out while building the model; best greedy order"
+        return _finish(tl, Status.FEASIBLE, "greedy", start.bookings, context, extra_kpis=extra)
+    sm.set_objective(upper_makespan=upper)
     if greedy_ok:
-        if tl.instance.objective == "max_weighted_served":
-            start = _warm_start(tl, base, context)
         sm.hint(start.bookings, start.served)
     makespan = tl.instance.objective == "min_makespan"
     run = run_cpsat(
@@ -627,7 +646,6 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         tune=_tuning(sm, makespan),
     )
     version = cpsat_version()
-    extra: dict[str, Any] = {"greedy_objective": _greedy_value(tl, base) if greedy_ok else None}
     if run.status == Status.INFEASIBLE:
         return Outcome(
             Status.INFEASIBLE,
