@@ -101,7 +101,9 @@ def prepare_highs(threads: int) -> None:
     import highspy
 
     silence_highs_banner()
-    if _scheduler_threads is not None and _scheduler_threads != threads:
+    # Reset on the first call too: code that runs HiGHS with its default thread count (as
+    # loans does) sizes the scheduler for all cores before we ever get here.
+    if _scheduler_threads != threads:
         highspy.Highs.resetGlobalScheduler(True)
     _scheduler_threads = threads
 
