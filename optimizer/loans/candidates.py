@@ -106,7 +106,7 @@ def build_pools(instance: LoansInstance) -> list[Pool]:
     for c in instance.copies:
         if c.lendable:
             grouped[(c.library, c.title)].append(c)
-    pools = []
+    pools: list[Pool] = []
     for (library, title), copies in grouped.items():
         releases = sorted(instance.release_day(c) for c in copies)
         if keep:
@@ -173,9 +173,13 @@ def build_candidates(
     *,
     max_days: int = MAX_DAYS_PER_ARC,
     max_arcs: int | None = None,
+    restrict_above: int | None = None,
+    restricted_days: int = 6,
 ) -> Candidates:
     """Candidate loans; with ``max_arcs``, only each request's cheapest arcs enter the model
-    and the others wait in ``reserve`` for the pricing (the model is then inexact)."""
+    and the others wait in ``reserve`` for the pricing (the model is then inexact).
+    ``restrict_above``: apply ``max_arcs`` and ``restricted_days`` only when more arcs than
+    this survive the dominance rules."""
     pools = build_pools(instance)
     arcs, by_request = build_arcs(instance, pools)
     pen = instance.penalties
@@ -197,6 +201,10 @@ def build_candidates(
             cands.dominated += _drop_dominated(instance, pools, arcs, by_request, active, congested)
     else:
         congested = _congested_pools(pools, arcs, active)
+    if restrict_above is not None and sum(active) <= restrict_above:
+        max_arcs = None
+    elif restrict_above is not None:
+        max_days = min(max_days, restricted_days)
     if max_arcs is not None:
         for q, mine in enumerate(by_request):
             live = [k for k in mine if active[k]]

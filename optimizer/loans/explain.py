@@ -156,7 +156,7 @@ def _explain_one(
             "placing it",
         )
     kinds = [k for k in ("busy", "max_outgoing", "shelf", "max_imbalance") if blocked[k]]
-    if kinds == ["busy"] or (kinds and kinds[0] == "busy" and len(kinds) == 1):
+    if kinds == ["busy"]:
         busy_loans.sort()
         first_free = busy_loans[0][0] if busy_loans else None
         names = ", ".join(
@@ -198,7 +198,7 @@ def _explain_one(
         holders_named = sorted({holder for _, holder, _ in busy_loans})
         parts.append(f"{blocked['busy']} copies are out (held by {', '.join(holders_named[:6])})")
     if blocked["max_outgoing"]:
-        parts.append(f"{', '.join(sorted(full))} already ship their max_outgoing")
+        parts.append(f"{', '.join(sorted(full))} already at max_outgoing")
     if blocked["shelf"]:
         parts.append(f"{blocked['shelf']} copies are the last on their shelf")
     if blocked["max_imbalance"]:

@@ -387,9 +387,16 @@ def round_lp(
         residual.status,
     )
     if residual.x is None:
+        # Out of time: the LP's integral loans alone are a plan whenever they fit every row
+        # (always, without max_imbalance, since all other rows only cap loans).
+        partial = fixed.astype(float)
+        load = matrix @ partial
+        if np.all(load <= upper + 1e-9) and np.all(load >= lower - 1e-9):
+            log.info("residual MIP found nothing in time; keeping the LP's integral loans")
+            chosen = np.flatnonzero(partial > 0.5)
+            return Result(Status.FEASIBLE, "highs", chosen, lp_bound, version, "lp-integral")
         full = run_highs(matrix, cost, lower, upper, context, relax=False)
         bound = lp_bound
-        log.info("full MIP from the plan: %s, bound %s", full.status, full.bound)
         if exact and full.bound is not None:
             bound = max(bound, full.bound + offset)
         chosen = np.zeros(0, dtype=np.int64) if full.x is None else np.flatnonzero(full.x > 0.5)
@@ -551,7 +558,7 @@ def choose_backend(cands: Candidates, rows: Rows) -> str:
     return "highs"
 
 
-# Above this many arcs the model keeps each request's cheapest arcs and first ship days,
+# Above this many arcs (after the dominance rules) the model keeps each request's cheapest arcs and first ship days,
 # and pricing proves the bound (measured with benchmarks/loans.py: the full model of 5,000
 # requests has ~90,000 arcs and half a million candidate loans).
 RESTRICT_ABOVE_ARCS = 40_000
@@ -564,9 +571,15 @@ def solve_model(
 ) -> tuple[Candidates, Result]:
     """Candidates and the chosen loans. ``method`` forces "assignment" or "general"."""
     t0 = time.perf_counter()
-    cands = build_candidates(instance)
-    if len(cands.arcs) > RESTRICT_ABOVE_ARCS and method is None:
-        cands = build_candidates(instance, max_arcs=ARCS_PER_REQUEST, max_days=DAYS_PER_ARC)
+    if method is None:
+        cands = build_candidates(
+            instance,
+            max_arcs=ARCS_PER_REQUEST,
+            restrict_above=RESTRICT_ABOVE_ARCS,
+            restricted_days=DAYS_PER_ARC,
+        )
+    else:
+        cands = build_candidates(instance)
     log.info(
         "%s: %d arcs (%d dominated, %d in reserve), %d candidate loans in %.2fs, exact: %s",
         instance.name,

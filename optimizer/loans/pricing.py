@@ -32,10 +32,13 @@ EPS = 1e-7
 class Pricing:
     bound: float
     columns: list[tuple[int, int]]
-    """(arc, ship day) pairs whose reduced cost beats every loan the request has in the model."""
+    """(arc, ship day) pairs whose reduced cost beats every loan the request has in the model
+    (the best ``per_request`` of them per request)."""
 
 
-def price(cands: Candidates, rows: Any, duals: np.ndarray, matrix: Any) -> Pricing:
+def price(
+    cands: Candidates, rows: Any, duals: np.ndarray, matrix: Any, *, per_request: int = 16
+) -> Pricing:
     instance = cands.instance
     y = np.asarray(duals, dtype=float).copy()
     lower, upper = np.asarray(rows.lower, dtype=float), np.asarray(rows.upper, dtype=float)
@@ -71,7 +74,7 @@ def price(cands: Candidates, rows: Any, duals: np.ndarray, matrix: Any) -> Prici
 
     priced = sorted(set(cands.var_arc.tolist()) | set(cands.reserve))
     best = np.zeros(n_req)  # min(0, min rc) per request
-    best_col: dict[int, tuple[float, int, int]] = {}
+    best_col: dict[int, list[tuple[float, int, int]]] = defaultdict(list)
     requests = instance.requests
     for k in priced:
         a = arcs[k]
@@ -90,11 +93,9 @@ def price(cands: Candidates, rows: Any, duals: np.ndarray, matrix: Any) -> Prici
             if rc < best[q]:
                 best[q] = rc
             if rc < min(0.0, in_model[q]) - EPS and (k, d) not in present:
-                current = best_col.get(q)
-                if current is None or rc < current[0]:
-                    best_col[q] = (rc, k, d)
+                best_col[q].append((rc, k, d))
     bound = cands.total_penalty + const + float(best.sum())
-    columns = [(k, d) for _, k, d in best_col.values()]
+    columns = [(k, d) for found in best_col.values() for _, k, d in sorted(found)[:per_request]]
     return Pricing(bound, columns)
 
 
