@@ -60,6 +60,8 @@ PRELOAD = (
 )
 # Improving-solution events kept per flush; the job row always holds the latest numbers.
 MAX_EVENTS_PER_FLUSH = 50
+# Attempts to start a worker after the process factory died (backing off 0.05 s, doubling).
+FACTORY_RETRIES = 5
 
 
 class Executor(Protocol):
@@ -398,18 +400,24 @@ class LocalProcessExecutor:
             daemon=False,
         )
         try:
-            try:
-                process.start()
-            except (OSError, EOFError):
-                # The process factory died (it is restarted on the next start): retry once.
-                log.warning("could not start a worker; retrying", exc_info=True)
-                process = self._ctx.Process(
-                    target=run_job,
-                    args=(child, document, overrides, self.settings.worker_memory_mb),
-                    name=f"solve-{key}",
-                    daemon=False,
-                )
-                process.start()
+            for attempt in range(FACTORY_RETRIES + 1):
+                try:
+                    process.start()
+                    break
+                except (OSError, EOFError):
+                    # The process factory died. multiprocessing restarts it on the next
+                    # start, but only once the dead one can be reaped: right after a kill
+                    # it can still look alive for a moment, so back off a little.
+                    if attempt == FACTORY_RETRIES:
+                        raise
+                    log.warning("could not start a worker; retrying", exc_info=True)
+                    time.sleep(0.05 * 2**attempt)
+                    process = self._ctx.Process(
+                        target=run_job,
+                        args=(child, document, overrides, self.settings.worker_memory_mb),
+                        name=f"solve-{key}",
+                        daemon=False,
+                    )
         except Exception as exc:
             parent.close()
             child.close()
