@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from optimizer.core.envelope import Status
+from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import Outcome, SolveContext
 from optimizer.matching import explain
 from optimizer.matching.groups import solve_groups
@@ -16,7 +16,7 @@ from optimizer.matching.pairs import (
     solve_pairs_mip,
 )
 from optimizer.matching.schema import MatchingInstance
-from optimizer.matching.scores import Candidates, build_candidates
+from optimizer.matching.scores import Candidates, OutOfTime, build_candidates
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,17 @@ def choose_pairs_backend(instance: MatchingInstance, cands: Candidates) -> str:
 
 
 def build_and_solve(instance: MatchingInstance, context: SolveContext) -> Outcome:
-    cands = build_candidates(instance)
+    try:
+        cands = build_candidates(
+            instance, out_of_time=lambda: context.remaining() <= 0 or context.stop.is_set()
+        )
+    except OutOfTime as exc:
+        reason = Explanation(
+            subject=instance.name or "instance",
+            code="time_limit_in_candidates",
+            detail=f"the time limit ran out while building candidate pairs ({exc})",
+        )
+        return Outcome(Status.NO_SOLUTION, context.options.solver, explanations=[reason])
     log.debug("%s: %d candidate pairs", instance.name, len(cands))
     if instance.mode == "pairs":
         return _solve_pairs(instance, cands, context)

@@ -7,6 +7,7 @@ all-pairs formula stays in memory for thousands of institutions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,8 +149,18 @@ def rule_mask(instance: MatchingInstance, table: _Table, i: int, js: np.ndarray,
     return keep
 
 
-def build_candidates(instance: MatchingInstance) -> Candidates:
-    """Every candidate pair that the rules allow, with its score (and breakdown for the formula)."""
+class OutOfTime(Exception):
+    """The time limit ran out while candidates were still being built."""
+
+
+def build_candidates(
+    instance: MatchingInstance, out_of_time: Callable[[], bool] | None = None
+) -> Candidates:
+    """Every candidate pair that the rules allow, with its score (and breakdown for the formula).
+
+    The formula scores all n(n-1)/2 pairs; ``out_of_time`` is polled between rows so a huge
+    instance stops at its time limit (raising :class:`OutOfTime`) instead of running on.
+    """
     inst = instance.institutions
     ids = [x.id for x in inst]
     table = _Table(inst)
@@ -176,6 +187,8 @@ def build_candidates(instance: MatchingInstance) -> Candidates:
         with_breakdown = False
     else:
         for i in range(table.n - 1):
+            if out_of_time is not None and i % 64 == 0 and out_of_time():
+                raise OutOfTime(f"scored the pairs of {i} of {table.n} institutions")
             js = np.arange(i + 1, table.n)
             score, need, compl, dist, bonus = table.formula_row(i, js, instance.weights)
             keep = rule_mask(instance, table, i, js, score)
