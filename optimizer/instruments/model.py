@@ -638,6 +638,13 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     sm.set_objective(upper_makespan=upper)
     if greedy_ok:
         sm.hint(start.bookings, start.served)
+        if context.remaining() < 1.0:  # CP-SAT could not even load the model in time
+            extra["note"] = "no time left for CP-SAT after building the model; best greedy order"
+            bound = sm.lp_value if sm.exact else None
+            return _finish(
+                tl, Status.FEASIBLE, "greedy", start.bookings, context,
+                bound=bound, extra_kpis=extra,
+            )  # fmt: skip
     makespan = tl.instance.objective == "min_makespan"
     run = run_cpsat(
         sm.model,
