@@ -3,8 +3,14 @@
 One optional interval per (step, eligible instrument) and per (step, qualified operator);
 no-overlap per instrument (each booking carries its instrument's changeover as a tail) and
 per operator; allowed start domains encode availability minus maintenance, release and
-deadline; travel separates consecutive steps by the sites they land on. Greedy
-first-come-first-served gives the hint and, for makespan, a tight horizon.
+deadline; travel separates consecutive steps by the sites they land on.
+
+Performance structure, each measured with ``benchmarks/instruments.py``: the best of a few
+greedy orders is a complete hint (first-come-first-served also caps the makespan horizon);
+energetic cuts per instrument type, instrument and operator pool over day windows are added
+to the model and solved as an LP of their own, whose optimum is a proven bound on weighted
+requests served (CP-SAT's own bound on large weeks stays near the sum of all weights);
+subsolvers and probing are tuned by problem shape (see :func:`_tuning`).
 """
 
 from __future__ import annotations
