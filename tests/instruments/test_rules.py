@@ -270,3 +270,26 @@ def test_minimising_objectives_serve_every_request(objective):
     assert result.verification.valid
     expected = {"min_makespan": 1400.0, "min_weighted_tardiness": 600.0}[objective]
     assert result.objective == expected
+
+
+def test_changeover_is_not_charged_between_steps_of_one_request():
+    # Two steps of one request back to back on one instrument need no changeover; the model
+    # charges it (a restriction), so it must not claim optimality there, and the verifier
+    # must accept a schedule without the gap.
+    d = base_document(requests=[request("r1", step(["em-1"], 60), step(["em-1"], 60))])
+    d["instruments"][0]["changeover_minutes"] = 30
+    result = solve(d)
+    assert result.status == Status.FEASIBLE
+    assert result.verification.valid
+    from optimizer.instruments.schema import InstrumentsInstance
+    from optimizer.instruments.verify import verify
+
+    tight = {
+        "bookings": [
+            {"request": "r1", "step": k, "instrument": "em-1", "operator": None,
+             "start": at(60 * k), "end": at(60 * k + 60)}
+            for k in range(2)
+        ],
+        "unscheduled": [],
+    }  # fmt: skip
+    assert verify(InstrumentsInstance.model_validate(d), tight).valid
