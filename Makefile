@@ -24,7 +24,11 @@ run: $(STAMP)
 	@mkdir -p var
 	$(BIN)/unishare serve --host $(HOST) --port $(PORT)
 
+# Lint and types first: they take seconds and fail fast.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -392,7 +393,14 @@ def _integer_master(
     return groups, value, result.status == Status.OPTIMAL, result.bound
 
 
-def _integer_master_cpsat(columns, chosen, cover, penalty, context, time_limit):
+def _integer_master_cpsat(
+    columns: ColumnSet,
+    chosen: np.ndarray,
+    cover: np.ndarray,
+    penalty: float,
+    context: SolveContext,
+    time_limit: float,
+) -> tuple[list[list[int]] | None, float, bool, float | None]:
     """The integer master in CP-SAT, on scores scaled to integers.
 
     When no power of ten up to 10**9 makes every score integral, each selected column's
@@ -410,7 +418,7 @@ def _integer_master_cpsat(columns, chosen, cover, penalty, context, time_limit):
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"group_{c}") for c in chosen.tolist()]
     art = {int(i): model.new_bool_var(f"uncovered_{i}") for i in np.flatnonzero(cover)}
-    rows: list[list] = [[] for _ in range(n)]
+    rows: list[list[Any]] = [[] for _ in range(n)]
     for var, c in zip(x, chosen.tolist(), strict=True):
         row = columns.members[c]
         for i in row[row >= 0].tolist():
