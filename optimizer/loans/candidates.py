@@ -258,24 +258,34 @@ def build_candidates(
 
 def _congested_pools(pools: list[Pool], arcs: list[Arc], active: list[bool]) -> list[bool]:
     """Pools that could ever be full: more loans possibly out on some day than copies."""
-    windows: list[list[tuple[int, int]]] = [[] for _ in pools]
-    for k, a in enumerate(arcs):
-        if active[k]:
-            windows[a.pool].append((a.earliest, a.last_useful + a.busy))
-    out = []
-    for pool, spans in zip(pools, windows, strict=True):
-        if not spans or len(spans) <= pool.capacity(min(s for s, _ in spans)):
-            out.append(False)  # no more requests than copies on the shelf from the start
-            continue
-        end = max(e for _, e in spans)
-        load = np.zeros(end + 1, dtype=np.int64)
-        for s, e in spans:
-            load[s] += 1
-            load[e] -= 1
-        load = np.cumsum(load)[:end]
-        days = np.arange(end)
-        cap = np.searchsorted(np.asarray(pool.releases), days, side="right")
-        out.append(bool(np.any(load > cap)))
+    live = [a for a, on in zip(arcs, active, strict=True) if on]
+    out = [False] * len(pools)
+    if not live:
+        return out
+    pool = np.fromiter((a.pool for a in live), dtype=np.int64, count=len(live))
+    start = np.fromiter((a.earliest for a in live), dtype=np.int64, count=len(live))
+    end = np.fromiter((a.last_useful + a.busy for a in live), dtype=np.int64, count=len(live))
+    counts = np.bincount(pool, minlength=len(pools))
+    first = np.full(len(pools), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, pool, start)
+    # No more requests than copies on the shelf from the first possible day: never full.
+    suspects = [
+        p for p in np.flatnonzero(counts).tolist() if counts[p] > pools[p].capacity(int(first[p]))
+    ]
+    if not suspects:
+        return out
+    row = np.full(len(pools), -1, dtype=np.int64)
+    row[suspects] = np.arange(len(suspects))
+    keep = row[pool] >= 0
+    span = int(end.max()) + 1
+    load = np.zeros((len(suspects), span + 1), dtype=np.int32)
+    np.add.at(load, (row[pool[keep]], start[keep]), 1)
+    np.add.at(load, (row[pool[keep]], end[keep]), -1)
+    load = np.cumsum(load, axis=1)[:, :span]
+    days = np.arange(span)
+    for r, p in enumerate(suspects):
+        cap = np.searchsorted(np.asarray(pools[p].releases, dtype=np.int64), days, side="right")
+        out[p] = bool(np.any(load[r] > cap))
     return out
 
 

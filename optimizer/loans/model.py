@@ -12,6 +12,12 @@ When no copy can serve two loans in the horizon and neither shelf nor balance po
 set, every pool's intervals overlap pairwise, its day rows are nested, and the matrix
 (request rows, nested pool rows inside library rows) is totally unimodular: the problem
 is an assignment and a simplex vertex of the LP is an optimal plan. That is the fast path.
+
+Otherwise (``auto`` / ``highs``) the LP relaxation comes first: it is nearly integral, so
+its value is a tight bound; the loans it takes integrally are kept and a small MIP places
+the rest (``round_lp``); on models small enough the whole MIP then starts from that plan to
+prove optimality. Large instances keep only each request's cheapest arcs and first ship
+days, and the bound comes from pricing everything left out (``solve_priced``).
 """
 
 from __future__ import annotations
@@ -353,6 +359,44 @@ def solve_lp_guided(cands: Candidates, rows: Rows, context: SolveContext) -> Res
 FULL_MIP_MAX_CANDIDATES = 20_000
 
 
+# A residual MIP larger than this is not worth reopening contested pools for.
+RESIDUAL_MAX_CANDIDATES = 20_000
+
+
+def _greedy_completion(
+    matrix: Any,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    fixed: np.ndarray,
+    lp_x: np.ndarray,
+    request: np.ndarray,
+) -> np.ndarray | None:
+    """The LP's integral loans, then the other LP loans by decreasing value while they fit.
+
+    Needs every row to be a cap (no max_imbalance): then the fixed loans alone fit, and a
+    loan fits when each of its rows has room. None when that does not hold.
+    """
+    x = fixed.astype(float)
+    load = matrix @ x
+    if np.any(np.isfinite(lower)) or np.any(load > upper + 1e-9):
+        return None
+    slack = upper - load
+    columns = matrix.tocsc()
+    taken = np.zeros(int(request.max()) + 1 if len(request) else 0, dtype=bool)
+    taken[request[fixed]] = True
+    for v in np.argsort(-lp_x, kind="stable").tolist():
+        if lp_x[v] <= 1e-6:
+            break
+        if fixed[v] or taken[request[v]]:
+            continue
+        rows_v = columns.indices[columns.indptr[v] : columns.indptr[v + 1]]
+        if np.all(slack[rows_v] >= 1 - 1e-9):
+            slack[rows_v] -= 1
+            x[v] = 1.0
+            taken[request[v]] = True
+    return x
+
+
 def round_lp(
     cands: Candidates,
     matrix: Any,
@@ -373,6 +417,16 @@ def round_lp(
         return Result(status, "highs", np.flatnonzero(lp_x > 0.5), lp_bound, version, "lp")
     fixed = lp_x > 1 - 1e-6
     request = np.array([a.request for a in cands.arcs], dtype=np.int64)[cands.var_arc]
+    pool = np.array([a.pool for a in cands.arcs], dtype=np.int64)[cands.var_arc]
+    # Reopen the loans that share a pool with an undecided request, so the MIP may
+    # rearrange a whole contested pool rather than fit the rest around fixed loans.
+    undecided = np.zeros(len(cands.instance.requests), dtype=bool)
+    undecided[request[(lp_x > 1e-6) & ~fixed]] = True
+    contested = np.zeros(len(cands.pools), dtype=bool)
+    contested[pool[undecided[request]]] = True
+    reopened = fixed & contested[pool]
+    if np.count_nonzero(~fixed | reopened) <= RESIDUAL_MAX_CANDIDATES:
+        fixed &= ~contested[pool]
     settled = np.zeros(len(cands.instance.requests), dtype=bool)
     settled[request[fixed]] = True
     free = np.flatnonzero(~settled[request])
@@ -389,12 +443,11 @@ def round_lp(
     if residual.x is None:
         # Out of time: the LP's integral loans alone are a plan whenever they fit every row
         # (always, without max_imbalance, since all other rows only cap loans).
-        partial = fixed.astype(float)
-        load = matrix @ partial
-        if np.all(load <= upper + 1e-9) and np.all(load >= lower - 1e-9):
-            log.info("residual MIP found nothing in time; keeping the LP's integral loans")
+        partial = _greedy_completion(matrix, lower, upper, fixed, lp_x, request)
+        if partial is not None:
+            log.info("residual MIP found nothing in time; rounding the LP greedily")
             chosen = np.flatnonzero(partial > 0.5)
-            return Result(Status.FEASIBLE, "highs", chosen, lp_bound, version, "lp-integral")
+            return Result(Status.FEASIBLE, "highs", chosen, lp_bound, version, "lp-greedy")
         full = run_highs(matrix, cost, lower, upper, context, relax=False)
         bound = lp_bound
         if exact and full.bound is not None:
