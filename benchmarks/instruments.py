@@ -9,7 +9,22 @@
     python -m benchmarks.instruments --part jsplib --limit 60
     python -m benchmarks.instruments --part weeks --sizes 1000 --limits 10 60
 
-Each run is a fresh process, so the peak memory reported (VmHWM) is that run's own.
+Each run is a fresh process, so the peak memory reported (VmHWM) is that run's own; the
+solve time excludes loading the libraries (a warm-up solve comes first).
+
+Measured on the shared 2-core machine (2 threads, seed 1), 2026-11-28:
+
+    JSPLIB, all 14 proven optimal: ft06 0.07 s, la01-la05 0.04-0.45 s, ft10 11.9 s,
+    la16-la20 0.8-3.0 s, orb01 57.6 s, abz5 3.1 s.
+    weeks  requests  limit  objective  bound   gap   first  greedy  ratio  peak MB
+             200      10 s     363      378    4.1 %  1.2 s   313   1.160    138
+             200      60 s     368      378    2.7 %  0.9 s   313   1.176    153
+            1000      10 s    1609     1725    7.2 %  4.2 s  1356   1.187    298
+            1000      60 s    1623     1725    6.3 %  6.4 s  1356   1.197    329
+            3000      10 s    4831     5304    9.8 %    -    4033   1.198    512
+            3000      60 s    4848     5303    9.4 %   36 s  4033   1.202   1454
+    (3000 at 10 s: the answer is the best greedy order, CP-SAT had no time to load; the
+    bound is the energetic LP's.)
 """
 
 from __future__ import annotations
