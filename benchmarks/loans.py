@@ -6,6 +6,18 @@
 Instances come from ``benchmarks/loans_generator.py`` (seeded): libraries = requests / 100
 (at least 25), copies = 5 x requests above 5,000 requests (3.75 x below). Every plan is
 checked by the verifier; the table shows the verified objective.
+
+Measured on 2 shared cores (seed 1, 60 s limit, ``auto``):
+
+    requests  objective      bound     gap   time s  fill   rota obj  rota fill  vs rota
+        1000    15022.2    14990.4  0.212%     4.7  0.989    17859.6      0.988    15.9%
+        5000    74329.3    63213.7  14.95%    36.2  0.987    87693.2      0.981    15.2%
+       20000   291326.8   176469.6  39.43%    64.4  0.979   311984.0      0.989     6.6%
+
+Up to ~40,000 arcs the model is exact and the LP bound is tight (the 800-request example
+closes to 0.05 % in 2 s). Beyond, the restricted model's plans stay good at 5,000 but the
+pricing bound is weak (degenerate duals), and at 20,000 the candidate build alone takes
+~25-35 s of the minute; with 180 s the 20,000 plan reaches 269,804 (13.5 % under rota).
 """
 
 from __future__ import annotations

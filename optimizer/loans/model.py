@@ -604,9 +604,11 @@ def solve_cp_sat(cands: Candidates, rows: Rows, context: SolveContext) -> Result
 def choose_backend(cands: Candidates, rows: Rows) -> str:
     """``auto`` for the general model.
 
-    Measured with ``benchmarks/loans.py``: the time-indexed rows make the LP relaxation
-    nearly integral, and HiGHS closes it in seconds where CP-SAT's linear relaxation of
-    the same model takes several times longer. So HiGHS always.
+    Measured with ``benchmarks/loans.py --sizes 300,800 --solvers auto,cp-sat,cbc
+    --time-limit 30`` (2 cores): at 300 requests (11,818 candidate loans) the LP-guided
+    HiGHS path proves the optimum in 2.2 s, CBC in 5.0 s, CP-SAT in 16 s; at 800 requests
+    (63,103 candidates) HiGHS is within 0.05 % of its bound in 2.1 s while CP-SAT stops at
+    30 s with a plan 64 % dearer and CBC finds no plan. So HiGHS always.
     """
     return "highs"
 
