@@ -20,6 +20,7 @@ the model is marked inexact and no bound is claimed.
 from __future__ import annotations
 
 import bisect
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -49,7 +50,7 @@ class Pool:
         return self.releases[0] if self.releases else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Arc:
     request: int
     pool: int
@@ -118,10 +119,17 @@ def build_pools(instance: LoansInstance) -> list[Pool]:
 def build_arcs(instance: LoansInstance, pools: list[Pool]) -> tuple[list[Arc], list[list[int]]]:
     horizon = instance.last_day
     routes = instance.routes()
-    by_title: dict[str, list[Pool]] = defaultdict(list)
+    # legs[borrower][lender] = (days out, cost out, days back): both directions or nothing.
+    legs: dict[str, dict[str, tuple[int, float, int]]] = defaultdict(dict)
+    for (lender, borrower), there in routes.items():
+        back = routes.get((borrower, lender))
+        if back is not None:
+            legs[borrower][lender] = (there.days, there.cost, back.days)
+    by_title: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
     for p in pools:
-        by_title[p.title].append(p)
-    pen = instance.penalties
+        if p.first_day is not None and p.first_day <= horizon:
+            by_title[p.title].append((p.index, p.library, p.first_day))
+    unfilled, late_per_day = instance.penalties.unfilled, instance.penalties.late_per_day
     prune = instance.policies.max_imbalance is None
     arcs: list[Arc] = []
     by_request: list[list[int]] = []
@@ -129,39 +137,39 @@ def build_arcs(instance: LoansInstance, pools: list[Pool]) -> tuple[list[Arc], l
         mine: list[int] = []
         open_day = instance.open_day(r)
         need = instance.day(r.needed_by)
+        reach = legs.get(r.library, {})
+        rate = late_per_day * r.weight
+        penalty = unfilled * r.weight
         for title in dict.fromkeys(r.titles):
-            for p in by_title.get(title, []):
-                if p.library == r.library or p.first_day is None:
+            for index, library, first_day in by_title.get(title, ()):
+                leg = reach.get(library)
+                if leg is None:  # no route both ways, or the borrower's own library
                     continue
-                there, back = routes.get((p.library, r.library)), routes.get((r.library, p.library))
-                if there is None or back is None:
-                    continue
-                earliest = max(open_day, p.first_day)
+                out_days, cost, back_days = leg
+                earliest = max(open_day, first_day)
                 if earliest > horizon:
                     continue
                 last = horizon
-                rate = pen.late_per_day * r.weight
                 if prune:
                     # Without max_imbalance every rule only limits loans, so a loan that costs
                     # at least the penalty can always be dropped without loss.
-                    slack = pen.unfilled * r.weight - there.cost
+                    slack = penalty - cost
                     if slack <= 0:
                         last = -1
                     elif rate > 0:
                         # cost + rate * max(0, s + out - need) < penalty
-                        extra = int(np.ceil(slack / rate)) - 1
-                        last = min(horizon, need - there.days + extra)
+                        last = min(horizon, need - out_days + math.ceil(slack / rate) - 1)
                 mine.append(len(arcs))
                 arcs.append(
                     Arc(
-                        request=q,
-                        pool=p.index,
-                        out_days=there.days,
-                        back_days=back.days,
-                        cost=there.cost,
-                        busy=there.days + r.loan_days + back.days,
-                        earliest=earliest,
-                        last_useful=last,
+                        q,
+                        index,
+                        out_days,
+                        back_days,
+                        cost,
+                        out_days + r.loan_days + back_days,
+                        earliest,
+                        last,
                     )
                 )
         by_request.append(mine)
