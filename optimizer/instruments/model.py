@@ -298,6 +298,7 @@ class ScheduleModel:
         for intervals in self._operator_intervals:
             if len(intervals) > 1:
                 self.model.add_no_overlap(intervals)
+        self._mandatory_cliques()
         # The changeover tail also separates two steps of the same request on one instrument,
         # which the contract does not ask for: then the model is a restriction, not exact.
         tl = self.tl
@@ -308,6 +309,48 @@ class ScheduleModel:
                     if tl.changeover[o.instrument] and o.instrument in seen:
                         self.exact = False
                 seen.update(o.instrument for o in sv.options)
+
+    def _mandatory_cliques(self) -> None:
+        """Hard (redundant): bookings whose every placement covers one moment exclude each other.
+
+        A booking that must start in [s_min, s_max] and lasts `size` always covers
+        [s_max, s_min + size). Of the bookings on one instrument whose such parts share a
+        moment, at most one happens. The no-overlap constraint already implies this, but
+        CP-SAT's LP does not see it; with it, the LP of rigid requests (weighted interval
+        scheduling) is the clique formulation of an interval graph, which is integral, so
+        the optimum is proven at once instead of by search.
+        """
+        tl = self.tl
+        parts: list[list[tuple[int, int, Any]]] = [[] for _ in tl.instrument_ids]
+        for vars_ in self.steps:
+            for sv in vars_:
+                for o in sv.options:
+                    if not o.starts:
+                        continue
+                    size = sv.step.duration + tl.changeover[o.instrument]
+                    first, last = o.starts[0][0], o.starts[-1][1]
+                    if last < first + size:
+                        parts[o.instrument].append((last, first + size, o.literal))
+        for segments in parts:
+            if len(segments) < 2:
+                continue
+            # Sweep: a maximal clique of an interval graph closes at the first end after a
+            # run of starts. Ends sort before starts at one time (half-open intervals).
+            events = sorted(
+                [(a, 1, k) for k, (a, _, _) in enumerate(segments)]
+                + [(b, 0, k) for k, (_, b, _) in enumerate(segments)]
+            )
+            active: set[int] = set()
+            grew = False
+            for _, is_start, k in events:
+                if is_start:
+                    active.add(k)
+                    grew = True
+                else:
+                    if grew and len(active) > 1:
+                        self.model.add_at_most_one([segments[j][2] for j in active])
+                    grew = False
+                    active.discard(k)
 
     def _quotas(self) -> None:
         """Hard: booked minutes per institution and instrument type stay within quota."""
