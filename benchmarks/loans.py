@@ -10,14 +10,15 @@ checked by the verifier; the table shows the verified objective.
 Measured on 2 shared cores (seed 1, 60 s limit, ``auto``):
 
     requests  objective      bound     gap   time s  fill   rota obj  rota fill  vs rota
-        1000    15022.2    14990.4  0.212%     4.7  0.989    17859.6      0.988    15.9%
-        5000    74329.3    63213.7  14.95%    36.2  0.987    87693.2      0.981    15.2%
-       20000   291326.8   176469.6  39.43%    64.4  0.979   311984.0      0.989     6.6%
+        1000    15022.2    14990.4  0.212%     5.3  0.989    17859.6      0.988    15.9%
+        5000    74316.4    66381.2  10.68%    32.2  0.987    87693.2      0.981    15.3%
+       20000   291326.8   176469.6  39.43%  55-71   0.979   311984.0      0.989     6.6%
 
 Up to ~40,000 arcs the model is exact and the LP bound is tight (the 800-request example
 closes to 0.05 % in 2 s). Beyond, the restricted model's plans stay good at 5,000 but the
 pricing bound is weak (degenerate duals), and at 20,000 the candidate build alone takes
-~25-35 s of the minute; with 180 s the 20,000 plan reaches 269,804 (13.5 % under rota).
+~25-35 s of the minute (the limit is overrun by up to ~10 s on a busy machine, peak
+memory ~1.3 GB); with 180 s the 20,000 plan reaches 269,804 (13.5 % under rota).
 """
 
 from __future__ import annotations
