@@ -621,12 +621,22 @@ ARCS_PER_REQUEST = 8
 DAYS_PER_ARC = 6
 
 
+def surely_single_use(instance: LoansInstance) -> bool:
+    """No policy couples loans and every loan outlasts the horizon: no copy is reused."""
+    policies = instance.policies
+    return (
+        not policies.keep_one_on_shelf
+        and policies.max_imbalance is None
+        and all(r.loan_days > instance.last_day for r in instance.requests)
+    )
+
+
 def solve_model(
     instance: LoansInstance, context: SolveContext, *, method: str | None = None
 ) -> tuple[Candidates, Result]:
     """Candidates and the chosen loans. ``method`` forces "assignment" or "general"."""
     t0 = time.perf_counter()
-    if method is None:
+    if method is None and not surely_single_use(instance):
         cands = build_candidates(
             instance,
             max_arcs=ARCS_PER_REQUEST,
@@ -634,6 +644,7 @@ def solve_model(
             restricted_days=DAYS_PER_ARC,
         )
     else:
+        # Single-use instances stay whole at any size: their LP is an assignment.
         cands = build_candidates(instance)
     log.info(
         "%s: %d arcs (%d dominated, %d in reserve), %d candidate loans in %.2fs, exact: %s",

@@ -85,3 +85,40 @@ def test_rota_verifies_and_is_never_better_than_optimal() -> None:
         assert rota.bound is None
         assert verify(LoansInstance.model_validate(doc), rota.solution).valid
         assert best.objective <= rota.objective + TOL
+
+
+def test_large_single_use_instances_stay_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Above the restriction threshold a general instance keeps only each request's cheapest
+    # arcs; a single-use one must still be solved whole, as an assignment, to the optimum.
+    import optimizer.loans.model as model
+
+    monkeypatch.setattr(model, "RESTRICT_ABOVE_ARCS", 5)
+    monkeypatch.setattr(model, "ARCS_PER_REQUEST", 1)
+    doc = single_use_document(11, requests=20, copies=18)
+    solution = run(doc)
+    assert solution.status == Status.OPTIMAL
+    assert solution.kpis["method"] == "assignment"
+    assert solution.objective == pytest.approx(assignment_objective(doc), abs=TOL)
+
+
+def test_restricted_models_keep_an_honest_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Force the restricted model with pricing on a small instance with reuse: the plan must
+    # verify, and the bound must not exceed the brute-force optimum.
+    import optimizer.loans.model as model
+
+    monkeypatch.setattr(model, "RESTRICT_ABOVE_ARCS", 1)
+    monkeypatch.setattr(model, "ARCS_PER_REQUEST", 1)
+    monkeypatch.setattr(model, "DAYS_PER_ARC", 1)
+    priced = 0
+    for seed in range(4):
+        doc = random_document(
+            seed, libraries=3, titles=2, copies=3, requests=3, days=7, policies=False
+        )
+        best = brute_force_objective(doc)
+        solution = run(doc)
+        priced += solution.kpis.get("method", "").startswith("priced")
+        assert solution.verification.valid
+        assert solution.objective >= best - TOL
+        if solution.bound is not None:
+            assert solution.bound <= best + TOL
+    assert priced >= 2
