@@ -15,6 +15,7 @@ subsolvers and probing are tuned by problem shape (see :func:`_tuning`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -43,6 +44,8 @@ from optimizer.instruments.timeline import (
 log = logging.getLogger(__name__)
 
 SOLVERS = ("auto", "cp-sat", "greedy")
+# Above this many (step, instrument) options, neighbourhood search replaces one CP-SAT run.
+LARGE_INTERVALS = 3000
 
 
 def _intersect(x: list[tuple[int, int]], y: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -104,6 +107,7 @@ class ScheduleModel:
         *,
         relax_must: bool = False,
         out_of_time: Callable[[], bool] | None = None,
+        energy: bool = True,
     ) -> None:
         from ortools.sat.python import cp_model
 
@@ -132,7 +136,7 @@ class ScheduleModel:
             self._request(r)
         self._no_overlap()
         self._quotas()
-        if tl.instance.objective == "max_weighted_served":
+        if energy and tl.instance.objective == "max_weighted_served":
             self._energy_cuts()
 
     # ------------------------------------------------------------ variables
@@ -407,7 +411,11 @@ class ScheduleModel:
         def overlap(segments: list[tuple[int, int]], a: int, b: int) -> int:
             return sum(max(0, min(y, b) - max(x, a)) for x, y in segments)
 
-        def cut(rows, capacity, tail: int, count: int, name: str) -> None:
+        def pieces(family: set[int], a: int, b: int) -> int:
+            # The last booking of each free piece may let its changeover fall past the piece.
+            return sum(1 for i in family for x, y in tl.free[i] if min(y, b) > max(x, a))
+
+        def cut(rows, capacity, tail: int, count: Callable[[int, int], int], name: str) -> None:
             for x, a in enumerate(grid):
                 for b in grid[x + 1 :]:
                     need: dict[int, int] = {}
@@ -416,7 +424,7 @@ class ScheduleModel:
                         if least > 0:
                             inside = a <= lo and hi <= b
                             need[r] = need.get(r, 0) + least + (tail if inside else 0)
-                    cap = capacity(a, b) + tail * count
+                    cap = capacity(a, b) + (tail * count(a, b) if tail else 0)
                     if sum(need.values()) > cap:
                         self.cuts.append((need, cap))
                         self.model.add(
@@ -432,7 +440,7 @@ class ScheduleModel:
                 items[f],
                 lambda a, b, f=family: sum(overlap(tl.free[i], a, b) for i in f),
                 tail,
-                len(family),
+                functools.partial(pieces, family),
                 name,
             )
         # Staffed steps need the instrument free and a qualified operator on shift at once.
@@ -454,7 +462,7 @@ class ScheduleModel:
                     sum(overlap(tl.operator_free[o], a, b) for o in c),
                 ),
                 0,
-                0,
+                lambda a, b: 0,
                 f"staffed:{name}",
             )
         if staffed and tl.operator_ids:
@@ -462,7 +470,7 @@ class ScheduleModel:
                 staffed,
                 lambda a, b: sum(overlap(seg, a, b) for seg in tl.operator_free),
                 0,
-                0,
+                lambda a, b: 0,
                 "operators",
             )
 
@@ -484,6 +492,17 @@ class ScheduleModel:
             x.append(lp.NumVar(low, 1.0 if possible else 0.0, f"served[{tl.requests[r].id}]"))
         for need, cap in self.cuts:
             lp.Add(sum(c * x[r] for r, c in need.items()) <= cap)
+        for key, row in self.quota_rows().items():
+            lp.Add(sum(c * x[r] for r, c in row.items()) <= tl.quotas[key])
+        lp.Maximize(sum(req.weight * x[r] for r, req in enumerate(tl.requests)))
+        if lp.Solve() != pywraplp.Solver.OPTIMAL:
+            return None
+        # Guard against the LP's floating-point tolerance: a hair above is still a bound.
+        return lp.Objective().Value() + 1e-6 * max(1.0, lp.Objective().Value())
+
+    def quota_rows(self) -> dict[tuple[str, str], dict[int, int]]:
+        """Minutes per request counted against each quota, for steps of a single type."""
+        tl = self.tl
         quota_rows: dict[tuple[str, str], dict[int, int]] = {}
         for r, vars_ in enumerate(self.steps):
             for sv in vars_:
@@ -492,13 +511,7 @@ class ScheduleModel:
                 if key in tl.quotas:
                     row = quota_rows.setdefault(key, {})
                     row[r] = row.get(r, 0) + sv.step.duration
-        for key, row in quota_rows.items():
-            lp.Add(sum(c * x[r] for r, c in row.items()) <= tl.quotas[key])
-        lp.Maximize(sum(req.weight * x[r] for r, req in enumerate(tl.requests)))
-        if lp.Solve() != pywraplp.Solver.OPTIMAL:
-            return None
-        # Guard against the LP's floating-point tolerance: a hair above is still a bound.
-        return lp.Objective().Value() + 1e-6 * max(1.0, lp.Objective().Value())
+        return quota_rows
 
     # ------------------------------------------------------------ objectives
 
@@ -695,6 +708,8 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
                 bound=bound, extra_kpis=extra,
             )  # fmt: skip
     makespan = tl.instance.objective == "min_makespan"
+    if greedy_ok and not makespan and _large(sm) and tl.instance.objective == "max_weighted_served":
+        return _solve_lns(tl, sm, start, context, extra)
     run = run_cpsat(
         sm.model,
         context,
@@ -726,6 +741,54 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     return _finish(
         tl, status, "cp-sat", placed, context, bound=bound, version=version, extra_kpis=extra
     )
+
+
+def _large(sm: ScheduleModel) -> bool:
+    return sum(len(v) for v in sm._instrument_intervals) > LARGE_INTERVALS
+
+
+def _solve_lns(
+    tl: Timeline,
+    sm: ScheduleModel,
+    start: GreedyResult,
+    context: SolveContext,
+    extra: dict[str, Any],
+) -> Outcome:
+    """Large weeks: neighbourhood search from the warm start, bounded by the LP."""
+    from optimizer.instruments.lns import improve
+
+    value = _greedy_value(tl, start)
+    context.report(objective=value, bound=sm.lp_value, solutions=1, phase="cp-sat")
+    placed, served, tries = improve(
+        tl,
+        start.bookings,
+        start.served,
+        seed=context.options.seed,
+        time_left=context.remaining,
+        stop=context.stop.is_set,
+        threads=context.threads,
+        scale=sm.scale,
+        bound=sm.lp_value,
+        on_improve=lambda v: context.report(
+            objective=v, bound=sm.lp_value, solutions=1, phase="cp-sat"
+        ),
+    )
+    extra["neighbourhoods"] = tries
+    value = float(sum(tl.requests[r].weight for r in served))
+    if sm.lp_value is None:
+        scaled = float(sum(round(r.weight * sm.scale) for r in tl.requests))
+    elif sm.rounding == 0:  # whole scaled weights: the optimum is whole too
+        scaled = float(math.floor(sm.lp_value * sm.scale + 1e-9))
+    else:
+        scaled = sm.lp_value * sm.scale
+    bound = sm.true_bound(scaled) if sm.exact else None
+    status = Status.FEASIBLE
+    if bound is not None and value >= bound - 1e-6:
+        status = Status.OPTIMAL
+    return _finish(
+        tl, status, "cp-sat", placed, context,
+        bound=bound, version=cpsat_version(), extra_kpis=extra,
+    )  # fmt: skip
 
 
 def _greedy_value(tl: Timeline, base: GreedyResult) -> float:

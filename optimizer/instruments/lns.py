@@ -1,0 +1,155 @@
+"""Large-neighbourhood search for large weeks: free a slice, fix the rest, re-solve, repeat.
+
+Measured on a 1,000-request week (``benchmarks/instruments.py``): CP-SAT's own LNS on the
+full model spends 1.5 to 37 s of wall time per neighbourhood (copying and presolving 15,000
+literals for a 0.1 s search), so in 60 s on 2 cores it tries about ten. Here each
+neighbourhood is a model of its own: the requests booked on one instrument type inside a
+window of days, plus a sample of the unserved requests that could use it, over a timeline
+from which every fixed booking has been cut out (with its changeover on either side, and
+its operator's time). Fixed bookings stay exactly as they are, so every accepted schedule
+satisfies all the rules; the full schedule is still checked by ``verify.py`` afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from collections.abc import Callable
+
+from optimizer.instruments.timeline import Placed, Timeline, subtract
+
+log = logging.getLogger(__name__)
+
+DAY = 1440
+
+
+def sub_timeline(tl: Timeline, free: list[int], fixed: list[Placed]) -> Timeline:
+    """The timeline left for requests ``free`` once the bookings ``fixed`` are in place."""
+    holes: list[list[tuple[int, int]]] = [[] for _ in tl.instrument_ids]
+    op_holes: list[list[tuple[int, int]]] = [[] for _ in tl.operator_ids]
+    used: dict[tuple[str, str], int] = {}
+    for p in fixed:
+        c = tl.changeover[p.instrument]
+        holes[p.instrument].append((p.start - c, p.end + c))
+        if p.operator is not None:
+            op_holes[p.operator].append((p.start, p.end))
+        key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
+        used[key] = used.get(key, 0) + p.end - p.start
+    requests = []
+    for k, r in enumerate(free):
+        req = tl.requests[r]
+        steps = [dataclasses.replace(s, request=k) for s in req.steps]
+        requests.append(dataclasses.replace(req, steps=steps))
+    return dataclasses.replace(
+        tl,
+        free=[subtract(f, h) for f, h in zip(tl.free, holes, strict=True)],
+        operator_free=[subtract(f, h) for f, h in zip(tl.operator_free, op_holes, strict=True)],
+        requests=requests,
+        quotas={key: q - used.get(key, 0) for key, q in tl.quotas.items()},
+        _operators_for=[],
+    )
+
+
+def _neighbourhood(
+    tl: Timeline, rng: random.Random, placed: list[Placed], served: set[int], size: int
+) -> list[int]:
+    """Requests booked on one type within a few days, and unserved ones that could go there."""
+    types = sorted(set(tl.instrument_type))
+    t = rng.choice(types)
+    days = max(1, tl.horizon // DAY)
+    width = rng.choice([1, 2, 2, 3])
+    first = rng.randrange(max(1, days - width + 1))
+    a, b = first * DAY, (first + width) * DAY
+    booked = sorted(
+        {p.request for p in placed if tl.instrument_type[p.instrument] == t and a <= p.start < b}
+    )
+    waiting = [
+        r
+        for r, req in enumerate(tl.requests)
+        if r not in served
+        and req.release < b
+        and req.deadline > a
+        and any(any(tl.instrument_type[i] == t for i in s.instruments) for s in req.steps)
+    ]
+    rng.shuffle(booked)
+    rng.shuffle(waiting)
+    half = size // 2
+    chosen = booked[: max(half, size - len(waiting))]
+    chosen += waiting[: size - len(chosen)]
+    return chosen
+
+
+def improve(
+    tl: Timeline,
+    placed: list[Placed],
+    served: list[int],
+    *,
+    seed: int,
+    time_left: Callable[[], float],
+    stop: Callable[[], bool],
+    threads: int,
+    scale: int,
+    on_improve: Callable[[float], None] | None = None,
+    bound: float | None = None,
+) -> tuple[list[Placed], list[int], int]:
+    """Improve (placed, served) until the time is up; returns them and the neighbourhoods tried."""
+    from ortools.sat.python import cp_model
+
+    from optimizer.instruments.model import ScheduleModel
+
+    rng = random.Random(seed)
+    weight = [round(r.weight * scale) for r in tl.requests]
+    value = sum(weight[r] for r in served)
+    placed = list(placed)
+    served_set = set(served)
+    size = 60
+    tries = 0
+    while time_left() > 0.5 and not stop():
+        if bound is not None and value >= bound * scale - 1e-9:
+            break
+        tries += 1
+        free = _neighbourhood(tl, rng, placed, served_set, size)
+        if not free:
+            continue
+        free_set = set(free)
+        fixed = [p for p in placed if p.request not in free_set]
+        sub = sub_timeline(tl, free, fixed)
+        sm = ScheduleModel(sub, energy=False)
+        m = sm.model
+        base = sum(weight[r] for r in free if r in served_set)
+        m.maximize(sum(weight[r] * sm.served[k] for k, r in enumerate(free)))
+        m.add(sum(weight[r] * sm.served[k] for k, r in enumerate(free)) >= base)
+        index = {r: k for k, r in enumerate(free)}
+        sm.hint(
+            [
+                dataclasses.replace(p, request=index[p.request])
+                for p in placed
+                if p.request in free_set
+            ],
+            [index[r] for r in free if r in served_set],
+        )
+        solver = cp_model.CpSolver()
+        params = solver.parameters
+        params.max_time_in_seconds = max(0.05, min(2.0, time_left() - 0.3))
+        params.num_workers = threads
+        params.random_seed = rng.randrange(2**31)
+        code = solver.solve(m)
+        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            continue
+        new = round(solver.objective_value)
+        if code == cp_model.OPTIMAL and new == base:
+            size = min(200, size + 10)  # the slice was already optimal: widen it
+        if new < base:
+            continue
+        got = sm.read(solver)
+        placed = fixed + [dataclasses.replace(p, request=free[p.request]) for p in got]
+        served_set = (served_set - free_set) | {
+            free[k] for k in range(len(free)) if solver.boolean_value(sm.served[k])
+        }
+        if new > base:
+            value += new - base
+            log.debug("lns %d: %s (+%s)", tries, value / scale, (new - base) / scale)
+            if on_improve is not None:
+                on_improve(value / scale)
+    return placed, sorted(served_set), tries
