@@ -249,7 +249,8 @@ def _displaced(
         )
     else:
         detail = (
-            f"{req.id} (weight {req.weight:g}) fits alone, but {where} in {window} is held by "
+            f"{req.id} (weight {req.weight:g}) fits alone, but {where} "
+            f"{'is' if len(eligible) == 1 else 'are'} held in {window} by "
             f"{', '.join(shown)}{' and others' if len(names) > 5 else ''}"
         )
     return Explanation(subject=req.id, code="displaced", detail=detail, related=names[:10])
