@@ -10,7 +10,11 @@ greedy orders is a complete hint (first-come-first-served also caps the makespan
 energetic cuts per instrument type, instrument and operator pool over day windows are added
 to the model and solved as an LP of their own, whose optimum is a proven bound on weighted
 requests served (CP-SAT's own bound on large weeks stays near the sum of all weights);
-subsolvers and probing are tuned by problem shape (see :func:`_tuning`).
+subsolvers and probing are tuned by problem shape (see :func:`_tuning`). Above
+``LARGE_INTERVALS`` options (weeks of about 1,000 requests and more) one CP-SAT run on the full
+model improves little (its LNS presolves the whole model per neighbourhood), so
+:mod:`optimizer.instruments.lns` searches small sub-models from the warm start instead and
+the LP's optimum is the reported bound.
 """
 
 from __future__ import annotations
