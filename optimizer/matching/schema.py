@@ -126,32 +126,3 @@ class MatchingInstance(InstanceBase):
             )
         check.raise_if_any()
         return self
-
-
-class Breakdown(Strict):
-    need: float
-    complementarity: float
-    distance: float
-    bonus: float
-
-
-class SelectedPair(Strict):
-    a: str
-    b: str
-    score: float
-    breakdown: Breakdown | None = None
-
-
-class SelectedGroup(Strict):
-    id: str
-    members: list[str]
-    score: float
-
-
-class MatchingSolution(Strict):
-    """The kind-specific ``solution`` payload (pairs mode fills pairs, groups mode groups)."""
-
-    pairs: list[SelectedPair] | None = None
-    unmatched: list[str] | None = None
-    groups: list[SelectedGroup] | None = None
-    ungrouped: list[str] | None = None

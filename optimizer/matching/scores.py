@@ -6,7 +6,6 @@ all-pairs formula stays in memory for thousands of institutions.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -274,7 +273,3 @@ RULE_WORDS = {
     "min_score": "score not above min_score",
     "forbidden": "forbidden",
 }
-
-
-def describe_km(km: float) -> str:
-    return f"{km:,.0f} km" if math.isfinite(km) else "unknown distance"
