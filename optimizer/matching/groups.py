@@ -199,12 +199,22 @@ class _Master:
             )
             self.columns.append(c)
 
-    def solve_lp(self, time_limit: float) -> tuple[float, np.ndarray]:
+    def solve_lp(self, time_limit: float) -> tuple[float, np.ndarray, bool]:
+        """LP value and row duals, and whether HiGHS proved them optimal.
+
+        Duals of an LP stopped early are not dual feasible: no bound may be drawn from them.
+        """
+        import highspy
+
         self.highs.setOptionValue("time_limit", max(0.01, time_limit))
         self.highs.run()
         info = self.highs.getInfo()
         duals = np.array(self.highs.getSolution().row_dual)
-        return float(info.objective_function_value), duals
+        optimal = self.highs.getModelStatus() in (
+            highspy.HighsModelStatus.kOptimal,
+            highspy.HighsModelStatus.kModelEmpty,  # no column yet: value 0, duals 0
+        )
+        return float(info.objective_function_value), duals, optimal
 
 
 def _reduced_costs(columns: ColumnSet, duals: np.ndarray) -> np.ndarray:
@@ -236,10 +246,10 @@ def solve_set_partitioning(
     in_master = np.zeros(len(columns), dtype=bool)
     in_master[master.columns] = True
 
-    z_lp, duals = master.solve_lp(context.remaining())
+    z_lp, duals, lp_optimal = master.solve_lp(context.remaining())
     rc = _reduced_costs(columns, duals) if len(columns) else np.zeros(0)
     iterations = 0
-    while len(columns) and context.remaining() > 0 and not context.stop.is_set():
+    while lp_optimal and len(columns) and context.remaining() > 0 and not context.stop.is_set():
         iterations += 1
         candidates = np.flatnonzero((rc > 1e-9) & ~in_master)
         if len(candidates) == 0:
@@ -247,10 +257,10 @@ def solve_set_partitioning(
         take = candidates[np.argsort(-rc[candidates])[: max(50, 2 * n)]]
         master.add(columns, take)
         in_master[take] = True
-        z_lp, duals = master.solve_lp(context.remaining())
+        z_lp, duals, lp_optimal = master.solve_lp(context.remaining())
         rc = _reduced_costs(columns, duals)
         context.report(bound=z_lp, phase="column generation")
-    lp_converged = not len(columns) or not ((rc > 1e-9) & ~in_master).any()
+    lp_converged = lp_optimal and (not len(columns) or not ((rc > 1e-9) & ~in_master).any())
     log.debug(
         "column generation: %d iterations, %d columns, z_lp %.6f, converged %s",
         iterations,
@@ -266,7 +276,7 @@ def solve_set_partitioning(
     )
     if lp_converged:
         bound: float | None = z_lp
-    elif len(columns):
+    elif lp_optimal and len(columns):
         # Lagrangian bound from the last duals: each of at most n // min_size groups can
         # add at most the largest reduced cost to the master's value.
         most_groups = n // max(1, instance.group.min_size)
