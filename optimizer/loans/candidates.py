@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -183,11 +184,18 @@ def build_candidates(
     max_arcs: int | None = None,
     restrict_above: int | None = None,
     restricted_days: int = 6,
+    deadline: float | None = None,
 ) -> Candidates:
     """Candidate loans; with ``max_arcs``, only each request's cheapest arcs enter the model
     and the others wait in ``reserve`` for the pricing (the model is then inexact).
     ``restrict_above``: apply ``max_arcs`` and ``restricted_days`` only when more arcs than
-    this survive the dominance rules."""
+    this survive the dominance rules. Past ``deadline`` (a ``time.perf_counter`` value) the
+    build stops refining: no second dominance pass, and each arc keeps only its earliest
+    day (the model is then inexact)."""
+
+    def late() -> bool:
+        return deadline is not None and time.perf_counter() > deadline
+
     pools = build_pools(instance)
     arcs, by_request = build_arcs(instance, pools)
     pen = instance.penalties
@@ -204,7 +212,9 @@ def build_candidates(
     active = [a.earliest <= a.last_useful for a in arcs]
     congested = [True] * len(pools)
     if instance.policies.max_imbalance is None:
-        for _ in range(2):
+        for turn in range(2):
+            if turn and late():
+                break
             congested = _congested_pools(pools, arcs, active)
             cands.dominated += _drop_dominated(instance, pools, arcs, by_request, active, congested)
     else:
@@ -239,10 +249,14 @@ def build_candidates(
             arcs_by_pool[a.pool].append(k)
     var_arc: list[int] = []
     var_day: list[int] = []
+    hurry = False
     for p, members in zip(pools, arcs_by_pool, strict=True):
         if not members:
             continue
-        if not congested[p.index]:
+        hurry = hurry or late()
+        if hurry and congested[p.index]:
+            cands.exact = False
+        if hurry or not congested[p.index]:
             # Never full: no loan ever waits, each ships on its earliest day.
             var_arc += members
             var_day += [arcs[k].earliest for k in members]
