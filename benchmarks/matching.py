@@ -11,18 +11,18 @@ same graph. Objectives must be equal: both are exact.
 
 Groups: complete random score graphs split into alliances of 3-5 within 60 s: status, gap.
 
-Measured on the 2-core machine while other work shared it (seed 0), 2026-11-28:
+Measured on the 2-core machine with one other job running (seed 0), 2026-11-28:
 
 | n | ours s | cli s | networkx s | objectives equal | networkx / ours | networkx / cli |
 |---:|---:|---:|---:|:-:|---:|---:|
-| 500 | 0.27 | 2.96 | 8.19 | yes (217.2621) | 30x | 2.8x |
-| 1000 | 0.73 | 2.86 | 35.30 | yes (438.5323) | 48x | 12x |
-| 2000 | 2.43 | 4.76 | 135.81 | yes (872.1214) | 56x | 28x |
+| 500 | 0.13 | 1.32 | 3.13 | yes (217.2621) | 25x | 2.4x |
+| 1000 | 0.31 | 1.42 | 14.76 | yes (438.5323) | 48x | 10x |
+| 2000 | 0.91 | 2.05 | 72.03 | yes (872.1214) | 79x | 35x |
 
-Groups: 30 institutions (173,971 candidate groups) proven optimal in 2.0 s; 60 institutions
-(5,983,367 groups) at 0.51 % gap when the 60 s limit ran out under that load, and proven
-optimal in 27-41 s in quieter runs (the exact integer master over about 12,000
-reduced-cost-fixed groups takes most of it).
+Groups: 30 institutions (173,971 candidate groups) proven optimal in 1.5 s; 60 institutions
+(5,983,367 groups) proven optimal in 47 s (the exact integer master over about 12,000
+reduced-cost-fixed groups takes most of it); under heavier load the 60 s limit ran out at a
+0.51 % gap.
 """
 
 from __future__ import annotations
