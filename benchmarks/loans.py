@@ -12,13 +12,15 @@ Measured on 2 shared cores (seed 1, 60 s limit, ``auto``):
     requests  objective      bound     gap   time s  fill   rota obj  rota fill  vs rota
         1000    15022.2    14990.4  0.212%     5.3  0.989    17859.6      0.988    15.9%
         5000    74316.4    66381.2  10.68%    32.2  0.987    87693.2      0.981    15.3%
-       20000   291326.8   176469.6  39.43%  55-71   0.979   311984.0      0.989     6.6%
+       20000   291326.8   176469.6  39.43%    48.3  0.979   311984.0      0.989     6.6%
 
 Up to ~40,000 arcs the model is exact and the LP bound is tight (the 800-request example
 closes to 0.05 % in 2 s). Beyond, the restricted model's plans stay good at 5,000 but the
-pricing bound is weak (degenerate duals), and at 20,000 the candidate build alone takes
-~25-35 s of the minute (the limit is overrun by up to ~10 s on a busy machine, peak
-memory ~1.3 GB); with 180 s the 20,000 plan reaches 269,804 (13.5 % under rota).
+pricing bound is weak (degenerate duals). At 20,000 the candidate build takes ~14 s
+(~28 s on a busy machine), the LP ~11 s and the pricing ~10-13 s; the solve keeps time back
+for the verifier and skips pricing (no bound) or refinements when the clock is short, so it
+ends at 44-48 s where it used to overrun to 55-71 s (peak memory ~1.3 GB). With 180 s the
+20,000 plan reaches 269,804 (13.5 % under rota).
 """
 
 from __future__ import annotations

@@ -537,7 +537,7 @@ def solve_priced(
         # Pricing looks at every arc in Python; skip it when it would eat the time the
         # rounding needs (no bound is claimed then).
         pricing_s = PRICING_S_PER_ARC * (len(cands.reserve) + len(np.unique(cands.var_arc)))
-        if turn == 0 and pricing_s > 0.6 * context.remaining():
+        if turn == 0 and pricing_s > 0.75 * context.remaining():
             log.info(
                 "no time to price (%.1fs expected, %.1fs left)", pricing_s, context.remaining()
             )
