@@ -18,9 +18,10 @@ Up to ~40,000 arcs the model is exact and the LP bound is tight (the 800-request
 closes to 0.05 % in 2 s). Beyond, the restricted model's plans stay good at 5,000 but the
 pricing bound is weak (degenerate duals). At 20,000 the candidate build takes ~14 s
 (~28 s on a busy machine), the LP ~11 s and the pricing ~10-13 s; the solve keeps time back
-for the verifier and skips pricing (no bound) or refinements when the clock is short, so it
-ends at 44-48 s where it used to overrun to 55-71 s (peak memory ~1.3 GB). With 180 s the
-20,000 plan reaches 269,804 (13.5 % under rota).
+for the verifier and skips pricing (no bound) or refinements when the clock is short. On a
+quiet machine it ends at 44-51 s (49 s before the clock checks, unchanged); on a busy one it
+used to overrun to 55-71 s and now cuts refinements instead (peak memory ~1.3 GB). With
+180 s the 20,000 plan reaches 269,804 (13.5 % under rota).
 """
 
 from __future__ import annotations
