@@ -12,6 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 import pulp
 
@@ -131,12 +132,30 @@ def silence_highs_banner() -> None:
     _banner_silenced = True
 
 
+def highs_status(highs: Any, *, feasible_counts: bool = True) -> Status:
+    """Our status for a finished HiGHS run: what HiGHS proved, not what a wrapper says.
+
+    With ``feasible_counts`` false (an LP stopped early), a primal point is no solution.
+    """
+    import highspy
+
+    model_status = highs.getModelStatus()
+    if model_status == highspy.HighsModelStatus.kOptimal:
+        return Status.OPTIMAL
+    if model_status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
+        return Status.INFEASIBLE
+    has_primal = highs.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
+    return Status.FEASIBLE if has_primal and feasible_counts else Status.NO_SOLUTION
+
+
 def _cbc_version() -> str | None:
     return f"pulp {package_version('pulp')}"
 
 
 def _solve_highs(problem: pulp.LpProblem, context: SolveContext, time_limit: float) -> MipResult:
-    import highspy
 
     prepare_highs(context.threads)
     options = context.options
@@ -152,18 +171,7 @@ def _solve_highs(problem: pulp.LpProblem, context: SolveContext, time_limit: flo
     highs = problem.solverModel
     model_status = highs.getModelStatus()
     info = highs.getInfo()
-    has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    if model_status == highspy.HighsModelStatus.kOptimal:
-        status = Status.OPTIMAL
-    elif model_status in (
-        highspy.HighsModelStatus.kInfeasible,
-        highspy.HighsModelStatus.kUnboundedOrInfeasible,
-    ):
-        status = Status.INFEASIBLE
-    elif has_primal:
-        status = Status.FEASIBLE
-    else:
-        status = Status.NO_SOLUTION
+    status = highs_status(highs)
     bound: float | None = None
     # PuLP hands HiGHS a maximisation as the minimisation of the negated objective.
     sense = -1.0 if problem.sense == pulp.LpMaximize else 1.0

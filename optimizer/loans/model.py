@@ -27,12 +27,12 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from optimizer.core.envelope import Status
+from optimizer.core.mip import highs_status, package_version
 from optimizer.core.runner import Outcome, SolveContext
 from optimizer.loans import explain
 from optimizer.loans.candidates import Candidates, build_candidates, loan_entry
@@ -190,10 +190,7 @@ def is_single_use(cands: Candidates) -> bool:
 
 
 def _highs_version() -> str | None:
-    try:
-        return metadata.version("highspy")
-    except metadata.PackageNotFoundError:
-        return None
+    return package_version("highspy")
 
 
 def _matrix(rows: Rows, n: int) -> Any:
@@ -280,20 +277,8 @@ def run_highs(
         solution.value_valid = True
         h.setSolution(solution)
     h.run()
-    status = h.getModelStatus()
     info = h.getInfo()
-    has_primal = info.primal_solution_status == 2
-    if status == highspy.HighsModelStatus.kOptimal:
-        out = Status.OPTIMAL
-    elif status in (
-        highspy.HighsModelStatus.kInfeasible,
-        highspy.HighsModelStatus.kUnboundedOrInfeasible,
-    ):
-        out = Status.INFEASIBLE
-    elif has_primal and not relax:
-        out = Status.FEASIBLE
-    else:
-        out = Status.NO_SOLUTION
+    out = highs_status(h, feasible_counts=not relax)
     x = np.array(h.getSolution().col_value) if out in (Status.OPTIMAL, Status.FEASIBLE) else None
     bound = None
     if relax:
