@@ -237,3 +237,86 @@ def brute_force_objective(doc: dict[str, Any]) -> float:
         if check.valid and check.objective is not None:
             best = min(best, check.objective)
     return best
+
+
+def time_indexed_lp(doc: dict[str, Any]) -> float:
+    """The LP relaxation over every (request, lending library, title, ship day), built from
+    the document with scipy: the value column generation must reach when it converges.
+
+    Copies of one title at one library are interchangeable, so the variables name the
+    library and title; on every day the loans out of it are at most the lendable copies
+    released by then (one fewer with keep_one_on_shelf).
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    start = date.fromisoformat(doc["horizon"]["start"])
+    last = (date.fromisoformat(doc["horizon"]["end"]) - start).days
+    routes = _routes(doc)
+    policies, penalties = doc["policies"], doc["penalties"]
+    keep = 1 if policies.get("keep_one_on_shelf") else 0
+    released: dict[tuple[str, str], list[int]] = {}
+    for c in doc["copies"]:
+        if c.get("lendable", True):
+            day = _day(c.get("available_from"), start)
+            released.setdefault((c["library"], c["title"]), []).append(day)
+
+    def capacity(pool: tuple[str, str], t: int) -> int:
+        return max(0, sum(1 for d in released[pool] if d <= t) - keep)
+
+    columns: list[tuple[int, tuple[str, str], int, int, float]] = []  # q, pool, day, busy, cost
+    for q, r in enumerate(doc["requests"]):
+        opened = _day(r.get("requested_on"), start)
+        need = _day(r["needed_by"], start)
+        weight = r.get("weight", 1.0)
+        for pool in released:
+            lender, title = pool
+            if title not in r["titles"] or lender == r["library"]:
+                continue
+            if (lender, r["library"]) not in routes or (r["library"], lender) not in routes:
+                continue
+            out, cost = routes[(lender, r["library"])]
+            back = routes[(r["library"], lender)][0]
+            for d in range(max(opened, min(released[pool])), last + 1):
+                late = max(0, d + out - need)
+                price = cost + penalties["late_per_day"] * weight * late
+                columns.append((q, pool, d, out + r.get("loan_days", 28) + back, price))
+    penalty = [penalties["unfilled"] * r.get("weight", 1.0) for r in doc["requests"]]
+    rows: list[tuple[list[int], list[float], float, float]] = []
+    by_request: dict[int, list[int]] = {}
+    for j, (q, *_rest) in enumerate(columns):
+        by_request.setdefault(q, []).append(j)
+    rows += [(js, [1.0] * len(js), -np.inf, 1.0) for js in by_request.values()]
+    for pool in released:
+        mine = [j for j, c in enumerate(columns) if c[1] == pool]
+        for t in range(last + 1):
+            out_then = [j for j in mine if columns[j][2] <= t < columns[j][2] + columns[j][3]]
+            if out_then:
+                rows.append((out_then, [1.0] * len(out_then), -np.inf, capacity(pool, t)))
+    library = {q: r["library"] for q, r in enumerate(doc["requests"])}
+    for lib in doc["libraries"]:
+        lent = [j for j, c in enumerate(columns) if c[1][0] == lib["id"]]
+        if lib.get("max_outgoing") is not None:
+            rows.append((lent, [1.0] * len(lent), -np.inf, lib["max_outgoing"]))
+        k = policies.get("max_imbalance")
+        if k is not None:
+            got = [j for j, c in enumerate(columns) if library[c[0]] == lib["id"]]
+            rows.append((lent + got, [1.0] * len(lent) + [-1.0] * len(got), -k, k))
+    if not columns:
+        return float(sum(penalty))
+    row_i = [i for i, (js, _, _, _) in enumerate(rows) for _ in js]
+    col_j = [j for js, _, _, _ in rows for j in js]
+    value = [v for _, vs, _, _ in rows for v in vs]
+    a = coo_matrix((value, (row_i, col_j)), shape=(len(rows), len(columns))).tocsr()
+    lo = np.array([lo for *_, lo, _ in rows])
+    hi = np.array([hi for *_, hi in rows])
+    c = np.array([price - penalty[q] for q, _, _, _, price in columns])
+    upper_rows = np.isfinite(hi)
+    lower_rows = np.isfinite(lo)
+    from scipy.sparse import vstack
+
+    a_ub = vstack([a[upper_rows], -a[lower_rows]])
+    b_ub = np.concatenate([hi[upper_rows], -lo[lower_rows]])
+    result = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=(0, 1), method="highs")
+    assert result.status == 0, result.message
+    return float(result.fun + sum(penalty))

@@ -108,7 +108,6 @@ def test_restricted_models_keep_an_honest_bound(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(model, "RESTRICT_ABOVE_ARCS", 1)
     monkeypatch.setattr(model, "ARCS_PER_REQUEST", 1)
-    monkeypatch.setattr(model, "DAYS_PER_ARC", 1)
     priced = 0
     for seed in range(4):
         doc = random_document(

@@ -1,0 +1,258 @@
+"""Column generation for large loans instances: the LP over every candidate loan, grown
+from each request's cheapest arcs, with a proven bound at every round.
+
+The restricted master lives in one HiGHS object. Loans priced in (``pricing``) are added as
+columns, and the shelf rows they make necessary as rows, so each LP starts from the last
+optimal basis instead of from scratch (at 20,000 requests a re-solve takes about
+as long as the first, cold one, on a model with twice the columns). Rows are only ever added: a shelf row that no longer binds is still
+a true constraint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from optimizer.core.envelope import Status
+from optimizer.core.mip import highs_status, silence_highs_banner
+from optimizer.core.runner import SolveContext
+from optimizer.loans.candidates import Candidates
+from optimizer.loans.pricing import add_columns, price
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MasterLP:
+    status: Status
+    x: np.ndarray | None
+    duals: np.ndarray | None
+    value: float | None
+    """LP optimum, objective offset included."""
+
+
+class RestrictedMaster:
+    """The LP relaxation over the candidate loans currently in ``cands``."""
+
+    def __init__(self, cands: Candidates, context: SolveContext) -> None:
+        import highspy
+
+        from optimizer.loans.model import build_rows, objective_coefficients
+
+        self.cands = cands
+        self.context = context
+        self.rows = build_rows(cands, complete=True)
+        rows = self.rows
+        instance = cands.instance
+        self.request_row = np.full(len(instance.requests), -1, dtype=np.int64)
+        self.shelf_rows: dict[int, dict[int, int]] = defaultdict(dict)
+        library = {x.id: i for i, x in enumerate(instance.libraries)}
+        self.out_row: dict[int, int] = {}
+        self.imbalance_row: dict[int, int] = {}
+        for r, (kind, key, day) in enumerate(rows.meta):
+            if kind == "request":
+                self.request_row[key] = r
+            elif kind == "shelf":
+                self.shelf_rows[key][day] = r
+            elif kind == "out":
+                self.out_row[library[key]] = r
+            elif kind == "imbalance":
+                self.imbalance_row[library[key]] = r
+        self.columns_of_pool: dict[int, list[int]] = defaultdict(list)
+        for v, p in enumerate(cands.var_pool().tolist()):
+            self.columns_of_pool[p].append(v)
+        # The matrix as triplets, for the rounding once the LP is done.
+        self.entries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [
+            (np.full(len(idx), r, dtype=np.int64), np.asarray(idx, dtype=np.int64), coef)
+            for r, (idx, coef) in enumerate(zip(rows.index, rows.coef, strict=True))
+        ]
+        cost, self.offset = objective_coefficients(cands)
+        silence_highs_banner()
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("solver", "simplex")
+        h.setOptionValue("random_seed", context.options.seed % 2**31)
+        # No "threads": HiGHS sizes its scheduler once per process (see core.mip).
+        matrix = self.matrix()
+        n = len(cands)
+        h.passModel(
+            n,
+            matrix.shape[0],
+            matrix.nnz,
+            2,  # row-wise matrix
+            1,  # minimise
+            0.0,
+            cost.astype(float),
+            np.zeros(n),
+            np.ones(n),
+            np.array(rows.lower, dtype=float),
+            np.array(rows.upper, dtype=float),
+            matrix.indptr.astype(np.int32),
+            matrix.indices.astype(np.int32),
+            matrix.data.astype(float),
+            np.zeros(n, dtype=np.int32),
+        )
+        self.highs = h
+
+    def matrix(self) -> Any:
+        from scipy.sparse import coo_matrix
+
+        if self.entries:
+            row = np.concatenate([e[0] for e in self.entries])
+            col = np.concatenate([e[1] for e in self.entries])
+            val = np.concatenate([e[2] for e in self.entries]).astype(float)
+        else:
+            row = col = np.zeros(0, dtype=np.int64)
+            val = np.zeros(0)
+        shape = (len(self.rows), len(self.cands))
+        return coo_matrix((val, (row, col)), shape=shape).tocsr()
+
+    def solve(self, time_limit: float) -> MasterLP:
+        h = self.highs
+        if not len(self.cands):  # HiGHS calls an empty model "empty", not optimal
+            return MasterLP(Status.OPTIMAL, np.zeros(0), np.zeros(len(self.rows)), self.offset)
+        if time_limit < 0.05:
+            return MasterLP(Status.NO_SOLUTION, None, None, None)
+        # HiGHS measures its time limit from the object's creation, over all runs.
+        h.setOptionValue("time_limit", h.getRunTime() + time_limit)
+        h.run()
+        status = highs_status(h, feasible_counts=False)
+        if status != Status.OPTIMAL:
+            return MasterLP(status, None, None, None)
+        solution = h.getSolution()
+        value = float(h.getInfo().objective_function_value) + self.offset
+        return MasterLP(status, np.array(solution.col_value), np.array(solution.row_dual), value)
+
+    def add(self, arc: np.ndarray, day: np.ndarray) -> None:
+        """Add candidate loans as columns, with the shelf rows they make necessary."""
+        cands = self.cands
+        first = len(cands)
+        add_columns(cands, arc, day)
+        new = np.arange(first, len(cands))
+        arcs = cands.arcs
+        pools = arcs.pool[arc]
+        ends = day + arcs.busy[arc]
+        rows = self.rows
+
+        # New shelf rows: days where the pool's candidate loans can now exceed its copies.
+        new_rows: list[tuple[int, int, np.ndarray]] = []  # (pool, day, old columns in it)
+        for p in np.unique(pools).tolist():
+            members = np.array(self.columns_of_pool[p] + new[pools == p].tolist())
+            self.columns_of_pool[p] = members.tolist()
+            start = cands.var_day[members]
+            end = start + arcs.busy[cands.var_arc[members]]
+            pool = cands.pools[p]
+            have = self.shelf_rows[p]
+            for t in np.unique(start).tolist():
+                if t in have:
+                    continue
+                covering = members[(start <= t) & (t < end)]
+                if len(covering) <= pool.capacity(t):
+                    continue
+                have[t] = len(rows) + len(new_rows)
+                new_rows.append((p, t, covering[covering < first]))
+        if new_rows:
+            starts = np.zeros(len(new_rows) + 1, dtype=np.int64)
+            starts[1:] = np.cumsum([len(c) for _, _, c in new_rows])
+            index = np.concatenate([c for _, _, c in new_rows]).astype(np.int32)
+            caps = [float(cands.pools[p].capacity(t)) for p, t, _ in new_rows]
+            self.highs.addRows(
+                len(new_rows),
+                np.full(len(new_rows), -np.inf),
+                np.array(caps),
+                len(index),
+                starts.astype(np.int32),
+                index,
+                np.ones(len(index)),
+            )
+            for (p, t, old), cap in zip(new_rows, caps, strict=True):
+                pool = cands.pools[p]
+                r = len(rows)
+                rows.add(
+                    f"shelf[{pool.library}][{pool.title}][d{t}]",
+                    old,
+                    np.ones(len(old)),
+                    -np.inf,
+                    cap,
+                    ("shelf", p, t),
+                )
+                self.entries.append((np.full(len(old), r, dtype=np.int64), old, np.ones(len(old))))
+
+        # The new columns: their request row, the shelf rows of their busy days, the
+        # library rows of their lender and borrower.
+        col_rows: list[np.ndarray] = []
+        col_vals: list[np.ndarray] = []
+        request = arcs.request[arc]
+        lender, borrower = arcs.lender[arc], arcs.borrower[arc]
+        for j in range(len(arc)):
+            mine = [int(self.request_row[request[j]])]
+            vals = [1.0]
+            for t, r in self.shelf_rows.get(int(pools[j]), {}).items():
+                if day[j] <= t < ends[j]:
+                    mine.append(r)
+                    vals.append(1.0)
+            if int(lender[j]) in self.out_row:
+                mine.append(self.out_row[int(lender[j])])
+                vals.append(1.0)
+            if int(lender[j]) in self.imbalance_row:
+                mine.append(self.imbalance_row[int(lender[j])])
+                vals.append(1.0)
+            if int(borrower[j]) in self.imbalance_row:
+                mine.append(self.imbalance_row[int(borrower[j])])
+                vals.append(-1.0)
+            col_rows.append(np.array(mine, dtype=np.int64))
+            col_vals.append(np.array(vals))
+        starts = np.zeros(len(arc) + 1, dtype=np.int64)
+        starts[1:] = np.cumsum([len(c) for c in col_rows])
+        index = np.concatenate(col_rows)
+        values = np.concatenate(col_vals)
+        cost = cands.var_cost[new] - cands.penalty[request]
+        self.highs.addCols(
+            len(arc),
+            cost.astype(float),
+            np.zeros(len(arc)),
+            np.ones(len(arc)),
+            len(index),
+            starts.astype(np.int32),
+            index.astype(np.int32),
+            values,
+        )
+        self.entries.append((index, np.repeat(new, np.diff(starts)), values))
+
+
+def column_generation(
+    cands: Candidates, context: SolveContext, *, keep_s: float, rounds: int = 500
+) -> tuple[RestrictedMaster, MasterLP, float | None]:
+    """Grow the restricted master until no candidate loan prices out, ``rounds`` pass, or
+    only ``keep_s`` seconds of the time limit are left (for the rounding). Returns the
+    master, its last optimal LP (zero on the columns added since) and the best Lagrangian
+    bound (None if no round finished)."""
+    master = RestrictedMaster(cands, context)
+    best = -np.inf
+    last = MasterLP(Status.NO_SOLUTION, None, None, None)
+    for turn in range(rounds):
+        lp = master.solve(context.remaining() - keep_s)
+        if lp.x is None or lp.duals is None:
+            break
+        last = lp
+        priced = price(cands, master.rows, lp.duals)
+        best = max(best, priced.bound)
+        log.info(
+            "round %d: %d candidates, LP %.2f, Lagrangian bound %.2f, %d to add, %.1fs",
+            turn,
+            len(cands),
+            lp.value,
+            priced.bound,
+            len(priced),
+            context.elapsed(),
+        )
+        if not len(priced) or context.remaining() < keep_s:
+            break
+        master.add(priced.arc, priced.day)
+    if last.x is not None and len(last.x) < len(cands):
+        last.x = np.concatenate([last.x, np.zeros(len(cands) - len(last.x))])
+    return master, last, float(best) if np.isfinite(best) else None
