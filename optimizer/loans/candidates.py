@@ -280,7 +280,8 @@ def build_candidates(
 ) -> Candidates:
     """Candidate loans. With ``max_arcs`` (and more than ``restrict_above`` live arcs, when
     given) the model is *restricted*: only each request's ``max_arcs`` cheapest arcs, each
-    on its earliest day, and the pricing brings in the rest. Past ``deadline`` (a
+    on its earliest day, and the pricing brings in the rest. A model where no copy can be
+    lent twice is never restricted: it is an assignment, solved whole. Past ``deadline`` (a
     ``time.perf_counter`` value) the build stops refining: no second dominance pass, and
     each arc keeps only its earliest day (the model is then inexact)."""
 
@@ -311,7 +312,8 @@ def build_candidates(
             congested = _congested_pools(pools, arcs, live)
             cands.dominated += _drop_dominated(instance, cands, live, congested)
     congested = _congested_pools(pools, arcs, live)
-    if max_arcs is not None and (restrict_above is None or live.sum() > restrict_above):
+    large = restrict_above is None or live.sum() > restrict_above
+    if max_arcs is not None and large and not single_use(instance, arcs, live):
         cands.restricted = True
         cands.exact = False
         cands.congested = congested
@@ -356,6 +358,24 @@ def build_candidates(
         cands.var_arc, cands.var_day = cands.var_arc[order], cands.var_day[order]
         cands.var_cost = cands.loan_cost(cands.var_arc, cands.var_day)
     return cands
+
+
+def single_use(instance: LoansInstance, arcs: ArcTable, live: np.ndarray) -> bool:
+    """No policy couples loans, and in every pool any two loans would overlap in time
+    (each must ship before any other could come home): no copy can serve two loans."""
+    policies = instance.policies
+    if policies.keep_one_on_shelf or policies.max_imbalance is not None:
+        return False
+    on = np.flatnonzero(live)
+    if not len(on):
+        return True
+    pool = arcs.pool[on]
+    n = int(pool.max()) + 1
+    latest_start = np.full(n, -1, dtype=np.int64)
+    first_end = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.maximum.at(latest_start, pool, arcs.last_useful[on])
+    np.minimum.at(first_end, pool, arcs.earliest[on] + arcs.busy[on])
+    return bool(np.all(latest_start < first_end))
 
 
 def _congested_pools(pools: list[Pool], arcs: ArcTable, live: np.ndarray) -> np.ndarray:

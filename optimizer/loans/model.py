@@ -628,16 +628,6 @@ RESTRICT_ABOVE_ARCS = 5_000
 ARCS_PER_REQUEST = 4
 
 
-def surely_single_use(instance: LoansInstance) -> bool:
-    """No policy couples loans and every loan outlasts the horizon: no copy is reused."""
-    policies = instance.policies
-    return (
-        not policies.keep_one_on_shelf
-        and policies.max_imbalance is None
-        and all(r.loan_days > instance.last_day for r in instance.requests)
-    )
-
-
 def reserve_s(instance: LoansInstance) -> float:
     """Seconds kept back from the solvers for naming copies, explaining and verifying the
     plan (measured: ~3 s at 20,000 requests on a busy machine)."""
@@ -663,7 +653,7 @@ def solve_model(
     t0 = time.perf_counter()
     context = with_reserve(context, instance)
     deadline = context.started + BUILD_SHARE * context.options.time_limit_s
-    if method is None and not surely_single_use(instance):
+    if method is None:
         cands = build_candidates(
             instance,
             max_arcs=ARCS_PER_REQUEST,
@@ -671,7 +661,6 @@ def solve_model(
             deadline=deadline,
         )
     else:
-        # Single-use instances stay whole at any size: their LP is an assignment.
         cands = build_candidates(instance, deadline=deadline)
     log.info(
         "%s: %d arcs (%d dominated, %d live), %d candidate loans in %.2fs, exact: %s",

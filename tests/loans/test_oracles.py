@@ -121,3 +121,38 @@ def test_restricted_models_keep_an_honest_bound(monkeypatch: pytest.MonkeyPatch)
         if solution.bound is not None:
             assert solution.bound <= best + TOL
     assert priced >= 2
+
+
+def test_instances_without_reuse_are_assignments_even_with_short_loans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Loans shorter than the horizon, but every copy is wanted only within one loan's
+    # time: no copy can be lent twice, so even a large model must stay whole and exact.
+    import optimizer.loans.model as model
+    from optimizer.loans.candidates import build_arcs, build_pools, single_use
+
+    monkeypatch.setattr(model, "RESTRICT_ABOVE_ARCS", 1)
+    checked = 0
+    for seed in range(40):
+        doc = random_document(
+            seed,
+            libraries=5,
+            titles=4,
+            copies=12,
+            requests=10,
+            days=14,
+            loan_days=(9, 14),
+            policies=False,
+        )
+        instance = LoansInstance.model_validate(doc)
+        if all(r.loan_days > instance.last_day for r in instance.requests):
+            continue
+        arcs, _ = build_arcs(instance, build_pools(instance))
+        if not single_use(instance, arcs, arcs.earliest <= arcs.last_useful):
+            continue
+        solution = run(doc)
+        assert solution.kpis["method"] == "assignment"
+        assert solution.status == Status.OPTIMAL
+        assert solution.objective == pytest.approx(assignment_objective(doc), abs=TOL)
+        checked += 1
+    assert checked >= 3
