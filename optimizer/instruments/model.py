@@ -7,19 +7,20 @@ deadline; travel separates consecutive steps by the sites they land on.
 
 Performance structure, each measured with ``benchmarks/instruments.py``: the best of a few
 greedy orders is a complete hint (first-come-first-served also caps the makespan horizon);
-energetic cuts per instrument type, instrument and operator pool over day windows are added
-to the model and solved as an LP of their own, whose optimum is a proven bound on weighted
-requests served (CP-SAT's own bound on large weeks stays near the sum of all weights);
-subsolvers and probing are tuned by problem shape (see :func:`_tuning`). Above
-``LARGE_INTERVALS`` options (weeks of about 1,000 requests and more) one CP-SAT run on the full
-model improves little (its LNS presolves the whole model per neighbourhood), so
-:mod:`optimizer.instruments.lns` searches small sub-models from the warm start instead and
-the LP's optimum is the reported bound.
+capacity rows per instrument type, instrument and operator pool over day windows
+(:mod:`optimizer.instruments.capacity`: energy and whole-step packing) are added to the model
+and solved as an LP of their own, whose optimum is a proven bound on weighted requests served
+(CP-SAT's own bound on large weeks stays near the sum of all weights); subsolvers and probing
+are tuned by problem shape (see :func:`_tuning`). Above ``LARGE_INTERVALS`` options (weeks of
+about 1,000 requests and more) one CP-SAT run on the full model improves little (its LNS
+presolves the whole model per neighbourhood), and at 3,000 requests the model takes longer to
+build than a 10 s limit: no model of the whole week is built, the capacity rows give the bound
+(the tighter of their LP and HiGHS's dual bound with requests whole), and
+:mod:`optimizer.instruments.lns` searches small sub-models from the warm start.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import math
@@ -31,7 +32,7 @@ from typing import Any
 from optimizer.core.cpsat import cpsat_version, run_cpsat
 from optimizer.core.envelope import Status
 from optimizer.core.runner import Outcome, SolveContext
-from optimizer.instruments import explain
+from optimizer.instruments import capacity, explain
 from optimizer.instruments.greedy import GreedyResult, greedy
 from optimizer.instruments.schema import InstrumentsInstance
 from optimizer.instruments.timeline import (
@@ -39,9 +40,10 @@ from optimizer.instruments.timeline import (
     StepData,
     Timeline,
     build_timeline,
-    intersect_ranges,
     merge,
+    request_windows,
     start_ranges,
+    step_options,
     to_payload,
 )
 
@@ -50,21 +52,6 @@ log = logging.getLogger(__name__)
 SOLVERS = ("auto", "cp-sat", "greedy")
 # Above this many (step, instrument) options, neighbourhood search replaces one CP-SAT run.
 LARGE_INTERVALS = 3000
-
-
-def _intersect(x: list[tuple[int, int]], y: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Intersection of two sorted lists of half-open segments."""
-    out = []
-    i = j = 0
-    while i < len(x) and j < len(y):
-        a, b = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
-        if a < b:
-            out.append((a, b))
-        if x[i][1] < y[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
 
 
 def weight_scale(weights: list[float]) -> tuple[int, float]:
@@ -131,7 +118,7 @@ class ScheduleModel:
         self._instrument_intervals: list[list[Any]] = [[] for _ in tl.instrument_ids]
         self._operator_intervals: list[list[Any]] = [[] for _ in tl.operator_ids]
         self._site_literals: dict[tuple[int, int], Any] = {}
-        self.cuts: list[tuple[dict[int, int], int]] = []
+        self.relaxation: capacity.Relaxation | None = None
         self._starts_cache: dict[tuple[int, int, int, int, bool], list[tuple[int, int]]] = {}
         self.lp_value: float | None = None
         for r in range(len(tl.requests)):
@@ -158,15 +145,10 @@ class ScheduleModel:
                 self.assumption_literals[served.index] = served
             else:
                 m.add(served == 1)
-        durations = [s.duration for s in req.steps]
-        before = 0
-        after = sum(durations)
-        vars_: list[StepVars] = []
-        for step in req.steps:
-            after -= step.duration
-            lo, hi_end = req.release + before, req.deadline - after
-            before += step.duration
-            vars_.append(self._step(rid, served, step, lo, hi_end))
+        vars_ = [
+            self._step(rid, served, step, lo, hi_end)
+            for step, (lo, hi_end) in zip(req.steps, request_windows(req), strict=True)
+        ]
         self.steps.append(vars_)
         if any(not v.options for v in vars_):
             m.add(served == 0)
@@ -179,33 +161,9 @@ class ScheduleModel:
         tl, m = self.tl, self.model
         name = f"{rid}][s{step.index}"
         d = step.duration
-        candidates = step.instruments
-        if step.pin is not None:
-            candidates = [step.pin[0]]
-        options: list[tuple[int, list[tuple[int, int]]]] = []
-        for i in candidates:
-            quota = tl.quotas.get((tl.requests[step.request].institution, tl.instrument_type[i]))
-            if quota is not None and quota < d:
-                continue
-            key = (i, d, lo, hi_end, step.operator_required)
-            if key not in self._starts_cache:  # steps often share duration and window
-                starts = start_ranges(tl.free[i], d, lo, hi_end)
-                if step.operator_required:
-                    op_starts = merge(
-                        [
-                            (a, b + 1)
-                            for o in tl.operators_for(i)
-                            for a, b in start_ranges(tl.operator_free[o], d, lo, hi_end)
-                        ]
-                    )
-                    starts = intersect_ranges(starts, [(a, b - 1) for a, b in op_starts])
-                self._starts_cache[key] = starts
-            starts = self._starts_cache[key]
-            if step.pin is not None and not self.relax_must:
-                s = step.pin[1]
-                starts = [(s, s)] if any(a <= s <= b for a, b in starts) else []
-            if starts:
-                options.append((i, starts))
+        options = step_options(
+            tl, step, lo, hi_end, exact_pins=not self.relax_must, cache=self._starts_cache
+        )
         if not options:
             return StepVars(step, m.new_constant(max(0, lo)))
         union = merge([(a, b + 1) for _, st in options for a, b in st])
@@ -375,147 +333,25 @@ class ScheduleModel:
             self.model.add(sum(t) <= tl.quotas[key])
 
     def _energy_cuts(self) -> None:
-        """Redundant: minutes a window must hold never exceed the capacity inside it.
+        """Redundant: the capacity rows of :mod:`optimizer.instruments.capacity` on served literals.
 
-        Energetic reasoning over a grid of day boundaries. For each instrument type (and
-        each single instrument), every step that can only run there, started anywhere in its
-        allowed range, occupies at least ``d - (a - lo)+ - (hi - b)+`` minutes of [a, b);
-        served steps together never need more than the free minutes of those instruments in
-        [a, b). The same holds for operators. These rows give the LP relaxation, and so the
-        bound, its strength; :meth:`lp_bound` solves them on their own.
+        Every schedule satisfies them (see :func:`~optimizer.instruments.capacity.energy_rows`);
+        they give CP-SAT's LP relaxation, and so its bound, their strength.
         """
-        tl = self.tl
-        h = tl.horizon
-        grid = sorted({*range(0, h, 1440), h})
-        by_type: dict[str, set[int]] = {}
-        for i, t in enumerate(tl.instrument_type):
-            by_type.setdefault(t, set()).add(i)
-        families = list(by_type.values()) + [
-            {i} for i in range(len(tl.instrument_ids)) if len(by_type[tl.instrument_type[i]]) > 1
+        options = [
+            [[(o.instrument, o.starts) for o in sv.options] for sv in vars_] for vars_ in self.steps
         ]
-        items: list[list[tuple[int, int, int, int]]] = [[] for _ in families]
-        staffed_items: list[list[tuple[int, int, int, int]]] = [[] for _ in families]
-        staffed: list[tuple[int, int, int, int]] = []
-        for r, vars_ in enumerate(self.steps):
-            if not all(sv.options for sv in vars_):
-                continue
-            for sv in vars_:
-                lo = min(o.starts[0][0] for o in sv.options)
-                hi = max(o.starts[-1][1] for o in sv.options) + sv.step.duration
-                item = (lo, hi, sv.step.duration, r)
-                used = {o.instrument for o in sv.options}
-                for f, family in enumerate(families):
-                    if used <= family:
-                        items[f].append(item)
-                        if sv.step.operator_required:
-                            staffed_items[f].append(item)
-                if sv.step.operator_required:
-                    staffed.append(item)
-
-        def overlap(segments: list[tuple[int, int]], a: int, b: int) -> int:
-            return sum(max(0, min(y, b) - max(x, a)) for x, y in segments)
-
-        def pieces(family: set[int], a: int, b: int) -> int:
-            # The last booking of each free piece may let its changeover fall past the piece.
-            return sum(1 for i in family for x, y in tl.free[i] if min(y, b) > max(x, a))
-
-        def cut(rows, capacity, tail: int, count: Callable[[int, int], int], name: str) -> None:
-            for x, a in enumerate(grid):
-                for b in grid[x + 1 :]:
-                    need: dict[int, int] = {}
-                    for lo, hi, d, r in rows:
-                        least = d - max(0, a - lo) - max(0, hi - b)
-                        if least > 0:
-                            inside = a <= lo and hi <= b
-                            need[r] = need.get(r, 0) + least + (tail if inside else 0)
-                    cap = capacity(a, b) + (tail * count(a, b) if tail else 0)
-                    if sum(need.values()) > cap:
-                        self.cuts.append((need, cap))
-                        self.model.add(
-                            sum(c * self.served[r] for r, c in need.items()) <= cap
-                        ).with_name(f"energy[{name}][{a}:{b}]")
-
-        for f, family in enumerate(families):
-            if not items[f]:
-                continue
-            tail = min(tl.changeover[i] for i in family)
-            name = ",".join(sorted(tl.instrument_ids[i] for i in family))
-            cut(
-                items[f],
-                lambda a, b, f=family: sum(overlap(tl.free[i], a, b) for i in f),
-                tail,
-                functools.partial(pieces, family),
-                name,
-            )
-        # Staffed steps need the instrument free and a qualified operator on shift at once.
-        manned = [
-            _intersect(
-                tl.free[i], merge([w for o in tl.operators_for(i) for w in tl.operator_free[o]])
-            )
-            for i in range(len(tl.instrument_ids))
-        ]
-        for f, family in enumerate(families):
-            if not staffed_items[f]:
-                continue
-            crew = {o for i in family for o in tl.operators_for(i)}
-            name = ",".join(sorted(tl.instrument_ids[i] for i in family))
-            cut(
-                staffed_items[f],
-                lambda a, b, f=family, c=crew: min(
-                    sum(overlap(manned[i], a, b) for i in f),
-                    sum(overlap(tl.operator_free[o], a, b) for o in c),
-                ),
-                0,
-                lambda a, b: 0,
-                f"staffed:{name}",
-            )
-        if staffed and tl.operator_ids:
-            cut(
-                staffed,
-                lambda a, b: sum(overlap(seg, a, b) for seg in tl.operator_free),
-                0,
-                lambda a, b: 0,
-                "operators",
-            )
+        self.relaxation = capacity.relaxation(self.tl, options)
+        for row in self.relaxation.energy:
+            self.model.add(
+                sum(c * self.served[r] for r, c in row.need.items()) <= row.cap
+            ).with_name(row.name)
 
     def lp_bound(self) -> float | None:
-        """Upper bound on Σ weight·served from the energy rows and quotas alone (GLOP LP).
-
-        Every schedule satisfies these rows, so the LP optimum bounds the true optimum.
-        """
-        from ortools.linear_solver import pywraplp
-
-        tl = self.tl
-        lp = pywraplp.Solver.CreateSolver("GLOP")
-        if lp is None:
+        """Upper bound on Σ weight·served from the energy and quota rows alone (an LP)."""
+        if self.relaxation is None:
             return None
-        x = []
-        for r, vars_ in enumerate(self.steps):
-            possible = all(sv.options for sv in vars_)
-            low = 1.0 if tl.requests[r].must and possible else 0.0
-            x.append(lp.NumVar(low, 1.0 if possible else 0.0, f"served[{tl.requests[r].id}]"))
-        for need, cap in self.cuts:
-            lp.Add(sum(c * x[r] for r, c in need.items()) <= cap)
-        for key, row in self.quota_rows().items():
-            lp.Add(sum(c * x[r] for r, c in row.items()) <= tl.quotas[key])
-        lp.Maximize(sum(req.weight * x[r] for r, req in enumerate(tl.requests)))
-        if lp.Solve() != pywraplp.Solver.OPTIMAL:
-            return None
-        # Guard against the LP's floating-point tolerance: a hair above is still a bound.
-        return lp.Objective().Value() + 1e-6 * max(1.0, lp.Objective().Value())
-
-    def quota_rows(self) -> dict[tuple[str, str], dict[int, int]]:
-        """Minutes per request counted against each quota, for steps of a single type."""
-        tl = self.tl
-        quota_rows: dict[tuple[str, str], dict[int, int]] = {}
-        for r, vars_ in enumerate(self.steps):
-            for sv in vars_:
-                types = {tl.instrument_type[o.instrument] for o in sv.options}
-                key = (tl.requests[r].institution, types.pop()) if len(types) == 1 else None
-                if key in tl.quotas:
-                    row = quota_rows.setdefault(key, {})
-                    row[r] = row.get(r, 0) + sv.step.duration
-        return quota_rows
+        return capacity.lp_bound(self.tl, self.relaxation)
 
     # ------------------------------------------------------------ objectives
 
@@ -694,6 +530,10 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     if greedy_ok and tl.instance.objective == "max_weighted_served":
         start = _warm_start(tl, base, context)
     extra: dict[str, Any] = {"greedy_objective": _greedy_value(tl, base) if greedy_ok else None}
+    if greedy_ok and tl.instance.objective == "max_weighted_served":
+        options = capacity.all_options(tl)
+        if capacity.option_count(options) > LARGE_INTERVALS:
+            return _solve_large(tl, options, start, context, extra)
     try:
         # Large weeks can take longer to build than the limit allows: then the warm start
         # is the answer, rather than a run far past the limit.
@@ -712,8 +552,6 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
                 bound=bound, extra_kpis=extra,
             )  # fmt: skip
     makespan = tl.instance.objective == "min_makespan"
-    if greedy_ok and not makespan and _large(sm) and tl.instance.objective == "max_weighted_served":
-        return _solve_lns(tl, sm, start, context, extra)
     run = run_cpsat(
         sm.model,
         context,
@@ -747,22 +585,25 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     )
 
 
-def _large(sm: ScheduleModel) -> bool:
-    return sum(len(v) for v in sm._instrument_intervals) > LARGE_INTERVALS
-
-
-def _solve_lns(
+def _solve_large(
     tl: Timeline,
-    sm: ScheduleModel,
+    options: capacity.Options,
     start: GreedyResult,
     context: SolveContext,
     extra: dict[str, Any],
 ) -> Outcome:
-    """Large weeks: neighbourhood search from the warm start, bounded by the LP."""
+    """Large weeks: neighbourhood search from the warm start, bounded by the capacity rows.
+
+    No CP-SAT model of the whole week is built: it took longer than 10 s at 3,000 requests,
+    and only its bound was used. The bound comes first, so any answer carries it.
+    """
     from optimizer.instruments.lns import improve
 
+    weights = [r.weight for r in tl.requests]
+    scale, rounding = weight_scale(weights)
     value = _greedy_value(tl, start)
-    context.report(objective=value, bound=sm.lp_value, solutions=1, phase="cp-sat")
+    limit = _large_bound(tl, options, context, scale, rounding)
+    context.report(objective=value, bound=limit, solutions=1, phase="cp-sat")
     placed, served, tries = improve(
         tl,
         start.bookings,
@@ -771,28 +612,53 @@ def _solve_lns(
         time_left=context.remaining,
         stop=context.stop.is_set,
         threads=context.threads,
-        scale=sm.scale,
-        bound=sm.lp_value,
-        on_improve=lambda v: context.report(
-            objective=v, bound=sm.lp_value, solutions=1, phase="cp-sat"
-        ),
+        scale=scale,
+        bound=limit,
+        on_improve=lambda v: context.report(objective=v, bound=limit, solutions=1, phase="cp-sat"),
     )
     extra["neighbourhoods"] = tries
     value = float(sum(tl.requests[r].weight for r in served))
-    if sm.lp_value is None:
-        scaled = float(sum(round(r.weight * sm.scale) for r in tl.requests))
-    elif sm.rounding == 0:  # whole scaled weights: the optimum is whole too
-        scaled = float(math.floor(sm.lp_value * sm.scale + 1e-9))
-    else:
-        scaled = sm.lp_value * sm.scale
-    bound = sm.true_bound(scaled) if sm.exact else None
     status = Status.FEASIBLE
-    if bound is not None and value >= bound - 1e-6:
+    if limit is not None and value >= limit - 1e-6:
         status = Status.OPTIMAL
     return _finish(
         tl, status, "cp-sat", placed, context,
-        bound=bound, version=cpsat_version(), extra_kpis=extra,
+        bound=limit, version=cpsat_version(), extra_kpis=extra,
     )  # fmt: skip
+
+
+# Share of the time limit the large-week bound may take for HiGHS (the rest improves the
+# schedule), and the most seconds. See benchmarks/instruments.py for the measurements.
+MIP_BOUND_SHARE = 0.1
+MIP_BOUND_SECONDS = 10.0
+
+
+def _large_bound(
+    tl: Timeline, options: capacity.Options, context: SolveContext, scale: int, rounding: float
+) -> float | None:
+    """The tightest of the capacity LP, the capacity MIP's dual bound and all weights."""
+    if capacity.changeover_within_request(tl, options):
+        # The rows charge a changeover after every step, which two steps of one request
+        # on one instrument do not owe each other: they might cut off a schedule.
+        return None
+    rel = capacity.relaxation(tl, options)
+    reachable = sum(r.weight for r, ok in zip(tl.requests, rel.possible, strict=True) if ok)
+    candidates = [reachable + rounding]
+    lp = capacity.lp_bound(tl, rel)
+    if lp is not None:
+        candidates.append(lp)
+    budget = min(MIP_BOUND_SECONDS, MIP_BOUND_SHARE * context.options.time_limit_s)
+    budget = min(budget, context.remaining() - 1.0)
+    if budget > 0.2 and not context.stop.is_set():
+        mip = capacity.mip_bound(
+            tl, rel, time_limit=budget, threads=context.threads, seed=context.options.seed
+        )
+        if mip is not None:
+            candidates.append(mip)
+    best = min(candidates)
+    if rounding == 0:  # whole scaled weights: the optimum is a whole number of them too
+        return math.floor(best * scale + 1e-9) / scale
+    return best
 
 
 def _greedy_value(tl: Timeline, base: GreedyResult) -> float:

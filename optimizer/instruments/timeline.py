@@ -247,3 +247,61 @@ def to_payload(tl: Timeline, bookings: list[Placed]) -> dict[str, Any]:
         )
     unscheduled = [r.id for k, r in enumerate(tl.requests) if k not in served]
     return {"bookings": rows, "unscheduled": unscheduled}
+
+
+def request_windows(req: RequestData) -> list[tuple[int, int]]:
+    """Per step, the earliest start and latest end its release, deadline and the other steps'
+    durations leave it (travel aside)."""
+    before, after = 0, sum(s.duration for s in req.steps)
+    out = []
+    for step in req.steps:
+        after -= step.duration
+        out.append((req.release + before, req.deadline - after))
+        before += step.duration
+    return out
+
+
+def step_options(
+    tl: Timeline,
+    step: StepData,
+    lo: int,
+    hi_end: int,
+    *,
+    exact_pins: bool,
+    cache: dict[tuple[int, int, int, int, bool], list[Segment]],
+) -> list[tuple[int, list[Segment]]]:
+    """Per eligible instrument, the closed start ranges of ``step`` there (none: left out).
+
+    A start is allowed when the step lies inside a free segment of the instrument and in
+    [lo, hi_end], fits the institution's quota on its own, and (``operator_required``) some
+    qualified operator is on shift for the whole step. A pinned step has only its pinned
+    instrument, and with ``exact_pins`` only its pinned start. ``cache`` is shared between
+    steps, which often have the same duration and window.
+    """
+    d = step.duration
+    candidates = step.instruments if step.pin is None else [step.pin[0]]
+    options = []
+    for i in candidates:
+        quota = tl.quotas.get((tl.requests[step.request].institution, tl.instrument_type[i]))
+        if quota is not None and quota < d:
+            continue
+        key = (i, d, lo, hi_end, step.operator_required)
+        if key not in cache:
+            starts = start_ranges(tl.free[i], d, lo, hi_end)
+            if step.operator_required:
+                op_starts = merge(
+                    [
+                        (a, b + 1)
+                        for o in tl.operators_for(i)
+                        for a, b in start_ranges(tl.operator_free[o], d, lo, hi_end)
+                    ]
+                )
+                starts = intersect_ranges(starts, [(a, b - 1) for a, b in op_starts])
+            cache[key] = starts
+        starts = cache[key]
+        if step.pin is not None and exact_pins:
+            s = step.pin[1]
+            starts = [(s, s)] if any(a <= s <= b for a, b in starts) else []
+        if starts:
+            options.append((i, starts))
+    return options

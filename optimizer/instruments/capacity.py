@@ -1,0 +1,469 @@
+"""Upper bounds on weighted requests served, from capacity rows alone (no CP-SAT model).
+
+Every step may only start where :func:`~optimizer.instruments.timeline.step_options` allows
+(inside a free segment of an eligible instrument, within its request's release and deadline,
+with a qualified operator on shift if it needs one). From those windows alone come linear
+rows that every schedule satisfies, in the requests' served indicators ``x_r``:
+
+* energy rows (:func:`energy_rows`): over windows [a, b) of day boundaries, per instrument
+  type, per instrument and per operator pool, the minutes served steps must spend inside
+  the window never exceed the capacity there;
+* quota rows: the minutes of an institution's single-type steps never exceed its quota.
+
+The LP over these rows (:func:`lp_bound`) is cheap even at 3,000 requests, so a bound is
+known before any CP-SAT model exists. The same rows with ``x`` integer (:func:`mip_bound`)
+are still a relaxation of the schedule, and HiGHS's dual bound on that small MIP (cover
+cuts, branching) is tighter than the LP's: the LP serves fractions of requests to fill
+every row exactly, which no schedule can do.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from optimizer.instruments.timeline import Segment, Timeline, merge, request_windows, step_options
+
+log = logging.getLogger(__name__)
+
+# options[r][k]: for step k of request r, (instrument, closed start ranges) per option.
+Options = list[list[list[tuple[int, list[Segment]]]]]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A step of a request, as the capacity rows see it: where it can lie, for how long."""
+
+    request: int
+    lo: int  # earliest start over its options
+    hi: int  # latest end over its options
+    duration: int
+    instruments: frozenset[int]
+    staffed: bool
+
+
+@dataclass(frozen=True)
+class Row:
+    """Σ need[r] · x_r ≤ cap."""
+
+    need: dict[int, int]
+    cap: int
+    name: str
+
+
+@dataclass
+class Relaxation:
+    """The rows every schedule satisfies, and which requests can be served at all."""
+
+    possible: list[bool]
+    energy: list[Row]
+    quota: list[Row]
+    packing: list[Row]
+
+
+def all_options(tl: Timeline) -> Options:
+    """Where every step may start on each eligible instrument (pins exact), model-free."""
+    cache: dict[tuple[int, int, int, int, bool], list[Segment]] = {}
+    out: Options = []
+    for req in tl.requests:
+        windows = request_windows(req)
+        out.append(
+            [
+                step_options(tl, step, lo, hi_end, exact_pins=True, cache=cache)
+                for step, (lo, hi_end) in zip(req.steps, windows, strict=True)
+            ]
+        )
+    return out
+
+
+def option_count(options: Options) -> int:
+    """(step, instrument) options: the intervals a CP-SAT model of these options would hold."""
+    return sum(len(o) for steps in options for o in steps)
+
+
+def changeover_within_request(tl: Timeline, options: Options) -> bool:
+    """Whether two steps of one request may use one instrument that has a changeover."""
+    for steps in options:
+        seen: set[int] = set()
+        for opts in steps:
+            here = {i for i, _ in opts}
+            if any(tl.changeover[i] for i in here & seen):
+                return True
+            seen |= here
+    return False
+
+
+def relaxation(tl: Timeline, options: Options) -> Relaxation:
+    """The energy and quota rows of these options."""
+    possible = [bool(steps) and all(steps) for steps in options]
+    items = []
+    for r, steps in enumerate(options):
+        if not possible[r]:
+            continue
+        for step, opts in zip(tl.requests[r].steps, steps, strict=True):
+            lo = min(st[0][0] for _, st in opts)
+            hi = max(st[-1][1] for _, st in opts) + step.duration
+            items.append(
+                Item(
+                    r, lo, hi, step.duration, frozenset(i for i, _ in opts), step.operator_required
+                )
+            )
+    return Relaxation(
+        possible, energy_rows(tl, items), quota_rows(tl, items), packing_rows(tl, items)
+    )
+
+
+def _overlap(segments: list[Segment], a: int, b: int) -> int:
+    return sum(max(0, min(y, b) - max(x, a)) for x, y in segments)
+
+
+def _minutes(resources: list[list[Segment]], a: int, b: int) -> int:
+    """Free minutes of these resources inside [a, b)."""
+    return sum(_overlap(segments, a, b) for segments in resources)
+
+
+def _pieces(resources: list[list[Segment]], a: int, b: int) -> int:
+    """Free pieces of these resources meeting [a, b)."""
+    return sum(1 for segments in resources for x, y in segments if min(y, b) > max(x, a))
+
+
+def _manned_minutes(manned: list[list[Segment]], crew: list[list[Segment]], a: int, b: int) -> int:
+    """Minutes in [a, b) staffed steps can use: no more than the instruments' manned time,
+    and no more than the crew's shifts."""
+    return min(_minutes(manned, a, b), _minutes(crew, a, b))
+
+
+def _intersect(x: list[Segment], y: list[Segment]) -> list[Segment]:
+    """Intersection of two sorted lists of half-open segments."""
+    out = []
+    i = j = 0
+    while i < len(x) and j < len(y):
+        a, b = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
+        if a < b:
+            out.append((a, b))
+        if x[i][1] < y[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
+    """Redundant: minutes a window must hold never exceed the capacity inside it.
+
+    Energetic reasoning over a grid of day boundaries. For each instrument type (and each
+    single instrument), every step that can only run there, started anywhere in its
+    allowed range [lo, hi - d], lies in [lo, hi), so at most (a - lo)+ of it falls before a
+    and at most (hi - b)+ after b: it occupies at least ``d - (a - lo)+ - (hi - b)+``
+    minutes of [a, b). Served steps together never need more than the free minutes of
+    those instruments in [a, b).
+
+    Changeovers: a booking wholly inside [a, b) that is followed on its instrument by
+    another request's booking starting before b leaves ``changeover`` idle minutes inside
+    [a, b) after it; only the last such booking of each free piece may have its gap fall
+    past b or the piece. So each wholly inside step adds the family's least changeover to
+    its need, and each free piece meeting [a, b) adds it once to the capacity.
+
+    Staffed steps need the instrument free and a qualified operator on shift at once, and
+    an operator works one step at a time: the same rows hold against the manned free
+    minutes of the family, against the shifts of its qualified crew, and for all staffed
+    steps against all shifts. Only rows that can bind (need above capacity) are kept.
+    """
+    h = tl.horizon
+    grid = sorted({*range(0, h, 1440), h})
+    by_type: dict[str, set[int]] = {}
+    for i, t in enumerate(tl.instrument_type):
+        by_type.setdefault(t, set()).add(i)
+    families = list(by_type.values()) + [
+        {i} for i in range(len(tl.instrument_ids)) if len(by_type[tl.instrument_type[i]]) > 1
+    ]
+    members: list[list[Item]] = [[] for _ in families]
+    staffed_members: list[list[Item]] = [[] for _ in families]
+    staffed: list[Item] = []
+    for item in items:
+        for f, family in enumerate(families):
+            if item.instruments <= family:
+                members[f].append(item)
+                if item.staffed:
+                    staffed_members[f].append(item)
+        if item.staffed:
+            staffed.append(item)
+
+    rows: list[Row] = []
+
+    def cut(
+        group: list[Item],
+        capacity: Callable[[int, int], int],
+        tail: int,
+        count: Callable[[int, int], int],
+        name: str,
+    ) -> None:
+        for x, a in enumerate(grid):
+            for b in grid[x + 1 :]:
+                need: dict[int, int] = {}
+                for it in group:
+                    least = it.duration - max(0, a - it.lo) - max(0, it.hi - b)
+                    if least > 0:
+                        inside = a <= it.lo and it.hi <= b
+                        need[it.request] = need.get(it.request, 0) + least + (tail if inside else 0)
+                cap = capacity(a, b) + (tail * count(a, b) if tail else 0)
+                if sum(need.values()) > cap:
+                    rows.append(Row(need, cap, f"energy[{name}][{a}:{b}]"))
+
+    for f, family in enumerate(families):
+        if not members[f]:
+            continue
+        name = ",".join(sorted(tl.instrument_ids[i] for i in family))
+        cut(
+            members[f],
+            functools.partial(_minutes, [tl.free[i] for i in family]),
+            min(tl.changeover[i] for i in family),
+            functools.partial(_pieces, [tl.free[i] for i in family]),
+            name,
+        )
+    manned = [
+        _intersect(tl.free[i], merge([w for o in tl.operators_for(i) for w in tl.operator_free[o]]))
+        for i in range(len(tl.instrument_ids))
+    ]
+    for f, family in enumerate(families):
+        if not staffed_members[f]:
+            continue
+        crew = {o for i in family for o in tl.operators_for(i)}
+        name = ",".join(sorted(tl.instrument_ids[i] for i in family))
+        cut(
+            staffed_members[f],
+            functools.partial(
+                _manned_minutes, [manned[i] for i in family], [tl.operator_free[o] for o in crew]
+            ),
+            0,
+            lambda a, b: 0,
+            f"staffed:{name}",
+        )
+    if staffed and tl.operator_ids:
+        cut(
+            staffed,
+            functools.partial(_minutes, tl.operator_free),
+            0,
+            lambda a, b: 0,
+            "operators",
+        )
+    return rows
+
+
+def quota_rows(tl: Timeline, items: list[Item]) -> list[Row]:
+    """Minutes per request counted against each quota, for steps of a single type."""
+    rows: dict[tuple[str, str], dict[int, int]] = {}
+    for it in items:
+        types = {tl.instrument_type[i] for i in it.instruments}
+        if len(types) != 1:
+            continue
+        key = (tl.requests[it.request].institution, types.pop())
+        if key in tl.quotas:
+            row = rows.setdefault(key, {})
+            row[it.request] = row.get(it.request, 0) + it.duration
+    return [Row(need, tl.quotas[key], f"quota[{key[0]}][{key[1]}]") for key, need in rows.items()]
+
+
+def _lower(tl: Timeline, rel: Relaxation, r: int) -> float:
+    return 1.0 if tl.requests[r].must and rel.possible[r] else 0.0
+
+
+def lp_bound(tl: Timeline, rel: Relaxation) -> float | None:
+    """Upper bound on Σ weight·served: the LP over the rows (GLOP), or None if not solved.
+
+    Every schedule satisfies these rows, so the LP optimum bounds the true optimum.
+    """
+    from ortools.linear_solver import pywraplp
+
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    if lp is None:
+        return None
+    x = [
+        lp.NumVar(_lower(tl, rel, r), 1.0 if rel.possible[r] else 0.0, f"served[{req.id}]")
+        for r, req in enumerate(tl.requests)
+    ]
+    for row in [*rel.energy, *rel.quota, *rel.packing]:
+        lp.Add(sum(c * x[r] for r, c in row.need.items()) <= row.cap)
+    lp.Maximize(sum(req.weight * x[r] for r, req in enumerate(tl.requests)))
+    if lp.Solve() != pywraplp.Solver.OPTIMAL:
+        return None
+    value = lp.Objective().Value()
+    # Guard against the LP's floating-point tolerance: a hair above is still a bound.
+    return value + 1e-6 * max(1.0, abs(value))
+
+
+def mip_bound(
+    tl: Timeline, rel: Relaxation, *, time_limit: float, threads: int, seed: int
+) -> float | None:
+    """Upper bound on Σ weight·served: HiGHS's dual bound on the rows with x binary.
+
+    A schedule's served vector is binary and satisfies every row, so the best binary
+    vector over the rows is at least the optimum, and HiGHS's dual bound (for a maximum)
+    is at least that, whether or not the MIP finished. None when HiGHS proves nothing.
+    """
+    import highspy
+    import numpy as np
+
+    from optimizer.core.mip import prepare_highs
+
+    n = len(tl.requests)
+    rows = [*rel.energy, *rel.quota, *rel.packing]
+    if n == 0 or time_limit <= 0.05:
+        return None
+    prepare_highs(threads)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", threads)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("random_seed", seed % 2**31)
+    # Only the dual bound is wanted: stop once it is within a hair of the best found.
+    h.setOptionValue("mip_rel_gap", 1e-4)
+    starts, index, value = [0], [], []
+    for row in rows:
+        for r, c in sorted(row.need.items()):
+            index.append(r)
+            value.append(float(c))
+        starts.append(len(index))
+    lower = np.array([_lower(tl, rel, r) for r in range(n)])
+    upper = np.array([1.0 if p else 0.0 for p in rel.possible])
+    h.passModel(
+        n,
+        len(rows),
+        len(index),
+        2,  # row-wise matrix
+        -1,  # maximise
+        0.0,
+        np.array([req.weight for req in tl.requests], dtype=float),
+        lower,
+        upper,
+        np.full(len(rows), -highspy.kHighsInf),
+        np.array([float(row.cap) for row in rows]),
+        np.array(starts, dtype=np.int32),
+        np.array(index, dtype=np.int32),
+        np.array(value, dtype=float),
+        np.ones(n, dtype=np.int32),
+    )
+    h.run()
+    status = h.getModelStatus()
+    if status in (highspy.HighsModelStatus.kInfeasible,):
+        return None  # cannot happen when a schedule exists; claim nothing if it does
+    raw = h.getInfo().mip_dual_bound
+    if raw is None or not math.isfinite(raw) or abs(raw) >= 1e30:
+        return None
+    # HiGHS works to tolerances of about 1e-6 per row: widen the bound by more than that.
+    return float(raw) + 1e-5 * max(1.0, abs(float(raw)))
+
+
+def _knapsack(sizes: list[int], values: list[int], capacity: int) -> int:
+    """Most total value of a multiset of these sizes with total size at most ``capacity``."""
+    best = [0] * (capacity + 1)
+    for c in range(1, capacity + 1):
+        best[c] = best[c - 1]
+        for s, v in zip(sizes, values, strict=True):
+            if s <= c and best[c - s] + v > best[c]:
+                best[c] = best[c - s] + v
+    return best[capacity]
+
+
+def _weightings(sizes: list[int], length: int) -> list[tuple[str, dict[int, int]]]:
+    """Integer weightings g of item sizes that price wasted room in bins of about ``length``.
+
+    Dual-feasible functions of bin packing (Fekete and Schepers' f_0 with thresholds t: an
+    item above length - t counts as a whole bin, one below t as nothing) and the rounding
+    family u^(k) scaled by k. Any weighting is valid with the exact capacity of
+    :func:`_knapsack`; these make some of the rows it gives tighter than plain minutes.
+    """
+    out: list[tuple[str, dict[int, int]]] = []
+    thresholds = sorted({s for s in sizes if s <= length // 2} | {length // 2})
+    if len(thresholds) > 6:
+        thresholds = [thresholds[round(k * (len(thresholds) - 1) / 5)] for k in range(6)]
+    for t in thresholds:
+        g = {s: length if s > length - t else (s if s >= t else 0) for s in sizes}
+        out.append((f"f0-{t}", g))
+    for k in (1, 2, 3):
+        g = {
+            s: k * s if ((k + 1) * s) % length == 0 else ((k + 1) * s // length) * length
+            for s in sizes
+        }
+        out.append((f"u{k}", g))
+    return out
+
+
+def packing_rows(tl: Timeline, items: list[Item]) -> list[Row]:
+    """Redundant: steps are packed whole into shifts and free pieces, which wastes room.
+
+    A staffed step lies wholly inside one piece of its operator's free time, and inside one
+    free piece of its instrument; an operator works one step at a time. So for a pool of
+    operators, the steps that must lie inside a window [a, b) (their whole range [lo, hi)
+    is inside) are packed into the bins "one operator's free time, within the free time of
+    the instruments it may serve, within [a, b)" (each a segment), without overlap. For
+    any weighting g of step durations, the steps in one bin of length C weigh at most the
+    best multiset of durations that fits in C (:func:`_knapsack`), so Σ g(d)·x ≤ Σ over
+    bins of that best. Instruments likewise, with the family's least changeover c added to
+    every step and to every bin: bookings of different requests in one free piece are c
+    apart, so d + c summed over them is at most the piece's length + c.
+
+    Rows are kept only where they can bind.
+    """
+    h = tl.horizon
+    grid = sorted({*range(0, h, 1440), h})
+    windows = [(a, b) for x, a in enumerate(grid) for b in grid[x + 1 :]]
+    rows: list[Row] = []
+
+    def add(group: list[Item], bins: list[Segment], extra: int, name: str) -> None:
+        if not group or not bins:
+            return
+        sizes = sorted({it.duration + extra for it in group})
+        length = max(y - x for x, y in bins) + extra
+        if length > 3 * sizes[-1]:
+            return  # bins many steps long waste little room: the energy rows hold as much
+        cache: dict[tuple[str, int], int] = {}
+        for label, g in _weightings(sizes, length):
+            values = [g[s] for s in sizes]
+            if not any(values):
+                continue
+            for a, b in windows:
+                need: dict[int, int] = {}
+                for it in group:
+                    if a <= it.lo and it.hi <= b:
+                        need[it.request] = need.get(it.request, 0) + g[it.duration + extra]
+                if not need:
+                    continue
+                cap = 0
+                for x, y in bins:
+                    c = min(y, b) - max(x, a)
+                    if c > 0:
+                        key = (label, c + extra)
+                        if key not in cache:
+                            cache[key] = _knapsack(sizes, values, c + extra)
+                        cap += cache[key]
+                if sum(need.values()) > cap:
+                    rows.append(Row(need, cap, f"pack[{name}][{label}][{a}:{b}]"))
+
+    by_type: dict[str, set[int]] = {}
+    for i, t in enumerate(tl.instrument_type):
+        by_type.setdefault(t, set()).add(i)
+    staffed = [it for it in items if it.staffed]
+
+    def shifts(family: set[int]) -> list[Segment]:
+        out: list[Segment] = []
+        for o, segments in enumerate(tl.operator_free):
+            usable = sorted(tl.qualified[o] & family)
+            if usable:
+                out += _intersect(segments, merge([w for i in usable for w in tl.free[i]]))
+        return out
+
+    everything = set(range(len(tl.instrument_ids)))
+    add(staffed, shifts(everything), 0, "operators")
+    for t, family in sorted(by_type.items()):
+        add([it for it in staffed if it.instruments <= family], shifts(family), 0, f"crew:{t}")
+        add(
+            [it for it in items if it.instruments <= family],
+            [seg for i in sorted(family) for seg in tl.free[i]],
+            min(tl.changeover[i] for i in family),
+            t,
+        )
+    return rows
