@@ -428,6 +428,7 @@ def round_lp(
     context: SolveContext,
     *,
     exact: bool,
+    polish: bool = True,
 ) -> Result:
     """From an LP solution to a plan: keep its integral loans, a MIP for the rest, then (time
     permitting) the whole MIP from that plan. Only an ``exact`` model's MIP bound counts."""
@@ -490,7 +491,7 @@ def round_lp(
     status = Status.FEASIBLE
     if objective - bound <= max(1e-6, context.options.relative_gap * abs(objective)):
         status = Status.OPTIMAL
-    elif context.remaining() > 3.0 and len(cands) <= FULL_MIP_MAX_CANDIDATES:
+    elif polish and context.remaining() > 3.0 and len(cands) <= FULL_MIP_MAX_CANDIDATES:
         # HiGHS overshoots its limit on large models (presolve, the root LP): leave margin.
         budget = 0.7 * context.remaining() - 1.0
         full = run_highs(
@@ -514,8 +515,11 @@ ROUNDING_SHARE = 0.15
 
 def solve_priced(cands: Candidates, context: SolveContext) -> Result:
     """Column generation (see ``colgen``) while time allows, then the last LP rounded to a
-    plan. The bound is the best Lagrangian bound of the pricing."""
+    plan. The bound is the best Lagrangian bound of the pricing. When the model is small
+    enough, the loans that could still improve on the plan (``pricing.completion``) join
+    it and a MIP over the whole closes the gap: its bound then holds for every plan."""
     from optimizer.loans.colgen import column_generation
+    from optimizer.loans.pricing import completion
 
     keep = ROUNDING_SHARE * context.options.time_limit_s
     master, lp, bound = column_generation(cands, context, keep_s=keep)
@@ -534,13 +538,48 @@ def solve_priced(cands: Candidates, context: SolveContext) -> Result:
         bound if bound is not None else -np.inf,
         context,
         exact=False,
+        polish=False,
     )
     result.bound = bound
-    if bound is not None and result.status == Status.FEASIBLE:
-        objective = float(cost[result.selected].sum()) + offset
-        if objective - bound <= max(1e-6, context.options.relative_gap * abs(objective)):
-            result.status = Status.OPTIMAL
     result.method = f"priced/{result.method}"
+    objective = float(cost[result.selected].sum()) + offset
+    if bound is not None and objective - bound <= max(
+        1e-6, context.options.relative_gap * abs(objective)
+    ):
+        result.status = Status.OPTIMAL
+        return result
+    if context.remaining() < 3.0 or len(cands) > FULL_MIP_MAX_CANDIDATES or lp.duals is None:
+        return result
+    room = FULL_MIP_MAX_CANDIDATES - len(cands)
+    extra = completion(cands, master.rows, lp.duals, objective, limit=room)
+    if extra is not None:
+        master.add(*extra)
+    log.info(
+        "MIP over %d candidate loans (%s)",
+        len(cands),
+        "every loan that could improve the plan" if extra is not None else "the LP's loans",
+    )
+    cost, offset = objective_coefficients(cands)
+    start = np.zeros(len(cands))
+    start[result.selected] = 1.0
+    # HiGHS overshoots its limit on large models (presolve, the root LP): leave margin.
+    mip = run_highs(
+        master.matrix(),
+        cost,
+        np.array(master.rows.lower),
+        np.array(master.rows.upper),
+        context,
+        relax=False,
+        start=start,
+        time_limit=0.7 * context.remaining() - 1.0,
+    )
+    if mip.x is not None and float(cost @ np.round(mip.x)) + offset < objective:
+        result.selected = np.flatnonzero(mip.x > 0.5)
+        result.method = "priced/lp+mip"
+    if extra is not None and mip.bound is not None:
+        result.bound = max(bound if bound is not None else -np.inf, mip.bound + offset)
+        if mip.status == Status.OPTIMAL:
+            result.status = Status.OPTIMAL
     return result
 
 

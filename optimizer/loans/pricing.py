@@ -44,13 +44,34 @@ class Pricing:
         return len(self.arc)
 
 
-def price(cands: Candidates, rows: Any, duals: np.ndarray, *, per_request: int = 4) -> Pricing:
+@dataclass
+class Duals:
+    """An LP's duals, read for pricing: signs fixed, request rows apart."""
+
+    const: float
+    """sum of y_r * b_r over the relaxed rows."""
+    request: np.ndarray
+    out: np.ndarray
+    imbalance: np.ndarray
+    window: np.ndarray
+    """Per pool with shelf duals: prefix sums of the duals over days."""
+    row_of_pool: np.ndarray
+    pair_row: np.ndarray
+    pair_day: np.ndarray
+    """Days after a dual-carrying shelf day, per row of ``window`` (sorted)."""
+    span: int
+
+
+def read_duals(cands: Candidates, rows: Any, duals: np.ndarray) -> Duals:
     instance = cands.instance
     arcs = cands.arcs
     kind = np.array([m[0] for m in rows.meta], dtype=object)
     key = [m[1] for m in rows.meta]
     lower, upper = np.asarray(rows.lower, dtype=float), np.asarray(rows.upper, dtype=float)
-    y = np.asarray(duals, dtype=float).copy()
+    # Rows added after the LP that gave these duals count with y = 0 (any y of the right
+    # signs gives a valid bound).
+    y = np.zeros(len(rows.meta))
+    y[: len(duals)] = duals
     one_sided = ~np.isfinite(lower)
     y[one_sided] = np.minimum(y[one_sided], 0.0)
     is_request = kind == "request"
@@ -72,72 +93,135 @@ def price(cands: Candidates, rows: Any, duals: np.ndarray, *, per_request: int =
     shelf = np.flatnonzero((kind == "shelf") & (y != 0))
     shelf_pool = np.array([key[r] for r in shelf], dtype=np.int64)
     shelf_day = np.array([rows.meta[r][2] for r in shelf], dtype=np.int64)
-    shelf_y = y[shelf]
 
-    k = np.flatnonzero(cands.live)
-    q = arcs.request[k]
-    base = (
-        arcs.cost[k]
-        - cands.penalty[q]
-        - y_out[arcs.lender[k]]
-        - y_imbalance[arcs.lender[k]]
-        + y_imbalance[arcs.borrower[k]]
-    )
     # Shelf duals per pool and day, as prefix sums over days: the duals a loan shipped on
     # day d sits in are window[d + busy] - window[d].
-    span = (
-        int(max(cands.horizon, int(arcs.last_useful.max(initial=0))))
-        + int(arcs.busy.max(initial=0))
-        + 2
-    )
+    last = max(cands.horizon, int(arcs.last_useful.max(initial=0)))
+    span = last + int(arcs.busy.max(initial=0)) + 2
     dual_pools, dual_row = np.unique(shelf_pool, return_inverse=True)
     row_of_pool = np.full(len(cands.pools), -1, dtype=np.int64)
     row_of_pool[dual_pools] = np.arange(len(dual_pools))
     window = np.zeros((len(dual_pools), span + 1))
-    np.add.at(window, (dual_row, np.minimum(shelf_day, span - 1) + 1), shelf_y)
+    np.add.at(window, (dual_row, np.minimum(shelf_day, span - 1) + 1), y[shelf])
     window = np.cumsum(window, axis=1)
-
-    # Days priced: each arc's earliest, and the day after each dual-carrying day of its pool.
     day_pairs = np.unique(dual_row * (span + 1) + shelf_day + 1) if len(shelf) else shelf_day
-    pair_row, pair_day = day_pairs // (span + 1), day_pairs % (span + 1)
-    per_row = np.bincount(pair_row, minlength=len(dual_pools))
-    row_start = np.concatenate([[0], np.cumsum(per_row)])
-    r_of_k = row_of_pool[arcs.pool[k]]
-    counts = np.zeros(len(k), dtype=np.int64)
-    if len(dual_pools):
-        counts = np.where(r_of_k >= 0, per_row[np.maximum(r_of_k, 0)], 0)
-    extra_arc = np.repeat(np.arange(len(k)), counts)
-    first_pair = row_start[np.maximum(r_of_k, 0)] if len(dual_pools) else counts
-    extra_day = pair_day[np.repeat(first_pair, counts) + _segments(counts)]
-    fits = (arcs.earliest[k[extra_arc]] < extra_day) & (extra_day <= arcs.last_useful[k[extra_arc]])
-    which = np.concatenate([np.arange(len(k)), extra_arc[fits]])
-    day = np.concatenate([arcs.earliest[k], extra_day[fits]])
-    arc = k[which]
-    q = arcs.request[arc]
-    late = np.maximum(0, day + arcs.out_days[arc] - cands.need[q])
-    rc = base[which] + cands.late_rate[q] * late
-    row = row_of_pool[arcs.pool[arc]]
-    has = row >= 0
-    rc[has] -= (
-        window[row[has], np.minimum(day[has] + arcs.busy[arc[has]], span)]
-        - window[row[has], day[has]]
+    return Duals(
+        const,
+        y_request,
+        y_out,
+        y_imbalance,
+        window,
+        row_of_pool,
+        day_pairs // (span + 1),
+        day_pairs % (span + 1),
+        span,
     )
 
+
+def reduced_costs(cands: Candidates, duals: Duals, arc: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Lagrangian reduced cost of each loan (arc, ship day), request row left out."""
+    arcs = cands.arcs
+    q = arcs.request[arc]
+    late = np.maximum(0, day + arcs.out_days[arc] - cands.need[q])
+    rc = (
+        arcs.cost[arc]
+        + cands.late_rate[q] * late
+        - cands.penalty[q]
+        - duals.out[arcs.lender[arc]]
+        - duals.imbalance[arcs.lender[arc]]
+        + duals.imbalance[arcs.borrower[arc]]
+    )
+    row = duals.row_of_pool[arcs.pool[arc]]
+    has = row >= 0
+    end = np.minimum(day[has] + arcs.busy[arc[has]], duals.span)
+    rc[has] -= duals.window[row[has], end] - duals.window[row[has], day[has]]
+    return rc
+
+
+def breakpoints(cands: Candidates, duals: Duals, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ship days where each arc of ``k`` can have its least reduced cost: the earliest,
+    and the day after each dual-carrying shelf day of its pool, up to the last useful."""
+    arcs = cands.arcs
+    n_rows = duals.window.shape[0]
+    counts = np.zeros(len(k), dtype=np.int64)
+    first_pair = counts
+    r_of_k = duals.row_of_pool[arcs.pool[k]]
+    if n_rows:
+        per_row = np.bincount(duals.pair_row, minlength=n_rows)
+        row_start = np.concatenate([[0], np.cumsum(per_row)])
+        counts = np.where(r_of_k >= 0, per_row[np.maximum(r_of_k, 0)], 0)
+        first_pair = row_start[np.maximum(r_of_k, 0)]
+    extra = np.repeat(np.arange(len(k)), counts)
+    extra_day = duals.pair_day[np.repeat(first_pair, counts) + _segments(counts)]
+    fits = (arcs.earliest[k[extra]] < extra_day) & (extra_day <= arcs.last_useful[k[extra]])
+    arc = np.concatenate([k, k[extra[fits]]])
+    day = np.concatenate([arcs.earliest[k], extra_day[fits]])
+    return arc, day
+
+
+def price(cands: Candidates, rows: Any, duals: np.ndarray, *, per_request: int = 4) -> Pricing:
+    instance = cands.instance
+    y = read_duals(cands, rows, duals)
+    arc, day = breakpoints(cands, y, np.flatnonzero(cands.live))
+    rc = reduced_costs(cands, y, arc, day)
+    q = cands.arcs.request[arc]
     best = np.zeros(len(instance.requests))  # min(0, min rc) per request
     np.minimum.at(best, q, rc)
-    bound = cands.total_penalty + const + float(best.sum())
+    bound = cands.total_penalty + y.const + float(best.sum())
 
     # Columns to add: negative LP reduced cost, not already in the model.
-    lp_rc = rc - y_request[q]
+    lp_rc = rc - y.request[q]
     wanted = np.flatnonzero(lp_rc < -EPS)
-    code = arc[wanted] * (span + 1) + day[wanted]
-    present = cands.var_arc * (span + 1) + cands.var_day
-    wanted = wanted[~np.isin(code, present)]
+    wanted = wanted[~_present(cands, arc[wanted], day[wanted], y.span)]
     order = np.lexsort((lp_rc[wanted], q[wanted]))
     wanted = wanted[order]
     rank = _segments(np.bincount(q[wanted], minlength=len(instance.requests)))
     wanted = wanted[rank < per_request]
     return Pricing(bound, arc[wanted], day[wanted])
+
+
+def _present(cands: Candidates, arc: np.ndarray, day: np.ndarray, span: int) -> np.ndarray:
+    code = arc * (span + 1) + day
+    return np.isin(code, cands.var_arc * (span + 1) + cands.var_day)
+
+
+def completion(
+    cands: Candidates, rows: Any, duals: np.ndarray, incumbent: float, *, limit: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every candidate loan that could sit in a plan cheaper than ``incumbent``, or None if
+    there are more than ``limit`` of them.
+
+    With the Lagrangian bound ``L`` of these duals, a plan that fills request q by loan j
+    costs at least ``L + rc_j - m_q`` (``m_q`` = min(0, least rc of q)), since every other
+    request still adds at least its own minimum. So loans with ``rc_j - m_q`` above
+    ``incumbent - L`` are in no better plan, and a MIP over the model plus the returned
+    loans has the optimum of the whole problem: its bound is a bound of the whole.
+    """
+    y = read_duals(cands, rows, duals)
+    arcs = cands.arcs
+    live = np.flatnonzero(cands.live)
+    arc, day = breakpoints(cands, y, live)
+    rc = reduced_costs(cands, y, arc, day)
+    q = arcs.request[arc]
+    least = np.zeros(len(cands.instance.requests))
+    np.minimum.at(least, q, rc)
+    slack = incumbent - (cands.total_penalty + y.const + float(least.sum()))
+    # The least rc of each arc over its days bounds every day of it from below.
+    arc_least = np.full(len(arcs), np.inf)
+    np.minimum.at(arc_least, arc, rc)
+    near = live[arc_least[live] - least[arcs.request[live]] <= slack + EPS]
+    days = arcs.last_useful[near] - arcs.earliest[near] + 1
+    if int(days.sum()) > 20 * limit:
+        return None
+    arc = np.repeat(near, days)
+    day = arcs.earliest[arc] + _segments(days)
+    rc = reduced_costs(cands, y, arc, day)
+    keep = rc - least[arcs.request[arc]] <= slack + EPS
+    arc, day = arc[keep], day[keep]
+    fresh = ~_present(cands, arc, day, y.span)
+    if np.count_nonzero(fresh) > limit:
+        return None
+    return arc[fresh], day[fresh]
 
 
 def add_columns(cands: Candidates, arc: np.ndarray, day: np.ndarray) -> None:

@@ -156,3 +156,32 @@ def test_instances_without_reuse_are_assignments_even_with_short_loans(
         assert solution.objective == pytest.approx(assignment_objective(doc), abs=TOL)
         checked += 1
     assert checked >= 3
+
+
+def test_restricted_models_prove_the_brute_force_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Column generation from one arc per request, then the completion: every loan that
+    # could beat the plan joins a MIP whose bound holds for all plans. On small instances
+    # that must prove the optimum, and the optimum must be the brute force's.
+    import functools
+
+    import optimizer.loans.colgen as colgen
+    import optimizer.loans.model as model
+
+    monkeypatch.setattr(model, "RESTRICT_ABOVE_ARCS", 1)
+    monkeypatch.setattr(model, "ARCS_PER_REQUEST", 1)
+    # Stop column generation after its first LP: the completion alone must then bring in
+    # every loan an optimal plan needs.
+    stopped = functools.partial(colgen.column_generation, rounds=1)
+    monkeypatch.setattr(colgen, "column_generation", stopped)
+    proven = 0
+    for seed in range(10):
+        doc = random_document(seed, libraries=3, titles=2, copies=4, requests=4, days=8)
+        best = brute_force_objective(doc)
+        solution = run(doc)
+        assert solution.verification.valid, solution.verification.violations
+        assert solution.objective >= best - TOL
+        assert solution.bound is None or solution.bound <= best + TOL
+        if solution.status == Status.OPTIMAL:
+            assert solution.objective == pytest.approx(best, abs=TOL)
+            proven += solution.kpis["method"].startswith("priced")
+    assert proven >= 7
