@@ -25,6 +25,9 @@ from optimizer.loans.pricing import add_columns, price
 
 log = logging.getLogger(__name__)
 
+# Column generation stops once its bound is this close to the LP, relatively.
+CLOSE_ENOUGH = 1e-4
+
 
 @dataclass
 class MasterLP:
@@ -250,7 +253,11 @@ def column_generation(
             len(priced),
             context.elapsed(),
         )
-        if not len(priced) or context.remaining() < keep_s:
+        # Near the end, rounds add little to the bound and re-solves slow down (measured
+        # at 20,000 requests: 5-8 s a round within 0.02 % of the LP); the rounding needs
+        # that time more than the bound needs its last 0.01 %.
+        close = lp.value - priced.bound <= max(1e-6, CLOSE_ENOUGH * abs(lp.value))
+        if not len(priced) or close or context.remaining() < keep_s:
             break
         master.add(priced.arc, priced.day)
     if last.x is not None and len(last.x) < len(cands):

@@ -30,6 +30,8 @@ import numpy as np
 from optimizer.loans.candidates import Candidates, _segments
 
 EPS = 1e-7
+# Days a copy comes home offered to each waiting loan (see ``_home_days``).
+HOME_DAYS = 1
 
 
 @dataclass
@@ -93,11 +95,12 @@ def read_duals(cands: Candidates, rows: Any, duals: np.ndarray) -> Duals:
     shelf = np.flatnonzero((kind == "shelf") & (y != 0))
     shelf_pool = np.array([key[r] for r in shelf], dtype=np.int64)
     shelf_day = np.array([rows.meta[r][2] for r in shelf], dtype=np.int64)
+    last = max(cands.horizon, int(arcs.last_useful.max(initial=0)))
+    span = last + int(arcs.busy.max(initial=0)) + 2
+    shelf_day = _last_quiet_day(cands, shelf_pool, shelf_day, span)
 
     # Shelf duals per pool and day, as prefix sums over days: the duals a loan shipped on
     # day d sits in are window[d + busy] - window[d].
-    last = max(cands.horizon, int(arcs.last_useful.max(initial=0)))
-    span = last + int(arcs.busy.max(initial=0)) + 2
     dual_pools, dual_row = np.unique(shelf_pool, return_inverse=True)
     row_of_pool = np.full(len(cands.pools), -1, dtype=np.int64)
     row_of_pool[dual_pools] = np.arange(len(dual_pools))
@@ -116,6 +119,43 @@ def read_duals(cands: Candidates, rows: Any, duals: np.ndarray) -> Duals:
         day_pairs % (span + 1),
         span,
     )
+
+
+def _last_quiet_day(cands: Candidates, pool: np.ndarray, day: np.ndarray, span: int) -> np.ndarray:
+    """Move each shelf row's dual from its day ``t`` to the last day before the pool's next
+    event (a model loan ships or comes home, a copy is released).
+
+    Between ``t`` and that event the model's loans out of the pool, and the copies on its
+    shelf, are the same every day, so the rows "loans out on day t'" for any t' there are
+    the same row for every loan in the model: moving the multiplier changes no reduced
+    cost in the model and no term of the bound, and any multiplier on a valid row gives a
+    valid bound. A loan *not* in the model that ships inside the quiet stretch now pays
+    the dual, as it should (the copy is still out), instead of looking free the day after
+    ``t`` and creeping forward a day per round.
+    """
+    if not len(pool):
+        return day
+    base = span + 1
+    arcs = cands.arcs
+    var_pool = cands.var_pool()
+    home = cands.var_day + arcs.busy[cands.var_arc]
+    wanted = np.unique(pool)
+    releases = [(p, d) for p in wanted.tolist() for d in cands.pools[p].releases]
+    release_code = np.array([p * base + min(d, span) for p, d in releases], dtype=np.int64)
+    events = np.unique(
+        np.concatenate(
+            [
+                var_pool * base + cands.var_day,
+                var_pool * base + np.minimum(home, span),
+                release_code,
+            ]
+        )
+    )
+    at = np.searchsorted(events, pool * base + day, side="right")
+    nxt = events[np.minimum(at, len(events) - 1)]
+    same = (at < len(events)) & (nxt // base == pool)
+    until = np.where(same, nxt % base, span)
+    return np.maximum(day, until - 1)
 
 
 def reduced_costs(cands: Candidates, duals: Duals, arc: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -177,7 +217,45 @@ def price(cands: Candidates, rows: Any, duals: np.ndarray, *, per_request: int =
     wanted = wanted[order]
     rank = _segments(np.bincount(q[wanted], minlength=len(instance.requests)))
     wanted = wanted[rank < per_request]
-    return Pricing(bound, arc[wanted], day[wanted])
+    more_arc, more_day = _home_days(cands, arc[wanted], day[wanted], y.span)
+    return Pricing(
+        bound, np.concatenate([arc[wanted], more_arc]), np.concatenate([day[wanted], more_day])
+    )
+
+
+def _home_days(
+    cands: Candidates, arc: np.ndarray, day: np.ndarray, span: int, *, ahead: int = HOME_DAYS
+) -> tuple[np.ndarray, np.ndarray]:
+    """For loans that wait (ship after their earliest day), the same arc on the next days
+    a loan of its pool in the model comes home, up to ``ahead`` of them.
+
+    A loan waits because its pool is full; the LP only has shelf rows where the model's
+    loans start, so the pricing sees the pool as full one day at a time and a waiting loan
+    would creep forward a day per round. The days a copy comes home are where it can
+    really ship (see ``candidates``); offering them at once saves those rounds.
+    """
+    arcs = cands.arcs
+    waits = np.flatnonzero(day > arcs.earliest[arc])
+    if not len(waits) or not len(cands) or not ahead:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    base = span + 1
+    home = cands.var_day + arcs.busy[cands.var_arc]
+    codes = np.unique(arcs.pool[cands.var_arc] * base + np.minimum(home, span))
+    arc, day = arc[waits], day[waits]
+    first = np.searchsorted(codes, arcs.pool[arc] * base + day, side="right")
+    out_arc, out_day = [], []
+    for step in range(ahead):
+        at = np.minimum(first + step, len(codes) - 1)
+        code = codes[at]
+        ok = (first + step < len(codes)) & (code // base == arcs.pool[arc])
+        ok &= code % base <= arcs.last_useful[arc]
+        out_arc.append(arc[ok])
+        out_day.append(code[ok] % base)
+    more_arc, more_day = np.concatenate(out_arc), np.concatenate(out_day)
+    fresh = ~_present(cands, more_arc, more_day, span)
+    # One column per (arc, day), even if two waiting loans of an arc point to the same day.
+    _keys, unique = np.unique(more_arc[fresh] * base + more_day[fresh], return_index=True)
+    return more_arc[fresh][unique], more_day[fresh][unique]
 
 
 def _present(cands: Candidates, arc: np.ndarray, day: np.ndarray, span: int) -> np.ndarray:
