@@ -239,7 +239,7 @@ def column_generation(
     last = MasterLP(Status.NO_SOLUTION, None, None, None)
     for turn in range(rounds):
         lp = master.solve(context.remaining() - keep_s)
-        if lp.x is None or lp.duals is None:
+        if lp.x is None or lp.duals is None or lp.value is None:
             break
         last = lp
         priced = price(cands, master.rows, lp.duals)
