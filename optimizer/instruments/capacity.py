@@ -84,18 +84,6 @@ def option_count(options: Options) -> int:
     return sum(len(o) for steps in options for o in steps)
 
 
-def changeover_within_request(tl: Timeline, options: Options) -> bool:
-    """Whether two steps of one request may use one instrument that has a changeover."""
-    for steps in options:
-        seen: set[int] = set()
-        for opts in steps:
-            here = {i for i, _ in opts}
-            if any(tl.changeover[i] for i in here & seen):
-                return True
-            seen |= here
-    return False
-
-
 def relaxation(tl: Timeline, options: Options) -> Relaxation:
     """The energy and quota rows of these options."""
     possible = [bool(steps) and all(steps) for steps in options]
@@ -161,11 +149,14 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     minutes of [a, b). Served steps together never need more than the free minutes of
     those instruments in [a, b).
 
-    Changeovers: a booking wholly inside [a, b) that is followed on its instrument by
-    another request's booking starting before b leaves ``changeover`` idle minutes inside
-    [a, b) after it; only the last such booking of each free piece may have its gap fall
-    past b or the piece. So each wholly inside step adds the family's least changeover to
-    its need, and each free piece meeting [a, b) adds it once to the capacity.
+    Changeovers: in a free piece, take the bookings meeting [a, b) in time order, and for
+    a request with a step wholly inside [a, b) the run of its own bookings that holds its
+    last such step. The next booking after that run, if it starts before b, is another
+    request's, so ``changeover`` idle minutes lie inside [a, b) right after the run; runs
+    of different requests are different, so these gaps are too. Only the last run of each
+    piece may have no such gap. So each request with a step wholly inside adds the
+    family's least changeover once to its need, and each free piece meeting [a, b) adds it
+    once to the capacity. (Steps of one request owe each other no changeover.)
 
     Staffed steps need the instrument free and a qualified operator on shift at once, and
     an operator works one step at a time: the same rows hold against the manned free
@@ -204,11 +195,14 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
         for x, a in enumerate(grid):
             for b in grid[x + 1 :]:
                 need: dict[int, int] = {}
+                tailed: set[int] = set()
                 for it in group:
                     least = it.duration - max(0, a - it.lo) - max(0, it.hi - b)
                     if least > 0:
-                        inside = a <= it.lo and it.hi <= b
-                        need[it.request] = need.get(it.request, 0) + least + (tail if inside else 0)
+                        need[it.request] = need.get(it.request, 0) + least
+                        if tail and a <= it.lo and it.hi <= b and it.request not in tailed:
+                            tailed.add(it.request)  # one changeover per request, see above
+                            need[it.request] += tail
                 cap = capacity(a, b) + (tail * count(a, b) if tail else 0)
                 if sum(need.values()) > cap:
                     rows.append(Row(need, cap, f"energy[{name}][{a}:{b}]"))
@@ -404,7 +398,9 @@ def packing_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     best multiset of durations that fits in C (:func:`_knapsack`), so Σ g(d)·x ≤ Σ over
     bins of that best. Instruments likewise, with the family's least changeover c added to
     every step and to every bin: bookings of different requests in one free piece are c
-    apart, so d + c summed over them is at most the piece's length + c.
+    apart, so d + c summed over them is at most the piece's length + c. Requests with two
+    steps in the family are left out there (their steps may run back to back); leaving out
+    bookings only frees room, so the row still holds.
 
     Rows are kept only where they can bind.
     """
@@ -414,6 +410,11 @@ def packing_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     rows: list[Row] = []
 
     def add(group: list[Item], bins: list[Segment], extra: int, name: str) -> None:
+        if extra:  # two steps of one request owe each other no changeover: leave them out
+            count: dict[int, int] = {}
+            for it in group:
+                count[it.request] = count.get(it.request, 0) + 1
+            group = [it for it in group if count[it.request] == 1]
         if not group or not bins:
             return
         sizes = sorted({it.duration + extra for it in group})

@@ -79,6 +79,10 @@ class Option:
     instrument: int
     literal: Any
     starts: list[tuple[int, int]]
+    # A later step of the same request may use this instrument too: then the changeover
+    # after this step is owed only if another request's booking comes next (see _waivers).
+    shared: bool = False
+    waiver: int | None = None  # index into ScheduleModel._waivers when shared
 
 
 @dataclass
@@ -110,7 +114,7 @@ class ScheduleModel:
         self.steps: list[list[StepVars]] = []
         self.assumptions: dict[int, tuple[str, int, int | None]] = {}
         self.assumption_literals: dict[int, Any] = {}
-        self.exact = True
+        self._waivers: list[tuple[Any, Any, list[tuple[int, Any]]]] = []
         self.scale = 1
         self.rounding = 0.0
         self.makespan: Any = None
@@ -150,11 +154,54 @@ class ScheduleModel:
             for step, (lo, hi_end) in zip(req.steps, request_windows(req), strict=True)
         ]
         self.steps.append(vars_)
+        self._shared_instruments(vars_)
         if any(not v.options for v in vars_):
             m.add(served == 0)
             return
         for a, b in itertools.pairwise(vars_):
             self._precedence(served, a, b)
+
+    def _shared_instruments(self, vars_: list[StepVars]) -> None:
+        """Hard: a changeover separates bookings of different requests, not steps of one.
+
+        A step on an instrument with a changeover, where a later step of the same request may
+        also go, books either [start, end + changeover) as usual, or only [start, end) when
+        such a later step starts there before end + changeover. That later step then comes
+        next on the instrument: any other request's booking in between would need a
+        changeover on either side, so the later step could not start that early.
+        """
+        tl, m = self.tl, self.model
+        for k, sv in enumerate(vars_):
+            for o in sv.options:
+                if not o.shared:
+                    continue
+                d, c = sv.step.duration, tl.changeover[o.instrument]
+                name = f"{tl.requests[sv.step.request].id}][s{sv.step.index}][{tl.instrument_ids[o.instrument]}"
+                tail, close = m.new_bool_var(f"tail[{name}]"), m.new_bool_var(f"close[{name}]")
+                m.add(tail + close == 1).only_enforce_if(o.literal)
+                m.add(tail + close == 0).only_enforce_if(~o.literal)
+                follow = []
+                for later in vars_[k + 1 :]:
+                    for lo in later.options:
+                        if lo.instrument != o.instrument:
+                            continue
+                        z = m.new_bool_var(f"next[{name}][s{later.step.index}]")
+                        m.add_implication(z, lo.literal)
+                        m.add(later.start <= sv.start + d + c - 1).only_enforce_if(z)
+                        follow.append((later.step.index, z))
+                if follow:
+                    m.add_bool_or([z for _, z in follow]).only_enforce_if(close)
+                else:
+                    m.add(close == 0)
+                intervals = self._instrument_intervals[o.instrument]
+                intervals.append(
+                    m.new_optional_fixed_size_interval_var(sv.start, d + c, tail, f"on[{name}]")
+                )
+                intervals.append(
+                    m.new_optional_fixed_size_interval_var(sv.start, d, close, f"close[{name}]")
+                )
+                self._waivers.append((tail, close, follow))
+                o.waiver = len(self._waivers) - 1
 
     def _step(self, rid: str, served: Any, step: StepData, lo: int, hi_end: int) -> StepVars:
         """Hard: one eligible instrument, inside a free segment, with a qualified operator."""
@@ -176,11 +223,16 @@ class ScheduleModel:
             if starts != [(a, b - 1) for a, b in union]:
                 dom = self.cp_model.Domain.from_intervals([list(x) for x in starts])
                 m.add_linear_expression_in_domain(start, dom).only_enforce_if(lit)
-            size = d + tl.changeover[i]
-            self._instrument_intervals[i].append(
-                m.new_optional_fixed_size_interval_var(start, size, lit, f"on[{name}][{iid}]")
-            )
-            sv.options.append(Option(i, lit, starts))
+            later = {
+                j for s in tl.requests[step.request].steps[step.index + 1 :] for j in s.instruments
+            }
+            shared = tl.changeover[i] > 0 and i in later
+            if not shared:  # else its interval waits for the later steps (_waivers)
+                size = d + tl.changeover[i]
+                self._instrument_intervals[i].append(
+                    m.new_optional_fixed_size_interval_var(start, size, lit, f"on[{name}][{iid}]")
+                )
+            sv.options.append(Option(i, lit, starts, shared))
         if len(options) > 1:
             m.add_exactly_one([o.literal for o in sv.options] + [~served])
         if step.pin is not None:
@@ -265,16 +317,6 @@ class ScheduleModel:
             if len(intervals) > 1:
                 self.model.add_no_overlap(intervals)
         self._mandatory_cliques()
-        # The changeover tail also separates two steps of the same request on one instrument,
-        # which the contract does not ask for: then the model is a restriction, not exact.
-        tl = self.tl
-        for vars_ in self.steps:
-            seen: set[int] = set()
-            for sv in vars_:
-                for o in sv.options:
-                    if tl.changeover[o.instrument] and o.instrument in seen:
-                        self.exact = False
-                seen.update(o.instrument for o in sv.options)
 
     def _mandatory_cliques(self) -> None:
         """Hard (redundant): bookings whose every placement covers one moment exclude each other.
@@ -293,7 +335,8 @@ class ScheduleModel:
                 for o in sv.options:
                     if not o.starts:
                         continue
-                    size = sv.step.duration + tl.changeover[o.instrument]
+                    # A shared option may drop its changeover (_shared_instruments).
+                    size = sv.step.duration + (0 if o.shared else tl.changeover[o.instrument])
                     first, last = o.starts[0][0], o.starts[-1][1]
                     if last < first + size:
                         parts[o.instrument].append((last, first + size, o.literal))
@@ -440,6 +483,8 @@ class ScheduleModel:
                 for o in sv.options:
                     if o.literal is not self.served[r]:
                         m.add_hint(o.literal, p is not None and p.instrument == o.instrument)
+                    if o.waiver is not None:
+                        self._hint_waiver(o, p, at, r, sv.step.duration)
                 for op, lit in sv.operators.items():
                     if lit is not self.served[r]:
                         m.add_hint(lit, p is not None and p.operator == op)
@@ -456,6 +501,28 @@ class ScheduleModel:
         for r, late in self.tardiness.items():
             due = self.tl.requests[r].due or 0
             m.add_hint(late, max(0, ends.get(r, 0) - due))
+
+    def _hint_waiver(
+        self, o: Option, p: Placed | None, at: dict[tuple[int, int], Placed], r: int, d: int
+    ) -> None:
+        assert o.waiver is not None
+        tail, close, follow = self._waivers[o.waiver]
+        here = p is not None and p.instrument == o.instrument
+        near = []
+        if here:
+            assert p is not None
+            limit = p.start + d + self.tl.changeover[o.instrument]
+            near = [
+                z
+                for k, z in follow
+                if (q := at.get((r, k))) is not None
+                and q.instrument == o.instrument
+                and q.start < limit
+            ]
+        self.model.add_hint(close, bool(near))
+        self.model.add_hint(tail, here and not near)
+        for _, z in follow:
+            self.model.add_hint(z, any(z is y for y in near[:1]))
 
     def read(self, solver: Any) -> list[Placed]:
         out = []
@@ -546,7 +613,7 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         sm.hint(start.bookings, start.served)
         if context.remaining() < 1.0:  # CP-SAT could not even load the model in time
             extra["note"] = "no time left for CP-SAT after building the model; best greedy order"
-            bound = sm.lp_value if sm.exact else None
+            bound = sm.lp_value
             return _finish(
                 tl, Status.FEASIBLE, "greedy", start.bookings, context,
                 bound=bound, extra_kpis=extra,
@@ -568,7 +635,7 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         )
     if not run.has_solution:
         if greedy_ok:  # the warm start still stands: report it, with the LP bound if any
-            bound = sm.lp_value if sm.exact else None
+            bound = sm.lp_value
             extra["note"] = "CP-SAT found no schedule in time; this is the best greedy order"
             return _finish(
                 tl, Status.FEASIBLE, "greedy", start.bookings, context,
@@ -577,9 +644,6 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         return Outcome(run.status, "cp-sat", solver_version=version)
     placed = sm.read(run.solver)
     status, bound = run.status, sm.true_bound(run.bound_scaled)
-    if not sm.exact:
-        status, bound = Status.FEASIBLE, None
-        extra["note"] = "changeover between steps of one request: optimality not claimed"
     return _finish(
         tl, status, "cp-sat", placed, context, bound=bound, version=version, extra_kpis=extra
     )
@@ -637,10 +701,6 @@ def _large_bound(
     tl: Timeline, options: capacity.Options, context: SolveContext, scale: int, rounding: float
 ) -> float | None:
     """The tightest of the capacity LP, the capacity MIP's dual bound and all weights."""
-    if capacity.changeover_within_request(tl, options):
-        # The rows charge a changeover after every step, which two steps of one request
-        # on one instrument do not owe each other: they might cut off a schedule.
-        return None
     rel = capacity.relaxation(tl, options)
     reachable = sum(r.weight for r, ok in zip(tl.requests, rel.possible, strict=True) if ok)
     candidates = [reachable + rounding]
