@@ -44,10 +44,11 @@ def unfilled(instance: LoansInstance, payload: dict[str, Any]) -> list[Explanati
     for c in instance.copies:
         by_title[c.title].append(c)
     index = {r.id: q for q, r in enumerate(instance.requests)}
+    release = {c.id: instance.release_day(c) for c in instance.copies}
     out = []
     for rid in payload.get("unfilled", []):
         r = instance.requests[index[rid]]
-        out.append(_explain_one(instance, r, by_title, routes, ledger, holders))
+        out.append(_explain_one(instance, r, by_title, routes, release, ledger, holders))
     return out
 
 
@@ -56,6 +57,7 @@ def _explain_one(
     r: Request,
     by_title: dict[str, list[Copy]],
     routes: dict,
+    release: dict[str, int],
     ledger: Ledger,
     holders: dict[str, list[tuple[int, int, str]]],
 ) -> Explanation:
@@ -94,7 +96,7 @@ def _explain_one(
         )
     last = instance.last_day
     open_day = instance.open_day(r)
-    in_time = [c for c in routed if max(open_day, instance.release_day(c)) <= last]
+    in_time = [c for c in routed if max(open_day, release[c.id]) <= last]
     if not in_time:
         return say(
             "not_in_horizon",
@@ -104,14 +106,15 @@ def _explain_one(
     penalty = pen.unfilled * r.weight
     need = instance.day(r.needed_by)
 
-    def loan_cost(c: Copy, day: int) -> float:
-        there = routes[(c.library, r.library)]
-        late = max(0, day + there.days - need)
-        return there.cost + pen.late_per_day * r.weight * late
+    leg = {lib: routes[(lib, r.library)] for lib in {c.library for c in in_time}}
+    rate = pen.late_per_day * r.weight
 
-    best = min(
-        (loan_cost(c, max(open_day, instance.release_day(c))), c.library, c.id) for c in in_time
-    )
+    def loan_cost(c: Copy, day: int) -> float:
+        there = leg[c.library]
+        return there.cost + rate * max(0, day + there.days - need)
+
+    first_cost = {c.id: loan_cost(c, max(open_day, release[c.id])) for c in in_time}
+    best = min((first_cost[c.id], c.library, c.id) for c in in_time)
     if best[0] >= penalty:
         return say(
             "penalty_cheaper",
@@ -123,7 +126,12 @@ def _explain_one(
     blocked: Counter[str] = Counter()
     busy_loans: list[tuple[int, str, str]] = []
     full: set[str] = set()
-    for c in in_time:
+    # Only copies that could be lent for less than the penalty are candidates: a copy too
+    # far or too late to pay off is not "blocked" by anything.
+    candidates = sorted(
+        (c for c in in_time if first_cost[c.id] < penalty), key=lambda c: first_cost[c.id]
+    )
+    for c in candidates:
         if ledger.max_out[c.library] is not None and (
             ledger.lent[c.library] >= (ledger.max_out[c.library] or 0)
         ):
@@ -135,12 +143,17 @@ def _explain_one(
             continue
         there, back = routes[(c.library, r.library)], routes[(r.library, c.library)]
         span = there.days + r.loan_days + back.days
-        first = max(open_day, instance.release_day(c))
+        first = max(open_day, release[c.id])
         free = ledger.copy_free(c, first, first + span)
         day = earliest_ship(ledger, c, first, last, span)
         if day is not None and loan_cost(c, day) < penalty:
-            blocked["open"] += 1
-            continue
+            return say(
+                "not_chosen",
+                f"copy {c.id} from {c.library} could still be lent (ship {_iso(instance, day)}, "
+                f"cost {loan_cost(c, day):g}) for less than the penalty {penalty:g}; the "
+                "search stopped before placing it",
+                [c.library],
+            )
         if not free:
             blocked["busy"] += 1
             for s, h, holder in holders.get(c.id, []):
@@ -149,12 +162,6 @@ def _explain_one(
         else:
             blocked["shelf"] += 1
 
-    if blocked["open"]:
-        return say(
-            "not_chosen",
-            "a copy could still be lent at less than the penalty; the search stopped before "
-            "placing it",
-        )
     kinds = [k for k in ("busy", "max_outgoing", "shelf", "max_imbalance") if blocked[k]]
     if kinds == ["busy"]:
         busy_loans.sort()
