@@ -102,3 +102,25 @@ def test_every_unfilled_request_is_explained_in_generated_instances(seed: int) -
         subjects = [e.subject for e in solution.explanations]
         assert sorted(subjects) == sorted(solution.solution["unfilled"])
         assert all(e.code != "not_chosen" for e in solution.explanations) or solver == "rota"
+
+
+def test_a_plan_that_leaves_an_open_copy_is_told_which_copy() -> None:
+    # Explanations read the plan they are given: an empty plan for a request that a free
+    # copy could serve names that copy (the cheapest first) rather than blaming a rule.
+    from optimizer.loans import LoansInstance
+    from optimizer.loans.explain import unfilled
+
+    doc = document(
+        ["A", "B", "C"],
+        [
+            {"id": "far", "library": "C", "title": "T"},
+            {"id": "near", "library": "A", "title": "T"},
+        ],
+        [request("q0", "B", need=10, loan=5)],
+        [route("A", "B", 1, 5.0), route("C", "B", 1, 20.0)],
+    )
+    instance = LoansInstance.model_validate(doc)
+    (why,) = unfilled(instance, {"loans": [], "unfilled": ["q0"]})
+    assert why.code == "not_chosen"
+    assert "copy near from A" in why.detail
+    assert why.related == ["A"]
