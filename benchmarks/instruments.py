@@ -43,7 +43,8 @@ benchmarks ran on the same two cores through most of these runs (load average 1.
 the search itself is unchanged (seed 1 at 60 s gave 1661 before and 1647 after), and two
 runs of the same search from the same warm start on seed 3 ended at 1688 and 1694 after
 40-45 s, so objective differences of about 1 % between the two tables are load, not the
-change. The bound is deterministic.
+change. The bound is deterministic. A repeat of the 60 s runs on a quieter machine (load
+about 1) gave 1729 (4.2 %) on seed 2 and 1696 (6.1 %) on seed 3.
 
 What moved the bound: packing rows (whole steps in 540-minute shifts and in free pieces,
 priced by dual-feasible weightings against each bin's exact knapsack capacity) took seed 1
@@ -54,8 +55,11 @@ requests solves in under 0.5 s and only confirms the LP rounded down. The 5 % ta
 minutes over the week (57,780): schedules found leave about 19 % of shift minutes idle
 (10,800 at 1680), three quarters of it while a qualified instrument is free; neither
 bin-packing rows nor a matching bound (on-shift operators to free instruments, 57,060
-minutes) explain that, so a tighter bound needs operators resolved within shifts (a
-time-indexed relaxation), or the search must pack shifts better. Search variants tried on
+minutes) explain that, and nor does time of day: an LP over 30-minute slots with each
+staffed step choosing its start slot (starts rounded down, durations too, so it stays a
+relaxation), with operators, crews and instruments counted per slot beside the rows above,
+gave 1794.4 for 1799.2 in 7 s, so it is not used. A tighter bound needs each operator's
+own shift (which step follows which), or the search must pack shifts better. Search variants tried on
 seeds 2 and 3 for 45 s all stayed within the noise: waiting requests sampled by weight per
 minute or by LP reduced cost, contiguous windows, whole staffed days, sub-models clipped to
 the window, a left-packing tie-break (worse), 35 requests at 1 s or 100 at 4 s. Left to run

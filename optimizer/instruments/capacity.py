@@ -8,13 +8,14 @@ rows that every schedule satisfies, in the requests' served indicators ``x_r``:
 * energy rows (:func:`energy_rows`): over windows [a, b) of day boundaries, per instrument
   type, per instrument and per operator pool, the minutes served steps must spend inside
   the window never exceed the capacity there;
+* packing rows (:func:`packing_rows`): steps are packed whole into operator shifts and
+  instrument free pieces, which wastes room that minutes alone do not see;
 * quota rows: the minutes of an institution's single-type steps never exceed its quota.
 
 The LP over these rows (:func:`lp_bound`) is cheap even at 3,000 requests, so a bound is
-known before any CP-SAT model exists. The same rows with ``x`` integer (:func:`mip_bound`)
-are still a relaxation of the schedule, and HiGHS's dual bound on that small MIP (cover
-cuts, branching) is tighter than the LP's: the LP serves fractions of requests to fill
-every row exactly, which no schedule can do.
+known before any CP-SAT model exists. The same rows with ``x`` binary (:func:`mip_bound`)
+are still a relaxation of the schedule, and HiGHS's dual bound on that small MIP is never
+weaker than the LP's; on the benchmark weeks it only confirms the LP's value rounded down.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """CP-SAT model of an instruments week, over integer minutes from the horizon start.
 
 One optional interval per (step, eligible instrument) and per (step, qualified operator);
-no-overlap per instrument (each booking carries its instrument's changeover as a tail) and
-per operator; allowed start domains encode availability minus maintenance, release and
+no-overlap per instrument (each booking carries its instrument's changeover as a tail,
+except where the same request's next step follows: :meth:`ScheduleModel._shared_instruments`)
+and per operator; allowed start domains encode availability minus maintenance, release and
 deadline; travel separates consecutive steps by the sites they land on.
 
 Performance structure, each measured with ``benchmarks/instruments.py``: the best of a few
