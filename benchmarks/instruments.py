@@ -34,12 +34,12 @@ its bound; at 200 it is CP-SAT's first schedule; gap is (bound - objective) / ob
             1    3000    10 s    4839     5303    9.6 %  3.7 s  4033   1.200    190
             1    3000    60 s    4928     5303    7.6 %  5.6 s  4033   1.222    232
 
-The same session, before (the full model built first, its LP the bound): 1,000 requests
+The same day, before (the full model built first, its LP the bound): 1,000 requests
 seed 1 1628 / 1661 against 1725 (6.0 % / 3.9 %), seed 2 1681 / 1723 against 1806 (7.4 % /
 4.8 %), seed 3 1651 / 1686 against 1799 (9.0 % / 6.7 %); 3,000 requests 4832 / 4921 against
 5303 at 370-400 MB (this time the model was built in 5.9 s at 10 s; earlier that day it was
-not, and the 10 s answer was the greedy order with no bound). Noise: another engineer's
-benchmarks ran on the same two cores through most of these runs (load average 1.3-2.3);
+not, and the 10 s answer was the greedy order with no bound). Noise: the loans benchmark
+ran on the same two cores through most of these runs (load average 1.3-2.3);
 the search itself is unchanged (seed 1 at 60 s gave 1661 before and 1647 after), and two
 runs of the same search from the same warm start on seed 3 ended at 1688 and 1694 after
 40-45 s, so objective differences of about 1 % between the two tables are load, not the
