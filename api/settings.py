@@ -54,9 +54,11 @@ class Settings(BaseModel):
         description="Solves running at once (each in its own process).",
     )
     max_time_limit_s: float = Field(300.0, gt=0, description="Cap on any solve's time limit.")
-    max_body_bytes: int = Field(10_000_000, ge=1, description="Largest accepted request body.")
+    # A loans batch of 20,000 requests over 100,000 copies is about 13 MB of JSON.
+    max_body_bytes: int = Field(32_000_000, ge=1, description="Largest accepted request body.")
+    # The loans batch above has 140,100 entries (copies, requests, routes, libraries).
     max_entities: int = Field(
-        50_000, ge=1, description="Most list entries (institutions, requests…) per instance."
+        250_000, ge=1, description="Most list entries (institutions, requests…) per instance."
     )
     max_queued_jobs: int = Field(1000, ge=1, description="Waiting jobs before 429.")
     retention_hours: float = Field(

@@ -244,6 +244,7 @@ def column_generation(
         last = lp
         priced = price(cands, master.rows, lp.duals)
         best = max(best, priced.bound)
+        context.report(bound=best, phase="column generation")
         log.info(
             "round %d: %d candidates, LP %.2f, Lagrangian bound %.2f, %d to add, %.1fs",
             turn,

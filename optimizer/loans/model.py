@@ -797,6 +797,10 @@ def build_and_solve(instance: LoansInstance, context: SolveContext) -> Outcome:
         payload = solve_rota(instance)
         return _outcome(instance, Status.FEASIBLE, "rota", payload, None, None, context, "rota")
     cands, result = solve_model(instance, context)
+    if len(result.selected):
+        cost, offset = objective_coefficients(cands)
+        objective = float(cost[result.selected].sum()) + offset
+        context.report(objective=objective, bound=result.bound, solutions=1, phase=result.method)
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return Outcome(
             result.status, result.solver, bound=result.bound, solver_version=result.version

@@ -62,3 +62,27 @@ def test_pricing_brings_in_later_ship_days() -> None:
     assert 4 in set(cands.var_day.tolist())
     assert lp.value == pytest.approx(10.0, abs=LP_TOL)
     assert bound == pytest.approx(10.0, abs=LP_TOL)
+
+
+def test_large_solves_report_their_bound_and_plan_as_they_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The job API shows these updates while a batch solves.
+    import optimizer.loans.model as model
+    from optimizer.loans import solve
+
+    monkeypatch.setattr(model, "RESTRICT_ABOVE_ARCS", 1)
+    doc = random_document(3, libraries=4, titles=3, copies=6, requests=8, days=14)
+    updates: list = []
+    solution = solve(
+        LoansInstance.model_validate(doc),
+        Options(time_limit_s=30, threads=1),
+        progress=updates.append,
+    )
+    phases = [u.phase for u in updates]
+    assert "column generation" in phases
+    bounds = [u.bound for u in updates if u.phase == "column generation"]
+    assert bounds == sorted(bounds)  # the best bound so far never falls
+    last = updates[-1]
+    assert last.solutions == 1
+    assert last.objective == pytest.approx(solution.objective, abs=1e-6)
