@@ -258,7 +258,7 @@ def column_generation(
         # at 20,000 requests: 5-8 s a round within 0.02 % of the LP); the rounding needs
         # that time more than the bound needs its last 0.01 %.
         close = lp.value - priced.bound <= max(1e-6, CLOSE_ENOUGH * abs(lp.value))
-        if not len(priced) or close or context.remaining() < keep_s:
+        if not len(priced) or close or context.remaining() < keep_s or context.stop.is_set():
             break
         master.add(priced.arc, priced.day)
     if last.x is not None and len(last.x) < len(cands):

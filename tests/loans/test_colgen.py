@@ -86,3 +86,34 @@ def test_large_solves_report_their_bound_and_plan_as_they_go(
     last = updates[-1]
     assert last.solutions == 1
     assert last.objective == pytest.approx(solution.objective, abs=1e-6)
+
+
+def test_a_stopped_solve_keeps_a_verified_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A cancelled job asks the solve to stop: column generation ends after its round and
+    # the LP is rounded greedily, so the job still has a plan to keep.
+    import threading
+
+    import optimizer.loans.model as model
+    from optimizer.loans import solve
+
+    monkeypatch.setattr(model, "RESTRICT_ABOVE_ARCS", 1)
+    monkeypatch.setattr(model, "ARCS_PER_REQUEST", 1)
+    doc = random_document(5, libraries=4, titles=3, copies=6, requests=10, days=14)
+    stop = threading.Event()
+    rounds: list = []
+
+    def on_progress(update) -> None:
+        if update.phase == "column generation":
+            rounds.append(update)
+            stop.set()
+
+    solution = solve(
+        LoansInstance.model_validate(doc),
+        Options(time_limit_s=30, threads=1),
+        progress=on_progress,
+        stop=stop,
+    )
+    assert len(rounds) == 1
+    assert solution.verification.valid, solution.verification.violations
+    assert solution.kpis["method"] == "priced/lp-greedy"
+    assert solution.status.value in ("feasible", "optimal")
