@@ -26,7 +26,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from optimizer.instruments.timeline import Segment, Timeline, merge, request_windows, step_options
+from optimizer.instruments.timeline import (
+    Segment,
+    Timeline,
+    intersect_ranges,
+    merge,
+    request_windows,
+    step_options,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,21 +132,6 @@ def _manned_minutes(manned: list[list[Segment]], crew: list[list[Segment]], a: i
     return min(_minutes(manned, a, b), _minutes(crew, a, b))
 
 
-def _intersect(x: list[Segment], y: list[Segment]) -> list[Segment]:
-    """Intersection of two sorted lists of half-open segments."""
-    out = []
-    i = j = 0
-    while i < len(x) and j < len(y):
-        a, b = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
-        if a < b:
-            out.append((a, b))
-        if x[i][1] < y[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
 def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     """Redundant: minutes a window must hold never exceed the capacity inside it.
 
@@ -220,7 +212,11 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
             name,
         )
     manned = [
-        _intersect(tl.free[i], merge([w for o in tl.operators_for(i) for w in tl.operator_free[o]]))
+        intersect_ranges(
+            tl.free[i],
+            merge([w for o in tl.operators_for(i) for w in tl.operator_free[o]]),
+            closed=False,
+        )
         for i in range(len(tl.instrument_ids))
     ]
     for f, family in enumerate(families):
@@ -455,7 +451,9 @@ def packing_rows(tl: Timeline, items: list[Item]) -> list[Row]:
         for o, segments in enumerate(tl.operator_free):
             usable = sorted(tl.qualified[o] & family)
             if usable:
-                out += _intersect(segments, merge([w for i in usable for w in tl.free[i]]))
+                out += intersect_ranges(
+                    segments, merge([w for i in usable for w in tl.free[i]]), closed=False
+                )
         return out
 
     everything = set(range(len(tl.instrument_ids)))

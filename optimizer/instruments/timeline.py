@@ -57,13 +57,14 @@ def start_ranges(segments: list[Segment], duration: int, lo: int, hi: int) -> li
     return out
 
 
-def intersect_ranges(x: list[Segment], y: list[Segment]) -> list[Segment]:
-    """Intersection of two sorted lists of closed ranges."""
+def intersect_ranges(x: list[Segment], y: list[Segment], *, closed: bool = True) -> list[Segment]:
+    """Intersection of two sorted lists of ranges: closed [a, b], or half-open [a, b) segments
+    (where ranges that only touch share nothing)."""
     out = []
     i = j = 0
     while i < len(x) and j < len(y):
         a, b = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
-        if a <= b:
+        if a < b or (closed and a == b):
             out.append((a, b))
         if x[i][1] < y[j][1]:
             i += 1

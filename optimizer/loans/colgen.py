@@ -44,7 +44,7 @@ class RestrictedMaster:
     def __init__(self, cands: Candidates, context: SolveContext) -> None:
         import highspy
 
-        from optimizer.loans.model import build_rows, objective_coefficients
+        from optimizer.loans.model import build_rows, objective_coefficients, pass_model
 
         self.cands = cands
         self.context = context
@@ -80,25 +80,8 @@ class RestrictedMaster:
         h.setOptionValue("solver", "simplex")
         h.setOptionValue("random_seed", context.options.seed % 2**31)
         # No "threads": HiGHS sizes its scheduler once per process (see core.mip).
-        matrix = self.matrix()
-        n = len(cands)
-        h.passModel(
-            n,
-            matrix.shape[0],
-            matrix.nnz,
-            2,  # row-wise matrix
-            1,  # minimise
-            0.0,
-            cost.astype(float),
-            np.zeros(n),
-            np.ones(n),
-            np.array(rows.lower, dtype=float),
-            np.array(rows.upper, dtype=float),
-            matrix.indptr.astype(np.int32),
-            matrix.indices.astype(np.int32),
-            matrix.data.astype(float),
-            np.zeros(n, dtype=np.int32),
-        )
+        lower, upper = np.array(rows.lower), np.array(rows.upper)
+        pass_model(h, self.matrix(), cost, lower, upper, integer=False)
         self.highs = h
 
     def matrix(self) -> Any:

@@ -233,6 +233,30 @@ class HighsRun:
     """Row duals of an LP solve."""
 
 
+def pass_model(
+    h: Any, matrix: Any, cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, integer: bool
+) -> None:
+    """Give HiGHS min cost.x, lower <= matrix.x <= upper, x in [0, 1] (binary if ``integer``)."""
+    n = matrix.shape[1]
+    h.passModel(
+        n,
+        matrix.shape[0],
+        matrix.nnz,
+        2,  # row-wise matrix
+        1,  # minimise
+        0.0,
+        cost.astype(float),
+        np.zeros(n),
+        np.ones(n),
+        np.asarray(lower, dtype=float),
+        np.asarray(upper, dtype=float),
+        matrix.indptr.astype(np.int32),
+        matrix.indices.astype(np.int32),
+        matrix.data.astype(float),
+        np.full(n, 1 if integer else 0, dtype=np.int32),
+    )
+
+
 def run_highs(
     matrix: Any,
     cost: np.ndarray,
@@ -267,23 +291,7 @@ def run_highs(
     h.setOptionValue("mip_abs_gap", 1e-7)
     if relax:
         h.setOptionValue("solver", "simplex")
-    h.passModel(
-        n,
-        matrix.shape[0],
-        matrix.nnz,
-        2,  # row-wise matrix
-        1,  # minimise
-        0.0,
-        cost.astype(float),
-        np.zeros(n),
-        np.ones(n),
-        lower.astype(float),
-        upper.astype(float),
-        matrix.indptr.astype(np.int32),
-        matrix.indices.astype(np.int32),
-        matrix.data.astype(float),
-        np.full(n, 0 if relax else 1, dtype=np.int32),
-    )
+    pass_model(h, matrix, cost, lower, upper, integer=not relax)
     if start is not None and not relax:
         solution = highspy.HighsSolution()
         solution.col_value = start.astype(float).tolist()
