@@ -44,7 +44,9 @@ the search itself is unchanged (seed 1 at 60 s gave 1661 before and 1647 after),
 runs of the same search from the same warm start on seed 3 ended at 1688 and 1694 after
 40-45 s, so objective differences of about 1 % between the two tables are load, not the
 change. The bound is deterministic. A repeat of the 60 s runs on a quieter machine (load
-about 1) gave 1729 (4.2 %) on seed 2 and 1696 (6.1 %) on seed 3.
+about 1) gave 1729 (4.2 %) on seed 2 and 1696 (6.1 %) on seed 3; a last run of seeds
+1-3 at 60 s on a quiet machine, after the loans work landed, gave 1662 (3.4 %), 1722
+(4.6 %) and 1697 (6.0 %).
 
 What moved the bound: packing rows (whole steps in 540-minute shifts and in free pieces,
 priced by dual-feasible weightings against each bin's exact knapsack capacity) took seed 1
