@@ -203,7 +203,11 @@ def _explain_one(
     parts = []
     if blocked["busy"]:
         holders_named = sorted({holder for _, holder, _ in busy_loans})
-        parts.append(f"{blocked['busy']} copies are out (held by {', '.join(holders_named[:6])})")
+        # A copy may be lent twice in turn, so the borrowers can outnumber the copies.
+        more = f" and {len(holders_named) - 6} more" if len(holders_named) > 6 else ""
+        parts.append(
+            f"{blocked['busy']} copies are out, lent to {', '.join(holders_named[:6])}{more}"
+        )
     if blocked["max_outgoing"]:
         parts.append(f"{', '.join(sorted(full))} already at max_outgoing")
     if blocked["shelf"]:
