@@ -3,9 +3,8 @@ from each request's cheapest arcs, with a proven bound at every round.
 
 The restricted master lives in one HiGHS object. Loans priced in (``pricing``) are added as
 columns, and the shelf rows they make necessary as rows, so each LP starts from the last
-optimal basis instead of from scratch (at 20,000 requests a re-solve takes about
-as long as the first, cold one, on a model with twice the columns). Rows are only ever added: a shelf row that no longer binds is still
-a true constraint.
+optimal basis instead of from scratch. Rows are only ever added: a shelf row that no
+longer binds is still a true constraint.
 """
 
 from __future__ import annotations
