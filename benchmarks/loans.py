@@ -31,8 +31,10 @@ the greedy rounding seeds a MIP for the rest, and the better of the two is kept;
 of up to 20,000 candidate loans, every loan that could beat the plan joins a last MIP
 whose bound holds for all plans (the 800-request example is proven optimal in 10 s).
 Before column generation (one or two pricing rounds over Python objects) 20,000 requests
-ended at a 39 % gap and 6.6 % under rota; 5,000 at 10.7 %. The rota baseline itself takes
-25-37 s at 20,000 requests (it scans every copy of a title for each request).
+ended at a 39 % gap and 6.6 % under rota; 5,000 at 10.7 %. The rota baseline took 25-37 s
+at 20,000 requests when it scanned every copy of a title for each request; it now looks at
+each library's copies of a title as one pool and skips pools that cannot arrive sooner
+(5.7 s, the same plan).
 """
 
 from __future__ import annotations

@@ -84,33 +84,63 @@ def earliest_ship(ledger: Ledger, c: Copy, first: int, last: int, busy: int) -> 
 
 
 def solve_rota(instance: LoansInstance) -> dict[str, Any]:
-    """Fill requests in list order with the best-ranked copy available to each."""
+    """Fill requests in list order with the best-ranked copy available to each.
+
+    Copies of one title at one library share route, cost and lender, so they differ only in
+    the day they can ship; each such pool is looked at once per request. A copy never lent
+    so far ships on its release day (or the request's first day) without a search of its
+    calendar; with keep_one_on_shelf, whether a copy may go depends on the others, so every
+    copy's calendar is searched. Ties go as when every copy is looked at in list order.
+    """
     routes = instance.routes()
     last = instance.last_day
     ledger = Ledger(instance)
-    by_title: dict[str, list[Copy]] = defaultdict(list)
-    for c in instance.copies:
+    keep_one = instance.policies.keep_one_on_shelf
+    # Per title, its pools in order of first listing; per pool, (release, listing order, copy).
+    pools: dict[str, dict[str, list[tuple[int, int, Copy]]]] = defaultdict(dict)
+    for k, c in enumerate(instance.copies):
         if c.lendable:
-            by_title[c.title].append(c)
+            pools[c.title].setdefault(c.library, []).append((instance.release_day(c), k, c))
+    earliest = {
+        (title, library): min(m[0] for m in members)
+        for title, by_library in pools.items()
+        for library, members in by_library.items()
+    }
     loans = []
     unfilled = []
     for q, r in enumerate(instance.requests):
         best: tuple[Any, ...] | None = None
-        for title in dict.fromkeys(r.titles):
-            for c in by_title.get(title, []):
-                there, back = routes.get((c.library, r.library)), routes.get((r.library, c.library))
-                if c.library == r.library or there is None or back is None:
+        open_day = instance.open_day(r)
+        for place, title in enumerate(dict.fromkeys(r.titles)):
+            for library, members in pools.get(title, {}).items():
+                there, back = routes.get((library, r.library)), routes.get((r.library, library))
+                if library == r.library or there is None or back is None:
                     continue
-                if not ledger.counts_ok(c.library, r.library):
+                if not ledger.counts_ok(library, r.library):
                     continue
+                if (
+                    best is not None
+                    and max(open_day, earliest[title, library]) + there.days > (best[0][0][0])
+                ):
+                    continue  # arrives later than the best so far whatever copy it lends
                 busy = there.days + r.loan_days + back.days
-                first = max(instance.open_day(r), instance.release_day(c))
-                day = earliest_ship(ledger, c, first, last, busy)
-                if day is None:
+                found: tuple[int, int, Copy] | None = None  # (day, listing order, copy)
+                for release, order, c in members:
+                    first = max(open_day, release)
+                    if not keep_one and not ledger.busy.get(c.id):
+                        day: int | None = first if first <= last else None  # free all along
+                    else:
+                        day = earliest_ship(ledger, c, first, last, busy)
+                    if day is not None and (found is None or (day, order) < found[:2]):
+                        found = (day, order, c)
+                if found is None:
                     continue
-                rank = (day + there.days, there.cost, ledger.lent[c.library], c.library)
-                if best is None or rank < best[0]:
-                    best = (rank, c, day, there, back, busy)
+                day, order, c = found
+                rank = (day + there.days, there.cost, ledger.lent[library], library)
+                # Ties go to the title asked for first, then the copy listed first.
+                key = (rank, place, order)
+                if best is None or key < best[0]:
+                    best = (key, c, day, there, back, busy)
         if best is None:
             unfilled.append(r.id)
             continue
