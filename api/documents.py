@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optimizer.core.documents import ParsedDocument, parse_document, resolve_options
+from optimizer.core.documents import ParsedDocument, load_json, parse_document, resolve_options
 from optimizer.core.issues import Issue
 from optimizer.registry import KINDS
 
@@ -46,13 +46,32 @@ def count_entities(data: dict[str, Any]) -> tuple[int, str | None]:
     return total, largest
 
 
-def parse(raw: bytes) -> ParsedDocument:
-    """``parse_document``, with nesting too deep for the JSON reader reported as an issue."""
+def parse(raw: bytes) -> tuple[ParsedDocument, Any]:
+    """``parse_document`` on the body read once, and the JSON it read (None if unreadable);
+    nesting too deep for the validator is reported as an issue."""
+    data, issues = load_json(raw)
+    if issues:
+        return ParsedDocument(None, None, None, issues), None
     try:
-        return parse_document(raw)
+        return parse_document(data), data
     except RecursionError:
         issue = Issue(code="malformed_json", detail="the document is nested too deeply")
-        return ParsedDocument(None, None, None, [issue])
+        return ParsedDocument(None, None, None, [issue]), data
+
+
+def entity_limit_issue(data: dict[str, Any], max_entities: int) -> Issue | None:
+    """The issue for a document with more list entries than the server accepts, if it has."""
+    entities, largest = count_entities(data)
+    if entities <= max_entities:
+        return None
+    return Issue(
+        code="too_many_entities",
+        path=largest or "",
+        detail=(
+            f"the instance has {entities} entities in its lists; "
+            f"this server accepts at most {max_entities}"
+        ),
+    )
 
 
 def accept(
@@ -63,22 +82,12 @@ def accept(
     max_entities: int,
 ) -> Accepted | list[Issue]:
     """Validate a request body and merge the query's options; issues when it cannot be solved."""
-    parsed = parse(raw)
+    parsed, data = parse(raw)
     if parsed.instance is None or parsed.kind is None:
         return parsed.issues
-    data = json.loads(raw)
-    entities, largest = count_entities(data)
-    if entities > max_entities:
-        return [
-            Issue(
-                code="too_many_entities",
-                path=largest or "",
-                detail=(
-                    f"the instance has {entities} entities in its lists; "
-                    f"this server accepts at most {max_entities}"
-                ),
-            )
-        ]
+    too_many = entity_limit_issue(data, max_entities)
+    if too_many is not None:
+        return [too_many]
     overrides = {k: v for k, v in query_overrides.items() if v is not None}
     options, issues = resolve_options(parsed.instance, overrides)
     if options is None:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.auth import require_api_key
-from api.documents import Accepted, accept, count_entities, examples, parse
+from api.documents import Accepted, accept, entity_limit_issue, examples, parse
 from api.executor import ExecutorOverloaded
 from api.store import FINISHED, RUNNING, STATUSES, IdempotencyConflict, QueueFull
 from optimizer.core.issues import Issue
@@ -155,22 +155,11 @@ async def validate(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
 
     def check() -> list[Issue]:
-        parsed = parse(raw)
+        parsed, data = parse(raw)
         if parsed.issues:
             return parsed.issues
-        entities, largest = count_entities(json.loads(raw))
-        if entities > settings.max_entities:
-            return [
-                Issue(
-                    code="too_many_entities",
-                    path=largest or "",
-                    detail=(
-                        f"the instance has {entities} entities in its lists; "
-                        f"this server accepts at most {settings.max_entities}"
-                    ),
-                )
-            ]
-        return []
+        too_many = entity_limit_issue(data, settings.max_entities)
+        return [] if too_many is None else [too_many]
 
     issues = await run_in_threadpool(check)
     return {"valid": not issues, "issues": [i.model_dump(mode="json") for i in issues]}

@@ -27,7 +27,7 @@ class ParsedDocument:
     issues: list[Issue]
 
 
-def _load_json(raw: bytes | str) -> tuple[Any, list[Issue]]:
+def load_json(raw: bytes | str) -> tuple[Any, list[Issue]]:
     try:
         # utf-8-sig: editors on Windows often start UTF-8 files with a byte-order mark
         text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
@@ -53,7 +53,7 @@ def parse_document(raw: bytes | str | Any, *, default_name: str | None = None) -
     from optimizer.registry import KINDS  # the registry imports every kind; keep this module light
 
     if isinstance(raw, bytes | str):
-        data, issues = _load_json(raw)
+        data, issues = load_json(raw)
         if issues:
             return ParsedDocument(None, default_name, None, issues)
     else:
