@@ -114,8 +114,6 @@ class Candidates:
     horizon: int
     pools: list[Pool]
     arcs: ArcTable
-    request_start: np.ndarray
-    """Arcs of request q are ``request_start[q]:request_start[q + 1]``."""
     penalty: np.ndarray  # unfilled * weight, per request
     late_rate: np.ndarray  # late_per_day * weight, per request
     need: np.ndarray  # needed_by as a day index, per request
@@ -125,16 +123,12 @@ class Candidates:
     var_arc: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     var_day: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     var_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    restricted: bool = False
-    """Only each request's cheapest arcs on their first day are in the model; the pricing
-    adds the others as they are needed and proves the bound."""
     dominated: int = 0
     """Arcs dropped because a free arc of the same request is at least as good."""
-    congested: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    """Per pool: could it ever be full? Pools that cannot need no shelf rows."""
     exact: bool = True
-    """False when the model holds only part of the candidate loans (``restricted``, or some
-    ship day worth considering was cut by MAX_DAYS_PER_ARC or the deadline)."""
+    """False when the model holds only part of the candidate loans: it is restricted (the
+    pricing adds the rest), or some ship day worth considering was cut by MAX_DAYS_PER_ARC
+    or the deadline."""
 
     def loan_cost(self, arc: np.ndarray, day: np.ndarray) -> np.ndarray:
         """Shipping cost plus the weighted lateness of shipping each ``arc`` on its ``day``."""
@@ -172,19 +166,18 @@ def build_pools(instance: LoansInstance) -> list[Pool]:
     return pools
 
 
-def _segments(counts: np.ndarray) -> np.ndarray:
+def segments(counts: np.ndarray) -> np.ndarray:
     """0, 1, ..., c - 1 for each count c, concatenated."""
     ends = np.cumsum(counts)
     return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - counts, counts)
 
 
-def build_arcs(instance: LoansInstance, pools: list[Pool]) -> tuple[ArcTable, np.ndarray]:
-    """Every (request, pool) pair the rules allow, and each request's first arc index."""
+def build_arcs(instance: LoansInstance, pools: list[Pool]) -> ArcTable:
+    """Every (request, pool) pair the rules allow, sorted by request."""
     horizon = instance.last_day
     library_index = {x.id: i for i, x in enumerate(instance.libraries)}
     n_lib = len(library_index)
     requests = instance.requests
-    n_req = len(requests)
 
     titles: dict[str, int] = {}
     for p in pools:
@@ -214,7 +207,7 @@ def build_arcs(instance: LoansInstance, pools: list[Pool]) -> tuple[ArcTable, np
     pt = np.array(pair_title, dtype=np.int64)
     counts = per_title[pt] if len(pt) else np.zeros(0, dtype=np.int64)
     request = np.repeat(pq, counts)
-    pool = by_title[np.repeat(title_start[pt], counts) + _segments(counts)]
+    pool = by_title[np.repeat(title_start[pt], counts) + segments(counts)]
 
     borrower_of = np.array([library_index[r.library] for r in requests], dtype=np.int64)
     lender = pool_lib[pool]
@@ -254,7 +247,7 @@ def build_arcs(instance: LoansInstance, pools: list[Pool]) -> tuple[ArcTable, np
         need = np.array([instance.day(r.needed_by) for r in requests], dtype=np.int64)
         limit = need[request] - out + np.ceil(slack / np.where(timed, rate, 1.0)) - 1
         last[timed] = np.minimum(horizon, limit[timed].astype(np.int64))
-    table = ArcTable(
+    return ArcTable(
         request=request,
         pool=pool,
         lender=lender,
@@ -266,8 +259,6 @@ def build_arcs(instance: LoansInstance, pools: list[Pool]) -> tuple[ArcTable, np
         earliest=earliest,
         last_useful=last,
     )
-    starts = np.searchsorted(request, np.arange(n_req + 1))
-    return table, starts
 
 
 def build_candidates(
@@ -289,7 +280,7 @@ def build_candidates(
         return deadline is not None and time.perf_counter() > deadline
 
     pools = build_pools(instance)
-    arcs, starts = build_arcs(instance, pools)
+    arcs = build_arcs(instance, pools)
     pen = instance.penalties
     requests = instance.requests
     weight = np.array([r.weight for r in requests], dtype=float)
@@ -298,7 +289,6 @@ def build_candidates(
         horizon=instance.last_day,
         pools=pools,
         arcs=arcs,
-        request_start=starts,
         penalty=pen.unfilled * weight,
         late_rate=pen.late_per_day * weight,
         need=np.array([instance.day(r.needed_by) for r in requests], dtype=np.int64),
@@ -311,22 +301,19 @@ def build_candidates(
                 break
             congested = _congested_pools(pools, arcs, live)
             cands.dominated += _drop_dominated(instance, cands, live, congested)
-    congested = _congested_pools(pools, arcs, live)
     large = restrict_above is None or live.sum() > restrict_above
     if max_arcs is not None and large and not single_use(instance, arcs, live):
-        cands.restricted = True
         cands.exact = False
-        cands.congested = congested
         first = arcs.first_cost(cands.late_rate, cands.need)
         chosen = np.flatnonzero(live)
         order = np.lexsort((chosen, first[chosen], arcs.request[chosen]))
         chosen = chosen[order]
-        rank = _segments(np.bincount(arcs.request[chosen], minlength=len(requests)))
+        rank = segments(np.bincount(arcs.request[chosen], minlength=len(requests)))
         cands.var_arc = chosen[rank < max_arcs]
         cands.var_day = arcs.earliest[cands.var_arc]
         cands.var_cost = first[cands.var_arc]
         return cands
-    cands.congested = congested
+    congested = _congested_pools(pools, arcs, live)
     members = np.flatnonzero(live)
     members = members[np.argsort(arcs.pool[members], kind="stable")]
     split = np.flatnonzero(np.diff(arcs.pool[members])) + 1
@@ -360,22 +347,30 @@ def build_candidates(
     return cands
 
 
-def single_use(instance: LoansInstance, arcs: ArcTable, live: np.ndarray) -> bool:
-    """No policy couples loans, and in every pool any two loans would overlap in time
-    (each must ship before any other could come home): no copy can serve two loans."""
+def no_reuse(
+    instance: LoansInstance, pool: np.ndarray, latest: np.ndarray, first_end: np.ndarray
+) -> bool:
+    """No policy couples loans, and in every pool each loan must ship (by its ``latest``
+    day) before any other could come home (``first_end``): no copy can serve two loans."""
     policies = instance.policies
     if policies.keep_one_on_shelf or policies.max_imbalance is not None:
         return False
-    on = np.flatnonzero(live)
-    if not len(on):
+    if not len(pool):
         return True
-    pool = arcs.pool[on]
     n = int(pool.max()) + 1
     latest_start = np.full(n, -1, dtype=np.int64)
-    first_end = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.maximum.at(latest_start, pool, arcs.last_useful[on])
-    np.minimum.at(first_end, pool, arcs.earliest[on] + arcs.busy[on])
-    return bool(np.all(latest_start < first_end))
+    earliest_end = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.maximum.at(latest_start, pool, latest)
+    np.minimum.at(earliest_end, pool, first_end)
+    return bool(np.all(latest_start < earliest_end))
+
+
+def single_use(instance: LoansInstance, arcs: ArcTable, live: np.ndarray) -> bool:
+    """``no_reuse`` over every live arc on any useful day."""
+    on = np.flatnonzero(live)
+    return no_reuse(
+        instance, arcs.pool[on], arcs.last_useful[on], arcs.earliest[on] + arcs.busy[on]
+    )
 
 
 def _congested_pools(pools: list[Pool], arcs: ArcTable, live: np.ndarray) -> np.ndarray:

@@ -46,7 +46,6 @@ class RestrictedMaster:
         from optimizer.loans.model import build_rows, objective_coefficients, pass_model
 
         self.cands = cands
-        self.context = context
         self.rows = build_rows(cands, complete=True)
         rows = self.rows
         instance = cands.instance

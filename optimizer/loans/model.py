@@ -37,7 +37,7 @@ from optimizer.core.envelope import Status
 from optimizer.core.mip import highs_status, package_version
 from optimizer.core.runner import Outcome, SolveContext
 from optimizer.loans import explain
-from optimizer.loans.candidates import Candidates, build_candidates, loan_entry
+from optimizer.loans.candidates import Candidates, build_candidates, loan_entry, no_reuse
 from optimizer.loans.rota import solve_rota
 from optimizer.loans.schema import LoansInstance
 
@@ -185,18 +185,8 @@ def objective_coefficients(cands: Candidates) -> tuple[np.ndarray, float]:
 
 def is_single_use(cands: Candidates) -> bool:
     """True when no rule couples loans in time, so the LP is an assignment (see module doc)."""
-    policies = cands.instance.policies
-    if policies.keep_one_on_shelf or policies.max_imbalance is not None:
-        return False
-    if not len(cands):
-        return True
-    var_pool = cands.var_pool()
     ends = cands.var_day + cands.arcs.busy[cands.var_arc]
-    latest_start = np.full(len(cands.pools), -1, dtype=np.int64)
-    first_end = np.full(len(cands.pools), np.iinfo(np.int64).max, dtype=np.int64)
-    np.maximum.at(latest_start, var_pool, cands.var_day)
-    np.minimum.at(first_end, var_pool, ends)
-    return bool(np.all(latest_start < first_end))
+    return no_reuse(cands.instance, cands.var_pool(), cands.var_day, ends)
 
 
 # ------------------------------------------------------------------------------ backends

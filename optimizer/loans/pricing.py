@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.loans.candidates import Candidates, _segments
+from optimizer.loans.candidates import Candidates, segments
 
 EPS = 1e-7
 # Days a copy comes home offered to each waiting loan (see ``_home_days``).
@@ -192,7 +192,7 @@ def breakpoints(cands: Candidates, duals: Duals, k: np.ndarray) -> tuple[np.ndar
         counts = np.where(r_of_k >= 0, per_row[np.maximum(r_of_k, 0)], 0)
         first_pair = row_start[np.maximum(r_of_k, 0)]
     extra = np.repeat(np.arange(len(k)), counts)
-    extra_day = duals.pair_day[np.repeat(first_pair, counts) + _segments(counts)]
+    extra_day = duals.pair_day[np.repeat(first_pair, counts) + segments(counts)]
     fits = (arcs.earliest[k[extra]] < extra_day) & (extra_day <= arcs.last_useful[k[extra]])
     arc = np.concatenate([k, k[extra[fits]]])
     day = np.concatenate([arcs.earliest[k], extra_day[fits]])
@@ -215,7 +215,7 @@ def price(cands: Candidates, rows: Any, duals: np.ndarray, *, per_request: int =
     wanted = wanted[~_present(cands, arc[wanted], day[wanted], y.span)]
     order = np.lexsort((lp_rc[wanted], q[wanted]))
     wanted = wanted[order]
-    rank = _segments(np.bincount(q[wanted], minlength=len(instance.requests)))
+    rank = segments(np.bincount(q[wanted], minlength=len(instance.requests)))
     wanted = wanted[rank < per_request]
     more_arc, more_day = _home_days(cands, arc[wanted], day[wanted], y.span)
     return Pricing(
@@ -292,7 +292,7 @@ def completion(
     if int(days.sum()) > 20 * limit:
         return None
     arc = np.repeat(near, days)
-    day = arcs.earliest[arc] + _segments(days)
+    day = arcs.earliest[arc] + segments(days)
     rc = reduced_costs(cands, y, arc, day)
     keep = rc - least[arcs.request[arc]] <= slack + EPS
     arc, day = arc[keep], day[keep]

@@ -147,7 +147,7 @@ def test_instances_without_reuse_are_assignments_even_with_short_loans(
         instance = LoansInstance.model_validate(doc)
         if all(r.loan_days > instance.last_day for r in instance.requests):
             continue
-        arcs, _ = build_arcs(instance, build_pools(instance))
+        arcs = build_arcs(instance, build_pools(instance))
         if not single_use(instance, arcs, arcs.earliest <= arcs.last_useful):
             continue
         solution = run(doc)
