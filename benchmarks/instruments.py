@@ -66,6 +66,21 @@ seeds 2 and 3 for 45 s all stayed within the noise: waiting requests sampled by 
 minute or by LP reduced cost, contiguous windows, whole staffed days, sub-models clipped to
 the window, a left-packing tie-break (worse), 35 requests at 1 s or 100 at 4 s. Left to run
 150 s, the search reaches 1707 on seed 3 (5.4 %).
+
+Later the same day, on a quiet machine, seed 3 only. Through solve() with a 300 s limit the
+search reaches 1686 at 60 s, 1710 at 120 s, 1714 at 180 s and 1716 at 300 s (4.8 %), where
+it levels off: from a 1691 schedule, 600 s of larger neighbourhoods (150 requests, 10 s
+each) also ended at 1716. Neither side of the gap moved further:
+
+- bound: an LP routing each operator's shift minutes per day to the instruments it may
+  serve (flow rows operator -> instrument, beside each instrument's manned minutes with
+  changeovers) gives 1799.23, the same as the capacity LP: operator minutes stay the one
+  binding row, and no row found says why a tenth of them must stay idle;
+- search: two neighbourhoods at once on one-worker CP-SAT runs (the solver releases the
+  GIL) tried 66-71 neighbourhoods in 50 s instead of 32-37, yet ended lower (mean 1678
+  against 1695 over seeds 2 and 3, two search seeds each): on the same 20 neighbourhoods
+  one worker gained 27 where two gained 38; drawing half the neighbourhoods as every staffed booking of one day
+  plus staffed requests waiting that day gave 1694.
 """
 
 from __future__ import annotations
