@@ -4,11 +4,14 @@
 (b) Seeded realistic weeks at 200, 1,000 and 3,000 requests: objective, bound and gap at 10 s
     and 60 s, time to the first CP-SAT schedule, peak memory, and weighted requests served
     against the greedy first-come-first-served baseline on the same instance.
+(c) Batches of repeated runs (identical requests): time to a proven optimum with and
+    without ordering identical requests (symmetry breaking).
 
     python -m benchmarks.instruments                 # everything (about half an hour)
     python -m benchmarks.instruments --part jsplib --limit 60
     python -m benchmarks.instruments --part weeks --sizes 1000 --limits 10 60
     python -m benchmarks.instruments --part weeks --sizes 1000 --seed 1 2 3
+    python -m benchmarks.instruments --part symmetry
 
 Each run is a fresh process, so the peak memory reported (VmHWM) is that run's own; the
 solve time excludes loading the libraries (a warm-up solve comes first).
@@ -67,6 +70,11 @@ minute or by LP reduced cost, contiguous windows, whole staffed days, sub-models
 the window, a left-packing tie-break (worse), 35 requests at 1 s or 100 at 4 s. Left to run
 150 s, the search reaches 1707 on seed 3 (5.4 %).
 
+(c) Repeated runs, 30 s limit, ordered / not ordered (seconds to the proven optimum):
+seed 0 0.86 / 1.10, 1 0.17 / 0.96, 2 0.57 / 3.71, 3 8.67 / 4.37, 5 4.04 / 7.03,
+7 0.29 / 0.37; seeds 4 and 6 end at the same objective and bound either way (84 / 85 and
+68 / 69), the three identical magnets being the symmetry left.
+
 Later the same day, on a quiet machine, seed 3 only. Through solve() with a 300 s limit the
 search reaches 1686 at 60 s, 1710 at 120 s, 1714 at 180 s and 1716 at 300 s (4.8 %), where
 it levels off: from a 1691 schedule, 600 s of larger neighbourhoods (150 requests, 10 s
@@ -88,6 +96,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -145,14 +154,20 @@ def _solve(doc: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _child(queue, doc, options) -> None:
+def _child(queue, doc, options, symmetry) -> None:
+    if not symmetry:  # the comparison run: no group of identical requests is ordered
+        from optimizer.instruments import model
+
+        model.identical_requests = lambda tl: []
     queue.put(_solve(doc, options))
 
 
-def run_isolated(doc: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+def run_isolated(
+    doc: dict[str, Any], options: dict[str, Any], *, symmetry: bool = True
+) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, doc, options))
+    proc = ctx.Process(target=_child, args=(queue, doc, options, symmetry))
     proc.start()
     result = queue.get()
     proc.join()
@@ -209,9 +224,70 @@ def bench_weeks(sizes: list[int], limits: list[float], threads: int, seed: int) 
     return rows
 
 
+def repeated_runs_document(seed: int, kinds: int = 8, copies: int = 6) -> dict[str, Any]:
+    """Two days on three identical NMR magnets open ten hours a day; one lab submits each of
+    ``kinds`` runs ``copies`` times over (same length, weight and release): more than fits."""
+    from benchmarks.instruments_week import at
+
+    rng = random.Random(seed)
+    requests = []
+    for k in range(kinds):
+        minutes, weight = rng.choice([60, 90, 120, 180, 240]), rng.choice([1, 2, 3, 5])
+        release = at(rng.choice([0, 0, 240, 480]))
+        requests += [
+            {
+                "id": f"run{k}-{c}",
+                "institution": "uestc",
+                "weight": weight,
+                "release": release,
+                "steps": [{"instrument_type": "nmr-600", "duration_minutes": minutes}],
+            }
+            for c in range(copies)
+        ]
+    rng.shuffle(requests)
+    return {
+        "kind": "instruments",
+        "horizon": {"start": at(0), "end": at(2 * 1440)},
+        "sites": [{"id": "uestc-qingshuihe", "institution": "uestc"}],
+        "instruments": [
+            {
+                "id": f"nmr-{i}",
+                "type": "nmr-600",
+                "site": "uestc-qingshuihe",
+                "changeover_minutes": 15,
+                "availability": [
+                    {"start": at(d * 1440), "end": at(d * 1440 + 600)} for d in range(2)
+                ],
+            }
+            for i in range(1, 4)
+        ],
+        "requests": requests,
+    }
+
+
+def bench_symmetry(seeds: list[int], limit: float, threads: int) -> list[dict[str, Any]]:
+    """Time to a proven optimum on batches of repeated runs, with and without ordering
+    identical requests (optimizer.instruments.model.ScheduleModel._order_identical)."""
+    rows = []
+    print(f"\n(c) repeated runs, limit {limit:g} s, {threads} threads: ordered / not ordered")
+    print(f"{'seed':>4} {'objective':>14} {'bound':>14} {'status':>20} {'seconds':>14}")
+    options = {"time_limit_s": limit, "threads": threads, "explain": False}
+    for seed in seeds:
+        doc = repeated_runs_document(seed)
+        on = run_isolated(doc, options)
+        off = run_isolated(doc, options, symmetry=False)
+        rows.append({"seed": seed, "ordered": on, "not_ordered": off})
+        print(
+            f"{seed:>4} {on['objective']!s:>6} / {off['objective']!s:<6} "
+            f"{on['bound']!s:>6} / {off['bound']!s:<6} "
+            f"{on['status']:>9} / {off['status']:<9} {on['seconds']:>6} / {off['seconds']:<6}"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["all", "jsplib", "weeks"], default="all")
+    parser.add_argument("--part", choices=["all", "jsplib", "weeks", "symmetry"], default="all")
     parser.add_argument("--limit", type=float, default=60.0, help="JSPLIB time limit (s)")
     parser.add_argument("--limits", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 1000, 3000])
@@ -228,6 +304,8 @@ def main() -> None:
             for seed in args.seed
             for row in bench_weeks(args.sizes, args.limits, args.threads, seed)
         ]
+    if args.part in ("all", "symmetry"):
+        out["symmetry"] = bench_symmetry(list(range(8)), 30.0, args.threads)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

@@ -12,7 +12,8 @@ capacity rows per instrument type, instrument and operator pool over day windows
 (:mod:`optimizer.instruments.capacity`: energy and whole-step packing) are added to the model
 and solved as an LP of their own, whose optimum is a proven bound on weighted requests served
 (CP-SAT's own bound on large weeks stays near the sum of all weights); subsolvers and probing
-are tuned by problem shape (see :func:`_tuning`). Above ``LARGE_INTERVALS`` options (weeks of
+are tuned by problem shape (see :func:`_tuning`); identical requests are ordered (symmetry
+breaking, :meth:`ScheduleModel._order_identical`). Above ``LARGE_INTERVALS`` options (weeks of
 about 1,000 requests and more) one CP-SAT run on the full model improves little (its LNS
 presolves the whole model per neighbourhood), and at 3,000 requests the model takes longer to
 build than a 10 s limit: no model of the whole week is built, the capacity rows give the bound
@@ -22,6 +23,7 @@ build than a 10 s limit: no model of the whole week is built, the capacity rows 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -130,8 +132,10 @@ class ScheduleModel:
             if out_of_time is not None and r % 50 == 0 and out_of_time():
                 raise OutOfTime
             self._request(r)
+        self.identical = identical_requests(tl)
         self._no_overlap()
         self._quotas()
+        self._order_identical()
         if energy and tl.instance.objective == "max_weighted_served":
             self._energy_cuts()
 
@@ -362,6 +366,23 @@ class ScheduleModel:
                     grew = False
                     active.discard(k)
 
+    def _order_identical(self) -> None:
+        """Redundant: of identical requests, the earlier in list order is served and starts first.
+
+        Identical requests (see :func:`identical_requests`) can swap their whole schedules, so
+        every schedule has a copy, as good, where each served one's predecessor in the group
+        is served too and starts no later. Without this, CP-SAT explores every labelling of
+        the same schedule: on a batch of repeated runs it proves optima it could not before
+        (``benchmarks/instruments.py``).
+        """
+        m = self.model
+        for members in self.identical:
+            for a, b in itertools.pairwise(members):
+                m.add_implication(self.served[b], self.served[a])
+                first_a, first_b = self.steps[a][0], self.steps[b][0]
+                if first_a.options and first_b.options:
+                    m.add(first_a.start <= first_b.start).only_enforce_if(self.served[b])
+
     def _quotas(self) -> None:
         """Hard: booked minutes per institution and instrument type stay within quota."""
         tl = self.tl
@@ -470,6 +491,7 @@ class ScheduleModel:
 
     def hint(self, placed: list[Placed], served: list[int]) -> None:
         m = self.model
+        placed, served = self._canonical(placed, served)
         at = {(p.request, p.step): p for p in placed}
         served_set = set(served)
         for r, vars_ in enumerate(self.steps):
@@ -502,6 +524,23 @@ class ScheduleModel:
         for r, late in self.tardiness.items():
             due = self.tl.requests[r].due or 0
             m.add_hint(late, max(0, ends.get(r, 0) - due))
+
+    def _canonical(self, placed: list[Placed], served: list[int]) -> tuple[list[Placed], list[int]]:
+        """The same schedule with identical requests relabelled as :meth:`_order_identical`
+        requires, so that a hint from the greedy stays a schedule CP-SAT can take as is."""
+        if not self.identical:
+            return placed, served
+        on = set(served)
+        first: dict[int, int] = {}
+        for p in placed:
+            if p.step == 0:
+                first[p.request] = p.start
+        relabel: dict[int, int] = {}
+        for members in self.identical:
+            ranked = sorted(members, key=lambda r: (r not in on, first.get(r, 0), r))
+            relabel.update(zip(ranked, members, strict=True))
+        placed = [dataclasses.replace(p, request=relabel.get(p.request, p.request)) for p in placed]
+        return placed, [relabel.get(r, r) for r in served]
 
     def _hint_waiver(
         self, o: Option, p: Placed | None, at: dict[tuple[int, int], Placed], r: int, d: int
@@ -536,6 +575,23 @@ class ScheduleModel:
                 op = next((o for o, lit in sv.operators.items() if solver.boolean_value(lit)), None)
                 out.append(Placed(r, sv.step.index, i, op, s, s + sv.step.duration))
         return out
+
+
+def identical_requests(tl: Timeline) -> list[list[int]]:
+    """Groups (in list order) of two or more requests that differ in nothing but their id.
+
+    Everything the model reads of a request must agree: institution (quotas), weight,
+    release, deadline, due, whether it must be served, and per step the duration, the
+    eligible instruments and whether it needs an operator. Pinned requests are left out.
+    """
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for r, req in enumerate(tl.requests):
+        if any(s.pin is not None for s in req.steps):
+            continue
+        steps = tuple((s.duration, tuple(s.instruments), s.operator_required) for s in req.steps)
+        key = (req.institution, req.weight, req.release, req.deadline, req.due, req.must, steps)
+        groups.setdefault(key, []).append(r)
+    return [members for members in groups.values() if len(members) > 1]
 
 
 # ---------------------------------------------------------------- solve

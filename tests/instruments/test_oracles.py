@@ -144,3 +144,108 @@ def test_generated_week_verifies_with_both_solvers_and_beats_first_come_first_se
     assert exact.objective >= baseline.objective
     assert exact.bound >= exact.objective - 1e-6
     assert exact.kpis["served_weight"] == exact.objective
+
+
+def knapsack_optimum(items: list[tuple[int, float]], capacity: int) -> float:
+    """0/1 knapsack by dynamic programme over capacity."""
+    best = [0.0] * (capacity + 1)
+    for size, value in items:
+        for c in range(capacity, size - 1, -1):
+            best[c] = max(best[c], best[c - size] + value)
+    return best[capacity]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_repeated_runs_keep_the_optimum_and_earlier_copies_go_first(seed):
+    """Identical requests on one instrument free all day: the best choice is a knapsack.
+
+    Symmetry breaking orders identical requests; it must not cut off the optimum, and the
+    copies served are the first ones in list order, started in that order.
+    """
+    rng = random.Random(200 + seed)
+    kinds = [(rng.choice([90, 120, 200, 300, 450]), rng.choice([1, 2, 3, 5])) for _ in range(4)]
+    requests = [
+        request(f"k{k}-{c}", step(["em-1"], minutes), weight=weight)
+        for k, (minutes, weight) in enumerate(kinds)
+        for c in range(3)
+    ]
+    rng.shuffle(requests)
+    result = solve(base_document(requests=requests, operators=[]), solver="cp-sat")
+    assert result.status == Status.OPTIMAL
+    assert result.verification.valid, result.verification.violations
+    expected = knapsack_optimum([kind for kind in kinds for _ in range(3)], 1440)
+    assert result.objective == pytest.approx(expected)
+    starts = {b["request"]: b["start"] for b in result.solution["bookings"]}
+    for k in range(len(kinds)):
+        copies = [r["id"] for r in requests if r["id"].startswith(f"k{k}-")]  # list order
+        served = [rid in starts for rid in copies]
+        assert served == sorted(served, reverse=True), copies  # served copies come first
+        times = [starts[rid] for rid in copies if rid in starts]
+        assert times == sorted(times)
+
+
+def test_identical_requests_are_grouped_only_when_nothing_but_the_id_differs():
+    from optimizer.core.documents import parse_document
+    from optimizer.instruments.model import identical_requests
+    from optimizer.instruments.timeline import build_timeline
+
+    requests = [
+        request("a", step(["em-1"], 60)),
+        request("b", step(["em-1"], 60)),
+        request("c", step(["em-1"], 60), weight=2),
+        request("d", step(["em-1"], 60), institution="cqu"),
+        request("e", step(["em-1", "em-2"], 60)),
+        request(
+            "f", step(["em-1"], 60), pinned=[{"step": 0, "instrument": "em-1", "start": at(600)}]
+        ),
+        request("g", step(["em-1"], 60), mandatory=True),
+        request("h", step(["em-1"], 60)),
+        request("i", step(["em-1"], 60), mandatory=True),
+    ]
+    tl = build_timeline(parse_document(base_document(requests=requests)).instance)
+    ids = [[tl.requests[r].id for r in group] for group in identical_requests(tl)]
+    assert ids == [["a", "b", "h"], ["g", "i"]]
+
+
+@pytest.mark.parametrize("weight_of_b", [1, 2])
+def test_model_orders_identical_requests_and_only_those(weight_of_b):
+    """A later copy served before (or instead of) an earlier one is cut off; a request that
+    differs (here by weight) is not constrained."""
+    from ortools.sat.python import cp_model
+
+    from optimizer.core.documents import parse_document
+    from optimizer.instruments.model import ScheduleModel
+    from optimizer.instruments.timeline import build_timeline
+
+    requests = [
+        request("a", step(["em-1"], 60)),
+        request("b", step(["em-1"], 60), weight=weight_of_b),
+    ]
+    tl = build_timeline(parse_document(base_document(requests=requests, operators=[])).instance)
+    outcomes = []
+    for extra in ("b without a", "b before a"):
+        sm = ScheduleModel(tl)
+        a, b = sm.served
+        if extra == "b without a":
+            sm.model.add(b == 1)
+            sm.model.add(a == 0)
+        else:
+            sm.model.add(a + b == 2)
+            sm.model.add(sm.steps[1][0].start + 60 <= sm.steps[0][0].start)
+        outcomes.append(cp_model.CpSolver().solve(sm.model))
+    expected = cp_model.INFEASIBLE if weight_of_b == 1 else cp_model.OPTIMAL
+    assert outcomes == [expected, expected]
+
+
+def test_a_hint_serving_a_later_copy_is_relabelled_to_fit_the_order():
+    from optimizer.core.documents import parse_document
+    from optimizer.instruments.model import ScheduleModel
+    from optimizer.instruments.timeline import Placed, build_timeline
+
+    requests = [request(rid, step(["em-1"], 60)) for rid in ("a", "b", "c")]
+    tl = build_timeline(parse_document(base_document(requests=requests, operators=[])).instance)
+    sm = ScheduleModel(tl)
+    hint = [Placed(2, 0, 0, None, 100, 160), Placed(1, 0, 0, None, 300, 360)]  # c, then b
+    placed, served = sm._canonical(hint, [1, 2])
+    assert sorted(served) == [0, 1]
+    assert sorted((p.request, p.start) for p in placed) == [(0, 100), (1, 300)]
