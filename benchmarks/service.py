@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 
 from optimizer.core.documents import parse_document
 from optimizer.registry import KINDS
