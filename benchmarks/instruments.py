@@ -70,6 +70,9 @@ minute or by LP reduced cost, contiguous windows, whole staffed days, sub-models
 the window, a left-packing tie-break (worse), 35 requests at 1 s or 100 at 4 s. Left to run
 150 s, the search reaches 1707 on seed 3 (5.4 %).
 
+After identical requests were ordered (they also are inside neighbourhoods), seeds 1-3 at
+60 s gave 1651 (4.1 %), 1720 (4.7 %) and 1686 (6.7 %): within the run-to-run spread above.
+
 (c) Repeated runs, 30 s limit, ordered / not ordered (seconds to the proven optimum):
 seed 0 0.86 / 1.10, 1 0.17 / 0.96, 2 0.57 / 3.71, 3 8.67 / 4.37, 5 4.04 / 7.03,
 7 0.29 / 0.37; seeds 4 and 6 end at the same objective and bound either way (84 / 85 and
