@@ -276,9 +276,16 @@ def lp_bound(tl: Timeline, rel: Relaxation) -> float | None:
         lp.NumVar(_lower(tl, rel, r), 1.0 if rel.possible[r] else 0.0, f"served[{req.id}]")
         for r, req in enumerate(tl.requests)
     ]
+    # Coefficient by coefficient: building expressions with operators took 9 s for the
+    # 640,000 terms of 2,000 rigid requests; this takes well under one.
     for row in [*rel.energy, *rel.quota, *rel.packing]:
-        lp.Add(sum(c * x[r] for r, c in row.need.items()) <= row.cap)
-    lp.Maximize(sum(req.weight * x[r] for r, req in enumerate(tl.requests)))
+        constraint = lp.Constraint(-lp.infinity(), float(row.cap))
+        for r, c in row.need.items():
+            constraint.SetCoefficient(x[r], float(c))
+    objective = lp.Objective()
+    for r, req in enumerate(tl.requests):
+        objective.SetCoefficient(x[r], req.weight)
+    objective.SetMaximization()
     if lp.Solve() != pywraplp.Solver.OPTIMAL:
         return None
     value = lp.Objective().Value()
