@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from optimizer.core.envelope import Verification
+from optimizer.core.numbers import exact, exact_sum
 from optimizer.instruments.schema import InstrumentsInstance, Window
 
 MINUTE = timedelta(minutes=1)
@@ -197,15 +198,15 @@ def _check_quotas(instance, booked, served, instruments, bad) -> None:
 def _objective(instance: InstrumentsInstance, booked, served: list[str]) -> float:
     requests = {r.id: r for r in instance.requests}
     if instance.objective == "max_weighted_served":
-        return float(sum(requests[r].weight for r in served))
+        return exact_sum(requests[r].weight for r in served)
     if instance.objective == "min_makespan":
         ends = [b["end"] for r in served for b in booked[r].values()]
         return float(max((e - instance.horizon.start) // MINUTE for e in ends)) if ends else 0.0
-    total = 0.0
+    late = []
     for r in served:
         req = requests[r]
         if req.due is None:
             continue
         last = max(b["end"] for b in booked[r].values())
-        total += req.weight * max(0, (last - req.due) // MINUTE)
-    return total
+        late.append(exact(req.weight) * max(0, (last - req.due) // MINUTE))
+    return exact_sum(late)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from optimizer.core.envelope import Verification
+from optimizer.core.numbers import exact, exact_sum
 from optimizer.loans.schema import LoansInstance
 
 TOLERANCE = 1e-6
@@ -42,7 +44,7 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
     start, end = instance.horizon.start, instance.horizon.end
     pen = instance.penalties
     violations: list[str] = []
-    total = 0.0
+    terms: list[Decimal] = []
 
     filled: set[str] = set()
     busy: dict[str, list[tuple[date, date, str]]] = defaultdict(list)
@@ -109,7 +111,7 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
         busy[cid].append((ship, home, rid))
         lent[lender] += 1
         received[borrower] += 1
-        total += cost + pen.late_per_day * r.weight * late
+        terms.append(exact(cost) + exact(pen.late_per_day) * exact(r.weight) * late)
 
     for cid, spans in busy.items():
         spans.sort()
@@ -144,8 +146,10 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
         violations.append("the unfilled list does not match the requests without a loan")
     for rid, r in requests.items():
         if rid not in filled:
-            total += pen.unfilled * r.weight
-    return Verification(checked=True, valid=not violations, violations=violations, objective=total)
+            terms.append(exact(pen.unfilled) * exact(r.weight))
+    return Verification(
+        checked=True, valid=not violations, violations=violations, objective=exact_sum(terms)
+    )
 
 
 def _shelf_violations(

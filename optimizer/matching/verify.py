@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from optimizer.core.envelope import Verification
+from optimizer.core.numbers import exact_sum
 from optimizer.matching.schema import Institution, MatchingInstance
 
 TOLERANCE = 1e-6
@@ -115,7 +116,7 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
     violations: list[str] = []
     degree = {x: 0 for x in by_id}
     seen: set[frozenset[str]] = set()
-    total = 0.0
+    scores: list[float] = []
     candidates = Rules(instance)
     for entry in solution.get("pairs", []):
         a, b = entry["a"], entry["b"]
@@ -137,7 +138,7 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
             violations.append(f"pair ({a}, {b}) reports score {entry['score']}, not {score}")
         degree[a] += 1
         degree[b] += 1
-        total += score
+        scores.append(score)
     for x, inst in by_id.items():
         if degree[x] > inst.capacity:
             violations.append(f"{x} has {degree[x]} partners, above capacity {inst.capacity}")
@@ -152,7 +153,9 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
     actual_unmatched = {x for x, d in degree.items() if d == 0}
     if listed_unmatched != actual_unmatched:
         violations.append("the unmatched list does not match the institutions without a partner")
-    return Verification(checked=True, valid=not violations, violations=violations, objective=total)
+    return Verification(
+        checked=True, valid=not violations, violations=violations, objective=exact_sum(scores)
+    )
 
 
 def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Verification:
@@ -160,7 +163,7 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
     rules, group = instance.rules, instance.group
     violations: list[str] = []
     where: dict[str, str] = {}
-    total = 0.0
+    scores: list[float] = []
     candidates = Rules(instance)
     for g in solution.get("groups", []):
         members = g["members"]
@@ -192,7 +195,7 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
                 score += 0.0 if s is None else s
         if abs(score - g["score"]) > TOLERANCE * max(1.0, abs(score)):
             violations.append(f"group {gid} reports score {g['score']}, not {score}")
-        total += score
+        scores.append(score)
     for a, b in rules.required:
         if a not in where or where.get(a) != where.get(b):
             violations.append(f"required pair ({a}, {b}) is not in one group")
@@ -202,4 +205,6 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
             violations.append(f"cover_all: {len(missing)} institutions are in no group")
     if set(solution.get("ungrouped", [])) != {x for x in by_id if x not in where}:
         violations.append("the ungrouped list does not match the institutions in no group")
-    return Verification(checked=True, valid=not violations, violations=violations, objective=total)
+    return Verification(
+        checked=True, valid=not violations, violations=violations, objective=exact_sum(scores)
+    )

@@ -249,3 +249,11 @@ def test_a_hint_serving_a_later_copy_is_relabelled_to_fit_the_order():
     placed, served = sm._canonical(hint, [1, 2])
     assert sorted(served) == [0, 1]
     assert sorted((p.request, p.start) for p in placed) == [(0, 100), (1, 300)]
+
+
+def test_the_reported_objective_carries_no_rounding_noise():
+    """0.1 + 0.1 + 0.1 is 0.30000000000000004 in floating point; a planner reads 0.3."""
+    requests = [request(f"r{k}", step(["nmr-1"], 60), weight=0.1) for k in range(3)]
+    result = solve(base_document(requests=requests), solver="cp-sat")
+    assert result.status == Status.OPTIMAL
+    assert result.objective == 0.3
