@@ -126,10 +126,23 @@ def _pieces(resources: list[list[Segment]], a: int, b: int) -> int:
     return sum(1 for segments in resources for x, y in segments if min(y, b) > max(x, a))
 
 
-def _manned_minutes(manned: list[list[Segment]], crew: list[list[Segment]], a: int, b: int) -> int:
+def _minutes_on(resources: list[list[Segment]], grid: list[int]) -> Callable[[int, int], int]:
+    """:func:`_minutes` for windows [a, b) between grid points, by prefix sums.
+
+    The minutes inside [a, b) are those before b less those before a, so each grid point
+    is measured once instead of each of the grid's many windows (on a 28-day horizon this
+    took 3 of the relaxation's 8 s).
+    """
+    before = {t: _minutes(resources, 0, t) for t in grid}
+    return lambda a, b: before[b] - before[a]
+
+
+def _manned_minutes(
+    manned: Callable[[int, int], int], crew: Callable[[int, int], int], a: int, b: int
+) -> int:
     """Minutes in [a, b) staffed steps can use: no more than the instruments' manned time,
     and no more than the crew's shifts."""
-    return min(_minutes(manned, a, b), _minutes(crew, a, b))
+    return min(manned(a, b), crew(a, b))
 
 
 def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
@@ -206,7 +219,7 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
         name = ",".join(sorted(tl.instrument_ids[i] for i in family))
         cut(
             members[f],
-            functools.partial(_minutes, [tl.free[i] for i in family]),
+            _minutes_on([tl.free[i] for i in family], grid),
             min(tl.changeover[i] for i in family),
             functools.partial(_pieces, [tl.free[i] for i in family]),
             name,
@@ -227,7 +240,9 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
         cut(
             staffed_members[f],
             functools.partial(
-                _manned_minutes, [manned[i] for i in family], [tl.operator_free[o] for o in crew]
+                _manned_minutes,
+                _minutes_on([manned[i] for i in family], grid),
+                _minutes_on([tl.operator_free[o] for o in crew], grid),
             ),
             0,
             lambda a, b: 0,
@@ -236,7 +251,7 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     if staffed and tl.operator_ids:
         cut(
             staffed,
-            functools.partial(_minutes, tl.operator_free),
+            _minutes_on(tl.operator_free, grid),
             0,
             lambda a, b: 0,
             "operators",

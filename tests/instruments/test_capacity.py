@@ -114,3 +114,23 @@ def test_a_large_week_carries_a_bound_even_on_a_short_limit(monkeypatch):
     sol = solve_document(doc, overrides={**TEST_OPTIONS, "time_limit_s": 2, "explain": False})
     assert sol.verification.valid
     assert sol.bound is not None and sol.bound >= sol.objective
+
+
+def test_minutes_between_grid_points_by_prefix_sums_match_the_direct_count():
+    import random
+
+    from optimizer.instruments.capacity import _minutes, _minutes_on
+    from optimizer.instruments.timeline import merge
+
+    rng = random.Random(5)
+    grid = list(range(0, 10 * 1440 + 1, 1440))
+    for _ in range(20):
+        resources = []
+        for _ in range(rng.randrange(1, 4)):
+            starts = sorted(rng.sample(range(0, 10 * 1440), 12))
+            resources.append(merge([(a, a + rng.randrange(1, 900)) for a in starts]))
+        resources = [[(a, min(b, 10 * 1440)) for a, b in segments] for segments in resources]
+        on_grid = _minutes_on(resources, grid)
+        for x, a in enumerate(grid):
+            for b in grid[x + 1 :]:
+                assert on_grid(a, b) == _minutes(resources, a, b)
