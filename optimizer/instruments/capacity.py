@@ -26,6 +26,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from optimizer.instruments.timeline import (
     Segment,
     Timeline,
@@ -198,20 +200,25 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
         count: Callable[[int, int], int],
         name: str,
     ) -> None:
+        lo = np.array([it.lo for it in group])
+        hi = np.array([it.hi for it in group])
+        duration = np.array([it.duration for it in group])
+        request = np.array([it.request for it in group])
         for x, a in enumerate(grid):
             for b in grid[x + 1 :]:
-                need: dict[int, int] = {}
-                tailed: set[int] = set()
-                for it in group:
-                    least = it.duration - max(0, a - it.lo) - max(0, it.hi - b)
-                    if least > 0:
-                        need[it.request] = need.get(it.request, 0) + least
-                        if tail and a <= it.lo and it.hi <= b and it.request not in tailed:
-                            tailed.add(it.request)  # one changeover per request, see above
-                            need[it.request] += tail
+                least = duration - np.maximum(0, a - lo) - np.maximum(0, hi - b)
+                hit = least > 0
+                # one changeover per request with a step wholly inside, see above
+                tailed = np.unique(request[(lo >= a) & (hi <= b)]) if tail else request[:0]
                 cap = capacity(a, b) + (tail * count(a, b) if tail else 0)
-                if sum(need.values()) > cap:
-                    rows.append(Row(need, cap, f"energy[{name}][{a}:{b}]"))
+                if int(least[hit].sum()) + tail * len(tailed) <= cap:
+                    continue
+                need: dict[int, int] = {}
+                for r, minutes in zip(request[hit].tolist(), least[hit].tolist(), strict=True):
+                    need[r] = need.get(r, 0) + minutes
+                for r in tailed.tolist():
+                    need[r] += tail
+                rows.append(Row(need, cap, f"energy[{name}][{a}:{b}]"))
 
     for f, family in enumerate(families):
         if not members[f]:
@@ -318,7 +325,6 @@ def mip_bound(
     is at least that, whether or not the MIP finished. None when HiGHS proves nothing.
     """
     import highspy
-    import numpy as np
 
     from optimizer.core.mip import prepare_highs
 
@@ -440,28 +446,35 @@ def packing_rows(tl: Timeline, items: list[Item]) -> list[Row]:
         length = max(y - x for x, y in bins) + extra
         if length > 3 * sizes[-1]:
             return  # bins many steps long waste little room: the energy rows hold as much
+        lo = np.array([it.lo for it in group])
+        hi = np.array([it.hi for it in group])
+        request = np.array([it.request for it in group])
+        size = [it.duration + extra for it in group]
+        starts = np.array([x for x, _ in bins])
+        ends = np.array([y for _, y in bins])
         cache: dict[tuple[str, int], int] = {}
         for label, g in _weightings(sizes, length):
             values = [g[s] for s in sizes]
             if not any(values):
                 continue
+            weight = np.array([g[s] for s in size])
             for a, b in windows:
-                need: dict[int, int] = {}
-                for it in group:
-                    if a <= it.lo and it.hi <= b:
-                        need[it.request] = need.get(it.request, 0) + g[it.duration + extra]
-                if not need:
+                inside = (lo >= a) & (hi <= b)
+                if not inside.any():
                     continue
+                room = np.minimum(ends, b) - np.maximum(starts, a)
                 cap = 0
-                for x, y in bins:
-                    c = min(y, b) - max(x, a)
-                    if c > 0:
-                        key = (label, c + extra)
-                        if key not in cache:
-                            cache[key] = _knapsack(sizes, values, c + extra)
-                        cap += cache[key]
-                if sum(need.values()) > cap:
-                    rows.append(Row(need, cap, f"pack[{name}][{label}][{a}:{b}]"))
+                for c, times in zip(*np.unique(room[room > 0], return_counts=True), strict=True):
+                    key = (label, int(c) + extra)
+                    if key not in cache:
+                        cache[key] = _knapsack(sizes, values, key[1])
+                    cap += cache[key] * int(times)
+                if int(weight[inside].sum()) <= cap:
+                    continue
+                need: dict[int, int] = {}
+                for r, v in zip(request[inside].tolist(), weight[inside].tolist(), strict=True):
+                    need[r] = need.get(r, 0) + v
+                rows.append(Row(need, cap, f"pack[{name}][{label}][{a}:{b}]"))
 
     by_type: dict[str, set[int]] = {}
     for i, t in enumerate(tl.instrument_type):
