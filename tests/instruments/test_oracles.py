@@ -257,3 +257,50 @@ def test_the_reported_objective_carries_no_rounding_noise():
     result = solve(base_document(requests=requests), solver="cp-sat")
     assert result.status == Status.OPTIMAL
     assert result.objective == 0.3
+
+
+def interval_scheduling_on_machines_optimum(jobs: list[tuple[int, int, float]], k: int) -> float:
+    """k identical machines, rigid jobs: a min-cost flow (networkx) from the first time
+    point to the last, k units along the time line, each job an arc of capacity one."""
+    import networkx as nx
+
+    scale = 100  # weights have two decimals: whole costs keep the flow exact
+    points = sorted({t for s, e, _ in jobs for t in (s, e)})
+    g = nx.DiGraph()
+    for a, b in itertools.pairwise(points):
+        g.add_edge(a, b, capacity=k, weight=0)
+    for n, (s, e, w) in enumerate(jobs):  # a node per job keeps parallel arcs apart
+        g.add_edge(s, ("job", n), capacity=1, weight=-round(w * scale))
+        g.add_edge(("job", n), e, capacity=1, weight=0)
+    g.nodes[points[0]]["demand"] = -k
+    g.nodes[points[-1]]["demand"] = k
+    return -nx.min_cost_flow_cost(g) / scale
+
+
+@pytest.mark.parametrize(("seed", "machines"), [(0, 2), (1, 3), (2, 3), (3, 4)])
+def test_weighted_interval_scheduling_on_several_instruments_matches_min_cost_flow(seed, machines):
+    rng = random.Random(300 + seed)
+    jobs, requests = [], []
+    names = [f"em-{m}" for m in range(1, machines + 1)]
+    for k in range(60):
+        start = rng.randrange(0, 1300)
+        end = min(1440, start + rng.randrange(10, 300))
+        weight = round(rng.uniform(0.5, 9.5), 2)
+        jobs.append((start, end, weight))
+        requests.append(
+            request(
+                f"r{k}",
+                step(names, end - start),
+                weight=weight,
+                release=at(start),
+                deadline=at(end),
+            )
+        )
+    instruments = [{"id": name, "type": "em", "site": "site-a"} for name in names]
+    doc = base_document(requests=requests, instruments=instruments, operators=[])
+    result = solve(doc, solver="cp-sat")
+    assert result.status == Status.OPTIMAL
+    assert result.verification.valid, result.verification.violations
+    assert result.objective == pytest.approx(
+        interval_scheduling_on_machines_optimum(jobs, machines)
+    )
