@@ -304,3 +304,18 @@ def test_weighted_interval_scheduling_on_several_instruments_matches_min_cost_fl
     assert result.objective == pytest.approx(
         interval_scheduling_on_machines_optimum(jobs, machines)
     )
+
+
+def test_full_precision_weights_are_still_proven_optimal():
+    """Weights such as 3.7168142711 do not scale to integers exactly; the rounding error
+    widens the bound, and must stay small enough that the optimum is still proven."""
+    rng = random.Random(77)
+    doc, jobs = rigid_document(rng, 150)
+    weights = [rng.uniform(0.5, 10.0) for _ in jobs]
+    for r, w in zip(doc["requests"], weights, strict=True):
+        r["weight"] = w
+    jobs = [(s, e, w) for (s, e, _), w in zip(jobs, weights, strict=True)]
+    result = solve(doc, solver="cp-sat")
+    assert result.status == Status.OPTIMAL
+    assert result.objective == pytest.approx(weighted_interval_optimum(jobs), abs=1e-7)
+    assert result.bound - result.objective <= 1e-6
