@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from optimizer.core.envelope import Options, Status
+from optimizer.instruments import model
 from optimizer.instruments import solve as solve_instance
 from optimizer.instruments.jsplib import jsplib_document, parse_jsplib
 
@@ -277,12 +278,11 @@ def interval_scheduling_on_machines_optimum(jobs: list[tuple[int, int, float]], 
     return -nx.min_cost_flow_cost(g) / scale
 
 
-@pytest.mark.parametrize(("seed", "machines"), [(0, 2), (1, 3), (2, 3), (3, 4)])
-def test_weighted_interval_scheduling_on_several_instruments_matches_min_cost_flow(seed, machines):
-    rng = random.Random(300 + seed)
+def rigid_pool_document(rng: random.Random, machines: int, n: int) -> tuple[dict, list]:
+    """n rigid requests, each free to use any of ``machines`` identical instruments."""
     jobs, requests = [], []
     names = [f"em-{m}" for m in range(1, machines + 1)]
-    for k in range(60):
+    for k in range(n):
         start = rng.randrange(0, 1300)
         end = min(1440, start + rng.randrange(10, 300))
         weight = round(rng.uniform(0.5, 9.5), 2)
@@ -297,13 +297,28 @@ def test_weighted_interval_scheduling_on_several_instruments_matches_min_cost_fl
             )
         )
     instruments = [{"id": name, "type": "em", "site": "site-a"} for name in names]
-    doc = base_document(requests=requests, instruments=instruments, operators=[])
+    return base_document(requests=requests, instruments=instruments, operators=[]), jobs
+
+
+@pytest.mark.parametrize(("seed", "machines"), [(0, 2), (1, 3), (2, 3), (3, 4)])
+def test_weighted_interval_scheduling_on_several_instruments_matches_min_cost_flow(seed, machines):
+    doc, jobs = rigid_pool_document(random.Random(300 + seed), machines, 60)
     result = solve(doc, solver="cp-sat")
     assert result.status == Status.OPTIMAL
     assert result.verification.valid, result.verification.violations
-    assert result.objective == pytest.approx(
-        interval_scheduling_on_machines_optimum(jobs, machines)
-    )
+    optimum = interval_scheduling_on_machines_optimum(jobs, machines)
+    assert result.objective == pytest.approx(optimum)
+
+
+def test_rigid_requests_stay_on_one_cp_sat_run_however_many_options(monkeypatch):
+    """Only options with a choice of start count towards the large-week path, whose
+    capacity bound cannot prove what the clique rows prove at once."""
+    monkeypatch.setattr(model, "LARGE_INTERVALS", 0)
+    doc, jobs = rigid_pool_document(random.Random(400), 3, 80)
+    result = solve(doc, solver="cp-sat")
+    assert result.status == Status.OPTIMAL
+    assert "neighbourhoods" not in result.kpis
+    assert result.objective == pytest.approx(interval_scheduling_on_machines_optimum(jobs, 3))
 
 
 def test_full_precision_weights_are_still_proven_optimal():
