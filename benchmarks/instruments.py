@@ -21,6 +21,9 @@ Measured on the shared 2-core machine (2 threads), 2026-11-28. JSPLIB (earlier t
     JSPLIB, all 14 proven optimal: ft06 0.07 s, la01-la05 0.04-0.45 s, ft10 11.9 s,
     la16-la20 0.8-3.0 s, orb01 57.6 s, abz5 3.1 s.
 
+Rerun at the end of the day on a quiet machine, all 14 again proven optimal: ft06 0.04 s,
+la01-la05 0.03-0.16 s, ft10 3.3 s, la16-la20 0.43-1.48 s, orb01 14.2 s, abz5 2.1 s.
+
 Weeks, with the capacity bound (optimizer/instruments/capacity.py) and, from 1,000 requests
 on, no CP-SAT model of the whole week (there "first" is when the warm start is reported with
 its bound; at 200 it is CP-SAT's first schedule; gap is (bound - objective) / objective):
