@@ -374,24 +374,30 @@ class ScheduleModel:
         three instruments went from a 31 % gap after 60 s to proven in 2 s).
         """
         tl = self.tl
-        pools = {
-            frozenset(o.instrument for o in sv.options) for vars_ in self.steps for sv in vars_
-        }
-        for pool in pools:
+        # Per step with options: its instruments, first and last start, duration, whether
+        # its changeover may be waived, and its request's served literal.
+        steps = [
+            (
+                frozenset(o.instrument for o in sv.options),
+                min(o.starts[0][0] for o in sv.options),
+                max(o.starts[-1][1] for o in sv.options),
+                sv.step.duration,
+                any(o.shared for o in sv.options),
+                self.served[r],
+            )
+            for r, vars_ in enumerate(self.steps)
+            for sv in vars_
+            if sv.options
+        ]
+        for pool in {instruments for instruments, *_ in steps}:
             if len(pool) < 2:
                 continue
             tail = min(tl.changeover[i] for i in pool)
             segments: list[tuple[int, int, Any]] = []
-            for r, vars_ in enumerate(self.steps):
-                for sv in vars_:
-                    if not sv.options or not {o.instrument for o in sv.options} <= pool:
-                        continue
-                    first = min(o.starts[0][0] for o in sv.options if o.starts)
-                    last = max(o.starts[-1][1] for o in sv.options if o.starts)
-                    shared = any(o.shared for o in sv.options)
-                    size = sv.step.duration + (0 if shared else tail)
-                    if last < first + size:
-                        segments.append((last, first + size, self.served[r]))
+            for instruments, first, last, duration, shared, served in steps:
+                size = duration + (0 if shared else tail)
+                if instruments <= pool and last < first + size:
+                    segments.append((last, first + size, served))
             for clique in _maximal_cliques([(a, b) for a, b, _ in segments]):
                 if len(clique) > len(pool):
                     self.model.add(sum(segments[j][2] for j in clique) <= len(pool))
