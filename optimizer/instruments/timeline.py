@@ -306,3 +306,28 @@ def step_options(
         if starts:
             options.append((i, starts))
     return options
+
+
+def maximal_cliques(segments: list[tuple[int, int]]) -> list[list[int]]:
+    """The maximal cliques of an interval graph of half-open segments, as index lists.
+
+    Sweep: a maximal clique closes at the first end after a run of starts. Ends sort
+    before starts at one time, so segments that only touch do not meet.
+    """
+    events = sorted(
+        [(a, 1, k) for k, (a, _) in enumerate(segments)]
+        + [(b, 0, k) for k, (_, b) in enumerate(segments)]
+    )
+    cliques = []
+    active: set[int] = set()
+    grew = False
+    for _, is_start, k in events:
+        if is_start:
+            active.add(k)
+            grew = True
+        else:
+            if grew:
+                cliques.append(sorted(active))
+            grew = False
+            active.discard(k)
+    return cliques
