@@ -43,6 +43,7 @@ from optimizer.instruments.timeline import (
     StepData,
     Timeline,
     build_timeline,
+    maximal_cliques,
     merge,
     request_windows,
     start_ranges,
@@ -116,7 +117,12 @@ class ScheduleModel:
         relax_must: bool = False,
         out_of_time: Callable[[], bool] | None = None,
         energy: bool = True,
+        relaxation: capacity.Relaxation | None = None,
+        lp: capacity.LpSolution | None = None,
     ) -> None:
+        """``relaxation`` and ``lp``, when given, are :mod:`capacity`'s rows over these
+        requests' options with pins exact (as ``capacity.all_options`` makes them), and
+        their LP: computed once by the caller rather than again here."""
         from ortools.sat.python import cp_model
 
         self.cp_model = cp_model
@@ -135,7 +141,8 @@ class ScheduleModel:
         self._instrument_intervals: list[list[Any]] = [[] for _ in tl.instrument_ids]
         self._operator_intervals: list[list[Any]] = [[] for _ in tl.operator_ids]
         self._site_literals: dict[tuple[int, int], Any] = {}
-        self.relaxation: capacity.Relaxation | None = None
+        self.relaxation: capacity.Relaxation | None = relaxation
+        self._lp = lp
         self._starts_cache: dict[tuple[int, int, int, int, bool], list[tuple[int, int]]] = {}
         self.lp_value: float | None = None
         for r in range(len(tl.requests)):
@@ -356,7 +363,7 @@ class ScheduleModel:
                     if last < first + size:
                         parts[o.instrument].append((last, first + size, o.literal))
         for segments in parts:
-            for clique in _maximal_cliques([(a, b) for a, b, _ in segments]):
+            for clique in maximal_cliques([(a, b) for a, b, _ in segments]):
                 if len(clique) > 1:
                     self.model.add_at_most_one([segments[j][2] for j in clique])
         self._pooled_cliques()
@@ -398,7 +405,7 @@ class ScheduleModel:
                 size = duration + (0 if shared else tail)
                 if instruments <= pool and last < first + size:
                     segments.append((last, first + size, served))
-            for clique in _maximal_cliques([(a, b) for a, b, _ in segments]):
+            for clique in maximal_cliques([(a, b) for a, b, _ in segments]):
                 if len(clique) > len(pool):
                     self.model.add(sum(segments[j][2] for j in clique) <= len(pool))
 
@@ -439,10 +446,13 @@ class ScheduleModel:
         Every schedule satisfies them (see :func:`~optimizer.instruments.capacity.energy_rows`);
         they give CP-SAT's LP relaxation, and so its bound, their strength.
         """
-        options = [
-            [[(o.instrument, o.starts) for o in sv.options] for sv in vars_] for vars_ in self.steps
-        ]
-        self.relaxation = capacity.relaxation(self.tl, options)
+        if self.relaxation is None:
+            options = [
+                [[(o.instrument, o.starts) for o in sv.options] for sv in vars_]
+                for vars_ in self.steps
+            ]
+            self.relaxation = capacity.relaxation(self.tl, options)
+        # The clique rows are already in the model, on option literals (_pooled_cliques).
         for row in self.relaxation.energy:
             self.model.add(
                 sum(c * self.served[r] for r, c in row.need.items()) <= row.cap
@@ -450,6 +460,8 @@ class ScheduleModel:
 
     def lp_bound(self) -> float | None:
         """Upper bound on Σ weight·served from the energy and quota rows alone (an LP)."""
+        if self._lp is not None:
+            return self._lp.bound
         if self.relaxation is None:
             return None
         return capacity.lp_bound(self.tl, self.relaxation)
@@ -565,19 +577,7 @@ class ScheduleModel:
     def _canonical(self, placed: list[Placed], served: list[int]) -> tuple[list[Placed], list[int]]:
         """The same schedule with identical requests relabelled as :meth:`_order_identical`
         requires, so that a hint from the greedy stays a schedule CP-SAT can take as is."""
-        if not self.identical:
-            return placed, served
-        on = set(served)
-        first: dict[int, int] = {}
-        for p in placed:
-            if p.step == 0:
-                first[p.request] = p.start
-        relabel: dict[int, int] = {}
-        for members in self.identical:
-            ranked = sorted(members, key=lambda r: (r not in on, first.get(r, 0), r))
-            relabel.update(zip(ranked, members, strict=True))
-        placed = [dataclasses.replace(p, request=relabel.get(p.request, p.request)) for p in placed]
-        return placed, [relabel.get(r, r) for r in served]
+        return canonical(placed, served, self.identical)
 
     def _hint_waiver(
         self, o: Option, p: Placed | None, at: dict[tuple[int, int], Placed], r: int, d: int
@@ -614,31 +614,6 @@ class ScheduleModel:
         return out
 
 
-def _maximal_cliques(segments: list[tuple[int, int]]) -> list[list[int]]:
-    """The maximal cliques of an interval graph of half-open segments, as index lists.
-
-    Sweep: a maximal clique closes at the first end after a run of starts. Ends sort
-    before starts at one time, so segments that only touch do not meet.
-    """
-    events = sorted(
-        [(a, 1, k) for k, (a, _) in enumerate(segments)]
-        + [(b, 0, k) for k, (_, b) in enumerate(segments)]
-    )
-    cliques = []
-    active: set[int] = set()
-    grew = False
-    for _, is_start, k in events:
-        if is_start:
-            active.add(k)
-            grew = True
-        else:
-            if grew:
-                cliques.append(sorted(active))
-            grew = False
-            active.discard(k)
-    return cliques
-
-
 def identical_requests(tl: Timeline) -> list[list[int]]:
     """Groups (in list order) of two or more requests that differ in nothing but their id.
 
@@ -654,6 +629,26 @@ def identical_requests(tl: Timeline) -> list[list[int]]:
         key = (req.institution, req.weight, req.release, req.deadline, req.due, req.must, steps)
         groups.setdefault(key, []).append(r)
     return [members for members in groups.values() if len(members) > 1]
+
+
+def canonical(
+    placed: list[Placed], served: list[int], identical: list[list[int]]
+) -> tuple[list[Placed], list[int]]:
+    """The same schedule with each group of identical requests relabelled so that the
+    earlier ones in list order are served, and start, first."""
+    if not identical:
+        return placed, served
+    on = set(served)
+    first: dict[int, int] = {}
+    for p in placed:
+        if p.step == 0:
+            first[p.request] = p.start
+    relabel: dict[int, int] = {}
+    for members in identical:
+        ranked = sorted(members, key=lambda r: (r not in on, first.get(r, 0), r))
+        relabel.update(zip(ranked, members, strict=True))
+    placed = [dataclasses.replace(p, request=relabel.get(p.request, p.request)) for p in placed]
+    return placed, [relabel.get(r, r) for r in served]
 
 
 # ---------------------------------------------------------------- solve
@@ -713,17 +708,39 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     if greedy_ok and tl.instance.objective == "min_makespan" and base.bookings:
         upper = max(p.end for p in base.bookings)
     start = base
-    if greedy_ok and tl.instance.objective == "max_weighted_served":
-        start = _warm_start(tl, base, context)
     extra: dict[str, Any] = {"greedy_objective": _greedy_value(tl, base) if greedy_ok else None}
+    rel, lp = None, None
     if greedy_ok and tl.instance.objective == "max_weighted_served":
         options = capacity.all_options(tl)
+        rel = capacity.relaxation(tl, options)
+        lp = capacity.lp_solution(tl, rel)
+        guide, limit = [], math.inf
+        if lp is not None:
+            scale, rounding = weight_scale([r.weight for r in tl.requests])
+            limit = _settled(lp.bound, scale, rounding)
+            guide = [_lp_order(tl, options, lp)]
+        start = _warm_start(tl, base, context, guide, limit)
+        if _greedy_value(tl, start) >= limit - 1e-9:
+            # The capacity LP already proves the warm start optimal (rigid requests: the
+            # clique rows are integral), so no CP-SAT model is built. Measured: 10,000
+            # rigid requests on two instruments, 24 s with CP-SAT, 4 s without.
+            extra["note"] = "the warm start meets the capacity LP's bound"
+            placed, _ = canonical(start.bookings, start.served, identical_requests(tl))
+            return _finish(
+                tl, Status.OPTIMAL, "glop", placed, context,
+                bound=limit, version=cpsat_version(), extra_kpis=extra,
+            )  # fmt: skip
         if capacity.flexible_option_count(options) > LARGE_INTERVALS:
-            return _solve_large(tl, options, start, context, extra)
+            return _solve_large(tl, rel, lp, start, context, extra)
     try:
         # Large weeks can take longer to build than the limit allows: then the warm start
         # is the answer, rather than a run far past the limit.
-        sm = ScheduleModel(tl, out_of_time=lambda: context.remaining() < 1.0 and greedy_ok)
+        sm = ScheduleModel(
+            tl,
+            out_of_time=lambda: context.remaining() < 1.0 and greedy_ok,
+            relaxation=rel,
+            lp=lp,
+        )
     except OutOfTime:
         extra["note"] = "the time limit ran out while building the model; best greedy order"
         return _finish(tl, Status.FEASIBLE, "greedy", start.bookings, context, extra_kpis=extra)
@@ -770,7 +787,8 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
 
 def _solve_large(
     tl: Timeline,
-    options: capacity.Options,
+    rel: capacity.Relaxation,
+    lp: capacity.LpSolution | None,
     start: GreedyResult,
     context: SolveContext,
     extra: dict[str, Any],
@@ -785,7 +803,7 @@ def _solve_large(
     weights = [r.weight for r in tl.requests]
     scale, rounding = weight_scale(weights)
     value = _greedy_value(tl, start)
-    limit = _large_bound(tl, options, context, scale, rounding)
+    limit = _large_bound(tl, rel, lp, context, scale, rounding)
     context.report(objective=value, bound=limit, solutions=1, phase="cp-sat")
     placed, served, tries = improve(
         tl,
@@ -817,15 +835,18 @@ MIP_BOUND_SECONDS = 10.0
 
 
 def _large_bound(
-    tl: Timeline, options: capacity.Options, context: SolveContext, scale: int, rounding: float
+    tl: Timeline,
+    rel: capacity.Relaxation,
+    lp: capacity.LpSolution | None,
+    context: SolveContext,
+    scale: int,
+    rounding: float,
 ) -> float | None:
     """The tightest of the capacity LP, the capacity MIP's dual bound and all weights."""
-    rel = capacity.relaxation(tl, options)
     reachable = sum(r.weight for r, ok in zip(tl.requests, rel.possible, strict=True) if ok)
     candidates = [reachable + rounding]
-    lp = capacity.lp_bound(tl, rel)
     if lp is not None:
-        candidates.append(lp)
+        candidates.append(lp.bound)
     budget = min(MIP_BOUND_SECONDS, MIP_BOUND_SHARE * context.options.time_limit_s)
     budget = min(budget, context.remaining() - 1.0)
     if budget > 0.2 and not context.stop.is_set():
@@ -834,10 +855,14 @@ def _large_bound(
         )
         if mip is not None:
             candidates.append(mip)
-    best = min(candidates)
+    return _settled(min(candidates), scale, rounding)
+
+
+def _settled(bound: float, scale: int, rounding: float) -> float:
+    """A bound on Σ weight·served, rounded down to what the weights can sum to."""
     if rounding == 0:  # whole scaled weights: the optimum is a whole number of them too
-        return math.floor(best * scale + 1e-9) / scale
-    return best
+        return math.floor(bound * scale + 1e-9) / scale
+    return bound
 
 
 def _greedy_value(tl: Timeline, base: GreedyResult) -> float:
@@ -885,8 +910,44 @@ def _tuning(sm: ScheduleModel, makespan: bool) -> Callable[[Any], None]:
     return tune
 
 
-def _warm_start(tl: Timeline, base: GreedyResult, context: SolveContext) -> GreedyResult:
-    """The best of a few greedy orders: list order, weight per minute, then perturbations.
+def _lp_order(tl: Timeline, options: capacity.Options, lp: capacity.LpSolution) -> list[int]:
+    """Requests the capacity LP serves whole, by earliest start; then the rest by LP share.
+
+    On rigid requests the LP over the clique rows is integral and its served set is an
+    optimum: placed in start order, each finds a free instrument of its pool (an interval
+    graph is coloured by first fit in start order). Measured: 6,000 rigid requests on four
+    instruments ended 4 % short of the optimum after 60 s of CP-SAT from the other greedy
+    orders; from this one the hint is the optimum.
+    """
+
+    def earliest(r: int) -> int:
+        first = options[r][0] if options[r] else []
+        return min((st[0][0] for _, st in first if st), default=0)
+
+    density = [r.weight / sum(s.duration for s in r.steps) for r in tl.requests]
+    whole = [x >= 1 - 1e-6 for x in lp.served]
+    return sorted(
+        range(len(tl.requests)),
+        key=lambda r: (
+            not tl.requests[r].must,
+            not whole[r],
+            earliest(r) if whole[r] else 0,
+            -lp.served[r],
+            -density[r],
+            r,
+        ),
+    )
+
+
+def _warm_start(
+    tl: Timeline,
+    base: GreedyResult,
+    context: SolveContext,
+    guides: list[list[int]],
+    bound: float = math.inf,
+) -> GreedyResult:
+    """The best of a few greedy orders: ``guides`` (such as the LP's), list order, weight per
+    minute, then perturbations; it stops early at a schedule worth ``bound``.
 
     Spends at most 5 % of the time limit (and 2 s): on large weeks CP-SAT needs the rest,
     and the first schedule must come early. Seeded by ``options.seed``.
@@ -898,11 +959,14 @@ def _warm_start(tl: Timeline, base: GreedyResult, context: SolveContext) -> Gree
     n = len(tl.requests)
     density = [r.weight / sum(s.duration for s in r.steps) for r in tl.requests]
     orders = [
+        *guides,
         _density_order(tl),
         sorted(range(n), key=lambda r: (not tl.requests[r].must, -tl.requests[r].weight, r)),
     ]
     tries = 0
     while context.elapsed() - started < budget and not context.stop.is_set():
+        if best_value >= bound - 1e-9:
+            break
         if tries < len(orders):
             order = orders[tries]
         else:

@@ -134,3 +134,34 @@ def test_minutes_between_grid_points_by_prefix_sums_match_the_direct_count():
         for x, a in enumerate(grid):
             for b in grid[x + 1 :]:
                 assert on_grid(a, b) == _minutes(resources, a, b)
+
+
+def test_the_dual_bound_holds_for_any_duals_and_is_tight_for_the_solvers():
+    """Weak duality, computed exactly: any nonnegative duals give a bound on the optimum
+    (here a dynamic programme's), and the LP's own duals give the LP's value."""
+    from tests.instruments.test_oracles import rigid_document, weighted_interval_optimum
+
+    document, jobs = rigid_document(random.Random(8), 60)
+    optimum = weighted_interval_optimum(jobs)
+    tl = build_timeline(parse_document(document).instance)
+    rel = capacity.relaxation(tl, capacity.all_options(tl))
+    solution = capacity.lp_solution(tl, rel)
+    assert solution is not None
+    assert optimum - 1e-9 <= solution.bound <= optimum + 1e-6  # rigid: the LP is integral
+    rows = rel.rows
+    rng = random.Random(9)
+    for trial in range(20):
+        duals = [rng.choice([0.0, rng.uniform(0, 3), -1.0]) for _ in rows]
+        if trial == 0:
+            duals = [0.0] * len(rows)  # no duals: the sum of all weights
+        assert capacity._dual_bound(tl, rel, rows, duals) >= optimum - 1e-9
+
+
+def test_windows_reach_a_week_and_always_the_horizon_ends():
+    grid, windows = capacity.day_windows(30 * 1440)
+    assert grid == list(range(0, 30 * 1440 + 1, 1440))
+    assert (0, 30 * 1440) in windows and (0, 20 * 1440) in windows
+    assert (3 * 1440, 30 * 1440) in windows and (3 * 1440, 10 * 1440) in windows
+    assert (3 * 1440, 11 * 1440) not in windows
+    _, week = capacity.day_windows(7 * 1440)
+    assert len(week) == 7 * 8 // 2  # a week keeps every window between day boundaries
