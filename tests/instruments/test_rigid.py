@@ -1,0 +1,137 @@
+"""Rigid requests (no choice of start) go to HiGHS on a clique MIP under ``solver: auto``.
+
+Oracles: brute force over every assignment on tiny instances, and the CP-SAT model of the
+same instance (a different formulation: no-overlap constraints over intervals) on larger
+ones, where both must prove the same optimum.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from optimizer.core.documents import solve_document
+from optimizer.core.envelope import Status
+from optimizer.instruments import capacity
+
+from .helpers import TEST_OPTIONS, at, base_document, request, step
+
+NAMES = ["em-1", "em-2", "em-3"]
+
+
+def mixed_document(
+    rng: random.Random, n: int, *, hours: int = 24, changeover: int = 0, quota: int | None = None
+) -> tuple[dict, list[tuple[int, int, float, list[str], str]]]:
+    """n rigid requests, each eligible for one, two or all three instruments."""
+    jobs, requests = [], []
+    for k in range(n):
+        start = rng.randrange(0, hours * 60 - 20)
+        end = min(hours * 60, start + rng.randrange(10, 240))
+        weight = rng.choice([1.0, 1.5, 2.0, 3.25, 5.0])
+        eligible = sorted(rng.choice([[rng.choice(NAMES)], rng.sample(NAMES, 2), NAMES]))
+        institution = rng.choice(["scu", "cqu"])
+        jobs.append((start, end, weight, eligible, institution))
+        requests.append(
+            request(
+                f"r{k}",
+                step(eligible, end - start),
+                weight=weight,
+                release=at(start),
+                deadline=at(end),
+                institution=institution,
+            )
+        )
+    instruments = [
+        {"id": name, "type": "em", "site": "site-a", "changeover_minutes": changeover}
+        for name in NAMES
+    ]
+    doc = base_document(
+        requests=requests,
+        instruments=instruments,
+        operators=[],
+        horizon={"start": at(0), "end": at(hours * 60)},
+    )
+    if quota is not None:
+        doc["quotas"] = [{"institution": "scu", "instrument_type": "em", "max_minutes": quota}]
+    return doc, jobs
+
+
+def brute_force(jobs, changeover: int = 0, quota: int | None = None) -> float:
+    """Every choice of instrument or none per request; the best that breaks no rule."""
+    best = 0.0
+    for choice in itertools.product(*[[None, *eligible] for _, _, _, eligible, _ in jobs]):
+        booked: dict[str, list[tuple[int, int]]] = {}
+        minutes = 0
+        for (start, end, _, _, institution), where in zip(jobs, choice, strict=True):
+            if where is not None:
+                booked.setdefault(where, []).append((start, end))
+                minutes += (end - start) if institution == "scu" else 0
+        if quota is not None and minutes > quota:
+            continue
+        if all(
+            a_end + changeover <= b_start
+            for row in booked.values()
+            for (_, a_end), (b_start, _) in itertools.pairwise(sorted(row))
+        ):
+            value = sum(j[2] for j, where in zip(jobs, choice, strict=True) if where is not None)
+            best = max(best, value)
+    return best
+
+
+@pytest.mark.parametrize("mip_only", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_tiny_rigid_instances_match_brute_force(seed, mip_only, monkeypatch):
+    """With ``mip_only`` the capacity LP is out of the way (it can prove a warm start
+    optimal on its own, and does on some of these), so HiGHS's MIP gives the answer."""
+    if mip_only:
+        monkeypatch.setattr(capacity, "lp_solution", lambda tl, rel: None)
+    rng = random.Random(seed)
+    changeover = [0, 15, 30, 0][seed]
+    quota = [None, None, 300, 200][seed]
+    doc, jobs = mixed_document(rng, 8, hours=6, changeover=changeover, quota=quota)
+    result = solve_document(doc, overrides=TEST_OPTIONS)
+    assert result.status == Status.OPTIMAL
+    if mip_only:
+        assert result.run.solver == "highs"
+    assert result.verification.valid, result.verification.violations
+    assert result.objective == pytest.approx(brute_force(jobs, changeover, quota))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rigid_mip_and_the_cp_sat_model_prove_the_same_optimum(seed):
+    rng = random.Random(40 + seed)
+    doc, _ = mixed_document(rng, 80, changeover=[0, 20, 10][seed], quota=[None, 2000, 3000][seed])
+    doc["requests"][3]["mandatory"] = True
+    auto = solve_document(doc, overrides=TEST_OPTIONS)
+    model = solve_document(doc, overrides={**TEST_OPTIONS, "solver": "cp-sat"})
+    assert auto.status == model.status == Status.OPTIMAL
+    assert auto.verification.valid, auto.verification.violations
+    assert auto.objective == pytest.approx(model.objective)
+    assert auto.bound == pytest.approx(auto.objective)
+
+
+def test_thousands_of_rigid_requests_with_mixed_eligibility_are_proven_optimal():
+    """Regression: 3,000 such requests ended `feasible` at a 5.7 % gap after 60 s of CP-SAT."""
+    doc, _ = mixed_document(random.Random(7), 3000, hours=7 * 24)
+    result = solve_document(doc, overrides={"time_limit_s": 20, "threads": 1})
+    assert result.status == Status.OPTIMAL
+    assert result.verification.valid, result.verification.violations
+    assert result.bound == pytest.approx(result.objective)
+
+
+def test_a_mandatory_request_that_cannot_fit_is_still_reported_infeasible():
+    doc = base_document(
+        requests=[
+            request("a", step(["em-1"], 120), release=at(0), deadline=at(120), mandatory=True),
+            request("b", step(["em-1"], 120), release=at(60), deadline=at(180), mandatory=True),
+        ],
+        operators=[],
+    )
+    result = solve_document(doc, overrides=TEST_OPTIONS)
+    assert result.status == Status.INFEASIBLE
+    assert {(e.subject, e.code) for e in result.explanations} == {
+        ("a", "conflicting_mandatory"),
+        ("b", "conflicting_mandatory"),
+    }
