@@ -314,6 +314,55 @@ def validate(
 
 
 @app.command()
+def show(
+    solution: Annotated[Path, typer.Argument(help="A solution document (*.solution.json).")],
+    instance: Annotated[
+        Path | None,
+        typer.Option("--instance", "-i", help="Its instance, for names and institutions."),
+    ] = None,
+) -> None:
+    """Print a solution as people read it: an agenda per instrument, pairs, loans, reasons."""
+    from optimizer.show import render
+
+    documents = []
+    for path in [solution] + ([instance] if instance is not None else []):
+        try:
+            documents.append(json.loads(path.read_bytes()))
+        except (OSError, ValueError) as exc:
+            err.print(f"{path}: cannot read a JSON document: {exc}")
+            raise typer.Exit(EXIT_INVALID) from None
+    if not isinstance(documents[0], dict) or "status" not in documents[0]:
+        err.print(f"{solution}: not a solution document (no status)")
+        raise typer.Exit(EXIT_INVALID)
+    out.print(render(documents[0], documents[1] if len(documents) > 1 else None))
+
+
+@app.command()
+def jsplib(
+    paths: Annotated[list[Path], typer.Argument(help="Job-shop files in the JSPLIB format.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for the instance documents.")
+    ] = Path("."),
+) -> None:
+    """Write each JSPLIB job shop as an instruments instance (min_makespan) DIR/<stem>.json."""
+    from optimizer.instruments.jsplib import jsplib_document
+
+    output.mkdir(parents=True, exist_ok=True)
+    bad = 0
+    for path in paths:
+        try:
+            document = jsplib_document(path.read_text(), path.stem)
+        except (OSError, ValueError, IndexError) as exc:
+            out.print(f"[red]✗[/] {path}: not a JSPLIB job shop: {exc}", highlight=False)
+            bad += 1
+            continue
+        target = output / f"{path.stem}.json"
+        target.write_text(json.dumps(document, indent=1) + "\n")
+        out.print(f"[green]✓[/] {path} -> {target}", highlight=False)
+    raise typer.Exit(EXIT_INVALID if bad else EXIT_OK)
+
+
+@app.command()
 def schema(kind: Annotated[str, typer.Argument(help="matching, instruments or loans.")]) -> None:
     """Print the JSON Schema of an instance kind."""
     from optimizer.registry import KINDS

@@ -267,3 +267,76 @@ def test_inputs_sharing_a_stem_keep_both_solutions(tmp_path):
     second = Solution.model_validate_json((out / "x-2.solution.json").read_text())
     assert (first.name, second.name) == ("pairs", "groups")
     assert first.status == second.status == Status.OPTIMAL
+
+
+INSTANCES = Path(__file__).resolve().parent.parent / "instances"
+JSPLIB_DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "jsplib"
+
+
+def test_jsplib_files_become_instances_the_solver_proves_optimal(tmp_path):
+    """The converted job shops reach their published optimal makespans through the CLI."""
+    optima = json.loads((JSPLIB_DATA / "optima.json").read_text())
+    names = ["ft06", "la01"]
+    result = invoke("jsplib", *[JSPLIB_DATA / f"{n}.txt" for n in names], "-o", tmp_path / "in")
+    assert result.exit_code == 0, result.output
+    result = invoke("solve", tmp_path / "in", "-o", tmp_path / "out", "--time-limit", "20")
+    assert result.exit_code == 0, result.output
+    solutions = read_solutions(tmp_path / "out")
+    for name in names:
+        assert solutions[name].status == Status.OPTIMAL
+        assert solutions[name].objective == optima[name]["optimum"]
+
+
+def test_jsplib_names_a_file_that_is_not_a_job_shop(tmp_path):
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_text("2 2\n0 3 1 2\n1 4 0 1\n")
+    bad.write_text("2 2\n0 3 1 2\n")  # one job of two
+    result = invoke("jsplib", good, bad, "-o", tmp_path / "in")
+    assert result.exit_code == 2
+    assert "bad.txt: not a JSPLIB job shop: expected 2 jobs, found 1" in result.output
+    assert (tmp_path / "in" / "good.json").exists()
+    assert not (tmp_path / "in" / "bad.json").exists()
+
+
+def test_show_prints_each_instruments_agenda_in_time_order(tmp_path):
+    example = INSTANCES / "instruments" / "small-two-days.json"
+    invoke("solve", example, "-o", tmp_path, "--time-limit", "10")
+    solution_path = tmp_path / "small-two-days.solution.json"
+    solution = json.loads(solution_path.read_text())
+    result = invoke("show", solution_path, "--instance", example)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    for booking in solution["solution"]["bookings"]:
+        assert booking["request"] in text
+    # Each instrument's bookings appear under its own heading, earliest first.
+    for instrument in {b["instrument"] for b in solution["solution"]["bookings"]}:
+        section = text.split(f"\n{instrument} ")[1].split("\n\n")[0]
+        rows = [b for b in solution["solution"]["bookings"] if b["instrument"] == instrument]
+        rows.sort(key=lambda b: b["start"])
+        positions = [section.index(b["request"]) for b in rows]
+        assert positions == sorted(positions)
+    for rid in solution["solution"]["unscheduled"]:
+        assert rid in text.split("\nwhy")[1]
+
+
+@pytest.mark.parametrize("kind", ["matching", "loans"])
+def test_show_prints_pairs_and_loans(kind, tmp_path):
+    example = sorted((INSTANCES / kind).glob("*.json"))[0]
+    invoke("solve", example, "-o", tmp_path, "--time-limit", "10")
+    solution_path = next(tmp_path.glob("*.solution.json"))
+    solution = json.loads(solution_path.read_text())
+    result = invoke("show", solution_path)
+    assert result.exit_code == 0, result.output
+    body = solution["solution"]
+    if kind == "loans":
+        assert all(loan["copy"] in result.output for loan in body["loans"])
+    else:
+        members = [m for g in body.get("groups", []) for m in g["members"]]
+        members += [p[x] for p in body.get("pairs", []) for x in ("a", "b")]
+        assert members and all(m in result.output for m in members)
+
+
+def test_show_refuses_a_document_that_is_not_a_solution(tmp_path):
+    result = invoke("show", INSTANCES / "instruments" / "small-two-days.json")
+    assert result.exit_code == 2
+    assert "not a solution document" in result.output
