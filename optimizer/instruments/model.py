@@ -810,9 +810,8 @@ def _solve_rigid(
     """
     # Leave time for explanations and verification (about a second at 10,000 requests).
     result = rigid.solve(
-        tl, options, context, scale=scale, hint=start.bookings,
-        time_limit=max(0.5, context.remaining() - 1.0),
-    )  # fmt: skip
+        tl, options, context, scale=scale, time_limit=max(0.5, context.remaining() - 1.0)
+    )
     if result is None:
         return None
     placed = result.placed

@@ -11,6 +11,8 @@ import itertools
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from optimizer.core.documents import solve_document
 from optimizer.core.envelope import Status
@@ -58,10 +60,15 @@ def mixed_document(
     return doc, jobs
 
 
-def brute_force(jobs, changeover: int = 0, quota: int | None = None) -> float:
-    """Every choice of instrument or none per request; the best that breaks no rule."""
-    best = 0.0
+def brute_force(
+    jobs, changeover: int = 0, quota: int | None = None, must: list[int] | None = None
+) -> float | None:
+    """Every choice of instrument or none per request; the best that breaks no rule (None
+    if no choice serves every request in ``must``)."""
+    best: float | None = None
     for choice in itertools.product(*[[None, *eligible] for _, _, _, eligible, _ in jobs]):
+        if any(choice[k] is None for k in must or []):
+            continue
         booked: dict[str, list[tuple[int, int]]] = {}
         minutes = 0
         for (start, end, _, _, institution), where in zip(jobs, choice, strict=True):
@@ -76,7 +83,7 @@ def brute_force(jobs, changeover: int = 0, quota: int | None = None) -> float:
             for (_, a_end), (b_start, _) in itertools.pairwise(sorted(row))
         ):
             value = sum(j[2] for j, where in zip(jobs, choice, strict=True) if where is not None)
-            best = max(best, value)
+            best = value if best is None else max(best, value)
     return best
 
 
@@ -135,3 +142,58 @@ def test_a_mandatory_request_that_cannot_fit_is_still_reported_infeasible():
         ("a", "conflicting_mandatory"),
         ("b", "conflicting_mandatory"),
     }
+
+
+@st.composite
+def rigid_documents(draw):
+    """Up to seven rigid requests on three instruments: eligibility, changeover, quota and
+    mandatory requests drawn; the jobs as brute_force reads them."""
+    changeover = draw(st.sampled_from([0, 0, 10, 45]))
+    quota = draw(st.sampled_from([None, None, 150, 400]))
+    jobs, requests = [], []
+    for k in range(draw(st.integers(1, 7))):
+        start = draw(st.integers(0, 400))
+        end = start + draw(st.integers(10, 200))
+        weight = draw(st.sampled_from([0.5, 1.0, 2.0, 3.7]))
+        eligible = sorted(draw(st.sets(st.sampled_from(NAMES), min_size=1)))
+        institution = draw(st.sampled_from(["scu", "cqu"]))
+        mandatory = draw(st.integers(0, 5)) == 0
+        jobs.append((start, end, weight, eligible, institution, mandatory))
+        requests.append(
+            request(
+                f"r{k}",
+                step(eligible, end - start),
+                weight=weight,
+                release=at(start),
+                deadline=at(end),
+                institution=institution,
+                mandatory=mandatory,
+            )
+        )
+    doc = base_document(
+        requests=requests,
+        instruments=[
+            {"id": n, "type": "em", "site": "site-a", "changeover_minutes": changeover}
+            for n in NAMES
+        ],
+        operators=[],
+    )
+    if quota is not None:
+        doc["quotas"] = [{"institution": "scu", "instrument_type": "em", "max_minutes": quota}]
+    return doc, jobs, changeover, quota
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(rigid_documents())
+def test_any_rigid_instance_matches_brute_force_or_is_infeasible(case):
+    """Mandatory requests included: infeasible exactly when no assignment serves them all."""
+    doc, jobs, changeover, quota = case
+    must = [k for k, job in enumerate(jobs) if job[5]]
+    best = brute_force([job[:5] for job in jobs], changeover, quota, must=must)
+    result = solve_document(doc, overrides=TEST_OPTIONS)
+    if best is None:
+        assert result.status == Status.INFEASIBLE
+    else:
+        assert result.status == Status.OPTIMAL
+        assert result.verification.valid, result.verification.violations
+        assert result.objective == pytest.approx(best)
