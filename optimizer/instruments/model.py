@@ -34,6 +34,7 @@ from typing import Any
 
 from optimizer.core.cpsat import cpsat_version, run_cpsat
 from optimizer.core.envelope import Status
+from optimizer.core.numbers import exact_sum
 from optimizer.core.runner import Outcome, SolveContext
 from optimizer.instruments import capacity, explain, rigid
 from optimizer.instruments.greedy import GreedyResult, greedy
@@ -815,7 +816,7 @@ def _solve_rigid(
     if result is None:
         return None
     placed = result.placed
-    value = sum(tl.requests[p.request].weight for p in placed)
+    value = exact_sum(tl.requests[p.request].weight for p in placed)
     if value < _greedy_value(tl, start):  # HiGHS may drop the warm start; keep the better
         placed = start.bookings
         value = _greedy_value(tl, start)
