@@ -1,20 +1,23 @@
 """Rigid requests as a MIP: when no step has a choice of start, what is left to choose is
-which requests are served, and on which instrument.
+which requests are served, on which instrument, and by which operator.
 
 This is weighted interval scheduling, on one instrument or on several with each request
 free to use only some of them (NP-hard in general). The formulation has a binary
-``x[r, i]`` per request and eligible instrument, at most one per request (exactly one if
-it must be served), and per instrument at most one booking in each maximal clique of the
-interval graph of its bookings ``[start, end + changeover)``. Intervals that pairwise meet
-share a moment, so these rows forbid exactly the overlaps: the formulation is exact, and
-its LP is nearly integral. Quotas are rows of booked minutes.
+``x[r, i, o]`` per request, eligible instrument and (for a staffed step) qualified
+operator on shift for the whole step; at most one per request (exactly one if it must be
+served); per instrument at most one booking in each maximal clique of the interval graph
+of its bookings ``[start, end + changeover)``, and per operator at most one in each clique
+of its steps ``[start, end)``. Intervals that pairwise meet share a moment, so these rows
+forbid exactly the overlaps: the formulation is exact, and its LP is nearly integral.
+Quotas are rows of booked minutes.
 
 Measured (``benchmarks/instruments.py`` notes): 3,000 rigid requests on three instruments,
-each eligible for one, two or all three, ended 3.2 % short of the optimum after 60 s of
-CP-SAT on the full model; HiGHS on these rows proves the optimum in under a second.
+each eligible for one, two or all three, ended 5.7 % short of the optimum after 60 s of
+CP-SAT on the full model (7.1 % with operators); HiGHS on these rows proves the optimum
+in seconds.
 
-Scope, checked by :func:`applies`: ``max_weighted_served``, every request one step, no
-operators needed, and every option rigid. Anything else goes to the CP-SAT model.
+Scope, checked by :func:`applies`: ``max_weighted_served``, every request one step, and
+every option rigid. Anything else goes to the CP-SAT model.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from optimizer.core.envelope import Status
 from optimizer.core.mip import highs_status, package_version, prepare_highs
 from optimizer.core.runner import SolveContext
 from optimizer.instruments import capacity
-from optimizer.instruments.timeline import Placed, Timeline, maximal_cliques
+from optimizer.instruments.timeline import Placed, Timeline, maximal_cliques, start_ranges
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,6 @@ def applies(tl: Timeline, options: capacity.Options) -> bool:
     return (
         tl.instance.objective == "max_weighted_served"
         and all(len(req.steps) == 1 for req in tl.requests)
-        and not any(s.operator_required for req in tl.requests for s in req.steps)
         and capacity.flexible_option_count(options) == 0
     )
 
@@ -70,41 +72,59 @@ def solve(
     """
     import highspy
 
-    # One column per (request, instrument) option, with its single start.
-    columns: list[tuple[int, int, int]] = []
+    # One column per (request, instrument, operator or None) option, with its one start.
+    columns: list[tuple[int, int, int | None, int]] = []
     for r, steps in enumerate(options):
         if not steps:
             continue
+        step = tl.requests[r].steps[0]
         for i, ranges in steps[0]:
-            columns.append((r, i, ranges[0][0]))
-    booked_somewhere = {r for r, _, _ in columns}
+            start = ranges[0][0]
+            if not step.operator_required:
+                columns.append((r, i, None, start))
+                continue
+            for o in tl.operators_for(i):
+                on_shift = start_ranges(
+                    tl.operator_free[o], step.duration, start, start + step.duration
+                )
+                if on_shift:
+                    columns.append((r, i, o, start))
+    booked_somewhere = {r for r, *_ in columns}
     if not columns or any(
         req.must and r not in booked_somewhere for r, req in enumerate(tl.requests)
     ):
         return None  # a request that must be served cannot be: CP-SAT explains why
     n = len(columns)
-    duration = [tl.requests[r].steps[0].duration for r, _, _ in columns]
+    duration = [tl.requests[r].steps[0].duration for r, *_ in columns]
     rows: list[tuple[list[int], list[float], float, float]] = []  # (cols, coefs, lower, upper)
 
     by_request: dict[int, list[int]] = {}
     on: dict[int, list[int]] = {}
-    for c, (r, i, _) in enumerate(columns):
+    by_operator: dict[int, list[int]] = {}
+    for c, (r, i, op, _) in enumerate(columns):
         by_request.setdefault(r, []).append(c)
         on.setdefault(i, []).append(c)
+        if op is not None:
+            by_operator.setdefault(op, []).append(c)
     for r, cols in by_request.items():
         must = 1.0 if tl.requests[r].must else 0.0
         if len(cols) > 1 or must:
             rows.append((cols, [1.0] * len(cols), must, 1.0))
-    for i, cols in on.items():
-        tail = tl.changeover[i]
-        segments = [(columns[c][2], columns[c][2] + duration[c] + tail) for c in cols]
+
+    def at_most_one_at_a_time(cols: list[int], tail: int) -> None:
+        segments = [(columns[c][3], columns[c][3] + duration[c] + tail) for c in cols]
         for clique in maximal_cliques(segments):
             if len(clique) > 1:
                 rows.append(([cols[k] for k in clique], [1.0] * len(clique), 0.0, 1.0))
+
+    for i, cols in on.items():
+        at_most_one_at_a_time(cols, tl.changeover[i])
+    for cols in by_operator.values():
+        at_most_one_at_a_time(cols, 0)
     for (institution, kind), quota in tl.quotas.items():
         cols = [
             c
-            for c, (r, i, _) in enumerate(columns)
+            for c, (r, i, _, _) in enumerate(columns)
             if tl.requests[r].institution == institution and tl.instrument_type[i] == kind
         ]
         if cols and sum(duration[c] for c in cols) > quota:
@@ -123,7 +143,7 @@ def solve(
         index += cols
         value += coefs
         row_starts.append(len(index))
-    weight = [round(tl.requests[r].weight * scale) for r, _, _ in columns]
+    weight = [round(tl.requests[r].weight * scale) for r, *_ in columns]
     h.passModel(
         n,
         len(rows),
@@ -152,8 +172,8 @@ def solve(
         log.warning("rigid MIP: HiGHS's columns do not add up to its objective %s", claimed)
         return None
     placed = [
-        Placed(r, 0, i, None, start, start + duration[c])
-        for c, (r, i, start) in enumerate(columns)
+        Placed(r, 0, i, o, start, start + duration[c])
+        for c, (r, i, o, start) in enumerate(columns)
         if x[c] > 0.5
     ]
     raw = h.getInfo().mip_dual_bound
