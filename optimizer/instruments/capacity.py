@@ -42,10 +42,12 @@ from optimizer.instruments.timeline import (
 log = logging.getLogger(__name__)
 
 DAY = 1440
-# Windows longer than this many days are only kept from the horizon start or to its end.
-# All windows between day boundaries grow with the square of the days: 10,000 rigid
-# requests over 66 days gave 7.6 million coefficients and 17 s of building before CP-SAT
-# started. A week (the usual horizon) keeps every window.
+# Windows longer than this many days are only kept from the horizon start or to its end,
+# and then only whole numbers of such spans long. All windows between day boundaries grow
+# with the square of the days: 10,000 rigid requests over 66 days gave 7.6 million
+# coefficients and 17 s of building before CP-SAT started; every window from the start or
+# to the end, over 200 days, still gave 9.5 million and a 31 s LP. A week (the usual
+# horizon) keeps every window.
 WINDOW_DAYS = 7
 
 # options[r][k]: for step k of request r, (instrument, closed start ranges) per option.
@@ -186,16 +188,20 @@ def _manned_minutes(
 def day_windows(horizon: int) -> tuple[list[int], list[tuple[int, int]]]:
     """Day boundaries of the horizon, and the windows [a, b) between them the rows use.
 
-    Every window up to ``WINDOW_DAYS`` long, and every window that starts at the horizon
-    start or ends at its end (those carry releases and deadlines over the whole horizon).
-    Any set of windows gives valid rows; leaving some out only weakens the bound.
+    Every window up to ``WINDOW_DAYS`` long, and the windows from the horizon start or to
+    its end that span whole multiples of it (those carry releases and deadlines over the
+    whole horizon). Any set of windows gives valid rows; leaving some out only weakens
+    the bound.
     """
     grid = sorted({*range(0, horizon, DAY), horizon})
+    span = WINDOW_DAYS * DAY
     windows = [
         (a, b)
         for x, a in enumerate(grid)
         for b in grid[x + 1 :]
-        if b - a <= WINDOW_DAYS * DAY or a == 0 or b == horizon
+        if b - a <= span
+        or ((a == 0 or b == horizon) and (b - a) % span == 0)
+        or (a == 0 and b == horizon)
     ]
     return grid, windows
 
@@ -387,13 +393,20 @@ def lp_bound(tl: Timeline, rel: Relaxation) -> float | None:
     return None if solution is None else solution.bound
 
 
-def lp_solution(tl: Timeline, rel: Relaxation) -> LpSolution | None:
-    """The LP over the rows (GLOP): its optimum as a bound, and each request's share."""
+def lp_solution(
+    tl: Timeline, rel: Relaxation, time_limit: float | None = None
+) -> LpSolution | None:
+    """The LP over the rows (GLOP): its optimum as a bound, and each request's share.
+
+    None if GLOP does not solve it (within ``time_limit`` seconds, when given).
+    """
     from ortools.linear_solver import pywraplp
 
     lp = pywraplp.Solver.CreateSolver("GLOP")
     if lp is None:
         return None
+    if time_limit is not None:
+        lp.SetTimeLimit(max(1, int(1000 * time_limit)))
     x = [
         lp.NumVar(_lower(tl, rel, r), 1.0 if rel.possible[r] else 0.0, f"served[{req.id}]")
         for r, req in enumerate(tl.requests)

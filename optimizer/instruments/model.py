@@ -60,6 +60,8 @@ SOLVERS = ("auto", "cp-sat", "greedy")
 # instruments (4,000 options) were proven optimal in 7.5 s by one run, and reached a 27 %
 # gap in 30 s by neighbourhood search under the capacity bound.
 LARGE_INTERVALS = 3000
+# Most of the remaining time the capacity LP may take (GLOP stops there, and gives no bound).
+LP_SHARE = 0.2
 
 
 def weight_scale(weights: list[float], multiplier: int = 1) -> tuple[int, float]:
@@ -714,7 +716,8 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     if greedy_ok and tl.instance.objective == "max_weighted_served":
         options = capacity.all_options(tl)
         rel = capacity.relaxation(tl, options)
-        lp = capacity.lp_solution(tl, rel)
+        # The LP bounds and guides; it may not take the time the search needs.
+        lp = capacity.lp_solution(tl, rel, time_limit=LP_SHARE * context.remaining())
         scale, rounding = weight_scale([r.weight for r in tl.requests])
         guide, limit, integral = [], math.inf, False
         if lp is not None:
@@ -807,7 +810,8 @@ def _solve_rigid(
 ) -> Outcome | None:
     """Rigid requests (no choice of start): HiGHS on the clique MIP of :mod:`rigid`.
 
-    None when HiGHS finds no schedule; the CP-SAT model then takes over.
+    If HiGHS ends without a better schedule, the warm start stands, with the best bound.
+    None when the MIP does not settle anything (the CP-SAT model then takes over).
     """
     # Leave time for explanations and verification (about a second at 10,000 requests).
     result = rigid.solve(
@@ -815,19 +819,22 @@ def _solve_rigid(
     )
     if result is None:
         return None
-    placed = result.placed
-    value = exact_sum(tl.requests[p.request].weight for p in placed)
-    if value < _greedy_value(tl, start):  # HiGHS may drop the warm start; keep the better
-        placed = start.bookings
-        value = _greedy_value(tl, start)
-    bound = limit
+    placed, value, proven = start.bookings, _greedy_value(tl, start), False
+    if result.placed is not None:  # HiGHS may end with no schedule, or a worse one
+        found = exact_sum(tl.requests[p.request].weight for p in result.placed)
+        if found >= value:
+            placed, value = result.placed, found
+            proven = result.status == Status.OPTIMAL
+    if placed is start.bookings:
+        extra["note"] = "HiGHS found no better schedule in time; the best greedy order"
+    bounds = [limit] if math.isfinite(limit) else []
     if result.bound is not None:
-        bound = min(bound, _settled(result.bound + rounding, scale, rounding))
-    status = Status.OPTIMAL if result.status == Status.OPTIMAL else Status.FEASIBLE
-    if value >= bound - 1e-9:
-        status = Status.OPTIMAL
-    if status == Status.OPTIMAL:
-        bound = max(bound, value)  # the optimum is at least the schedule in hand
+        bounds.append(_settled(result.bound + rounding, scale, rounding))
+    bound = min(bounds) if bounds else None
+    if proven or (bound is not None and value >= bound - 1e-9):
+        status, bound = Status.OPTIMAL, max(bound or value, value)  # the optimum is in hand
+    else:
+        status = Status.FEASIBLE
     placed, _ = canonical(placed, sorted({p.request for p in placed}), identical_requests(tl))
     return _finish(
         tl, status, "highs", placed, context,

@@ -47,7 +47,7 @@ def applies(tl: Timeline, options: capacity.Options) -> bool:
 class RigidResult:
     """HiGHS's answer: the bookings, what it proved, and its bound in weight units."""
 
-    def __init__(self, status: Status, placed: list[Placed], bound: float | None) -> None:
+    def __init__(self, status: Status, placed: list[Placed] | None, bound: float | None) -> None:
         self.status = status
         self.placed = placed
         self.bound = bound
@@ -61,7 +61,8 @@ def solve(
     scale: int,
     time_limit: float,
 ) -> RigidResult | None:
-    """The MIP above on HiGHS. None when HiGHS finds no schedule (the caller goes on).
+    """The MIP above on HiGHS: its schedule (None if it found none in time) and bound.
+    None when it does not apply after all (a request that must be served cannot be).
 
     Weights are multiplied by ``scale`` and rounded, so the objective is whole and the
     search stops only when no better whole value remains. No warm start is passed: given
@@ -163,9 +164,13 @@ def solve(
     )
     h.run()
     status = highs_status(h)
+    if status == Status.INFEASIBLE:
+        return None  # the CP-SAT model explains which mandatory requests clash
+    raw = h.getInfo().mip_dual_bound
+    bound = float(raw) / scale if raw is not None and abs(raw) < 1e30 else None
     if status not in (Status.OPTIMAL, Status.FEASIBLE):
         log.debug("rigid MIP: %s", h.modelStatusToString(h.getModelStatus()))
-        return None
+        return RigidResult(Status.NO_SOLUTION, None, bound)
     x = h.getSolution().col_value
     claimed = h.getInfo().objective_function_value
     if abs(sum(w for w, v in zip(weight, x, strict=True) if v > 0.5) - claimed) > 0.5:
@@ -176,8 +181,6 @@ def solve(
         for c, (r, i, o, start) in enumerate(columns)
         if x[c] > 0.5
     ]
-    raw = h.getInfo().mip_dual_bound
-    bound = float(raw) / scale if raw is not None and abs(raw) < 1e30 else None
     return RigidResult(status, placed, bound)
 
 

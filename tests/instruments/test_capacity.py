@@ -157,11 +157,12 @@ def test_the_dual_bound_holds_for_any_duals_and_is_tight_for_the_solvers():
         assert capacity._dual_bound(tl, rel, rows, duals) >= optimum - 1e-9
 
 
-def test_windows_reach_a_week_and_always_the_horizon_ends():
+def test_windows_reach_a_week_and_whole_weeks_from_the_horizon_ends():
     grid, windows = capacity.day_windows(30 * 1440)
     assert grid == list(range(0, 30 * 1440 + 1, 1440))
-    assert (0, 30 * 1440) in windows and (0, 20 * 1440) in windows
-    assert (3 * 1440, 30 * 1440) in windows and (3 * 1440, 10 * 1440) in windows
-    assert (3 * 1440, 11 * 1440) not in windows
+    assert (0, 21 * 1440) in windows and (2 * 1440, 30 * 1440) in windows  # whole weeks
+    assert (0, 20 * 1440) not in windows and (3 * 1440, 30 * 1440) not in windows
+    assert (3 * 1440, 10 * 1440) in windows and (3 * 1440, 11 * 1440) not in windows
+    assert (0, 30 * 1440) in windows  # the whole horizon
     _, week = capacity.day_windows(7 * 1440)
     assert len(week) == 7 * 8 // 2  # a week keeps every window between day boundaries

@@ -94,7 +94,7 @@ def test_tiny_rigid_instances_match_brute_force(seed, mip_only, monkeypatch):
     """With ``mip_only`` the capacity LP is out of the way (it can prove a warm start
     optimal on its own, and does on some of these), so HiGHS's MIP gives the answer."""
     if mip_only:
-        monkeypatch.setattr(capacity, "lp_solution", lambda tl, rel: None)
+        monkeypatch.setattr(capacity, "lp_solution", lambda tl, rel, time_limit=None: None)
     rng = random.Random(seed)
     changeover = [0, 15, 30, 0][seed]
     quota = [None, None, 300, 200][seed]
@@ -193,7 +193,9 @@ def test_any_rigid_instance_matches_brute_force_or_is_infeasible(case, mip_only)
     must = [k for k, job in enumerate(jobs) if job[5]]
     best = brute_force([job[:5] for job in jobs], changeover, quota, must=must)
     with patch.object(
-        capacity, "lp_solution", (lambda tl, rel: None) if mip_only else capacity.lp_solution
+        capacity,
+        "lp_solution",
+        (lambda tl, rel, time_limit=None: None) if mip_only else capacity.lp_solution,
     ):
         result = solve_document(doc, overrides=TEST_OPTIONS)
     if best is None:
@@ -283,7 +285,9 @@ def test_any_staffed_rigid_instance_matches_brute_force_or_is_infeasible(case, m
     doc, jobs, operators = case
     best = brute_force_staffed(jobs, operators)
     with patch.object(
-        capacity, "lp_solution", (lambda tl, rel: None) if mip_only else capacity.lp_solution
+        capacity,
+        "lp_solution",
+        (lambda tl, rel, time_limit=None: None) if mip_only else capacity.lp_solution,
     ):
         result = solve_document(doc, overrides=TEST_OPTIONS)
     if best is None:
@@ -317,3 +321,25 @@ def test_thousands_of_staffed_rigid_requests_are_proven_optimal():
     assert result.verification.valid, result.verification.violations
     assert result.bound == pytest.approx(result.objective)
     assert result.run.solver == "highs"
+
+
+def test_when_highs_finds_no_schedule_the_warm_start_stands_with_its_bound(monkeypatch):
+    """A MIP too large for the time left: the answer is the best greedy order, `feasible`,
+    and carries the tighter of the LP's bound and HiGHS's."""
+    from optimizer.instruments import rigid
+
+    doc, _ = mixed_document(random.Random(3), 60)
+    exact = solve_document(doc, overrides=TEST_OPTIONS)
+    assert exact.status == Status.OPTIMAL
+    monkeypatch.setattr(capacity, "lp_solution", lambda tl, rel, time_limit=None: None)
+    proven = exact.objective + 0.5  # as if HiGHS had proved no more than this
+    monkeypatch.setattr(
+        rigid, "solve", lambda *a, **k: rigid.RigidResult(Status.NO_SOLUTION, None, proven)
+    )
+    result = solve_document(doc, overrides=TEST_OPTIONS)
+    assert result.status == Status.FEASIBLE
+    assert result.verification.valid, result.verification.violations
+    assert result.objective <= exact.objective
+    assert result.bound == pytest.approx(proven)
+    assert result.run.solver == "highs"
+    assert "greedy" in result.kpis["note"]
