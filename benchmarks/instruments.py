@@ -80,6 +80,15 @@ the window, a left-packing tie-break (worse), 35 requests at 1 s or 100 at 4 s. 
 After identical requests were ordered (they also are inside neighbourhoods), seeds 1-3 at
 60 s gave 1651 (4.1 %), 1720 (4.7 %) and 1686 (6.7 %): within the run-to-run spread above.
 
+Rerun after the weighted-interval work (capacity LP with clique rows and an exact dual
+bound, the LP's order as a warm start when integral; the weeks' LP is not): JSPLIB all 14
+proven optimal (ft06 0.22 s, la01-la05 0.20-0.42 s, ft10 1.64 s, la16-la20 0.35-0.83 s,
+orb01 12.5 s, abz5 0.98 s); weeks of 1,000 requests at 60 s, seeds 1-3: 1658 (3.6 %),
+1724 (4.5 %), 1702 (5.7 %). On seed 3, the schedule after 55 s of search admits no
+unserved request as it stands; with the operators' bookings ignored 44 of them (weight 64)
+would fit, with the instruments' bookings ignored 45 (weight 62): idle operators and free
+instruments both exist but do not coincide, which no LP here sees.
+
 (d) Weighted interval scheduling, 60 s limit, 2 threads, 2026-11-28 ("peer" is the DP's or
 the flow's optimum, or the CP-SAT model's best after 60 s; "ratio" is our seconds over the
 peer's; every row ours is proven optimal):
