@@ -740,6 +740,13 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
                 bound=limit, version=cpsat_version(), extra_kpis=extra,
             )  # fmt: skip
         if context.options.solver == "auto" and rigid.applies(tl, options):
+            # HiGHS reports nothing while it runs: a client watching sees the warm start.
+            context.report(
+                objective=_greedy_value(tl, start),
+                bound=limit if math.isfinite(limit) else None,
+                solutions=1,
+                phase="highs",
+            )
             outcome = _solve_rigid(tl, options, start, context, extra, limit, scale, rounding)
             if outcome is not None:
                 return outcome

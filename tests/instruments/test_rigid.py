@@ -343,3 +343,14 @@ def test_when_highs_finds_no_schedule_the_warm_start_stands_with_its_bound(monke
     assert result.bound == pytest.approx(proven)
     assert result.run.solver == "highs"
     assert "greedy" in result.kpis["note"]
+
+
+def test_progress_shows_the_warm_start_and_bound_before_highs_runs(monkeypatch):
+    monkeypatch.setattr(capacity, "lp_solution", lambda tl, rel, time_limit=None: None)
+    doc, _ = mixed_document(random.Random(5), 40)
+    updates = []
+    result = solve_document(doc, overrides=TEST_OPTIONS, progress=updates.append)
+    assert result.status == Status.OPTIMAL and result.run.solver == "highs"
+    highs = [u for u in updates if u.phase == "highs"]
+    assert len(highs) == 1
+    assert highs[0].objective is not None and highs[0].objective <= result.objective
