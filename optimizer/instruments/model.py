@@ -828,7 +828,7 @@ def _solve_rigid(
         return None
     placed, value, proven = start.bookings, _greedy_value(tl, start), False
     if result.placed is not None:  # HiGHS may end with no schedule, or a worse one
-        found = exact_sum(tl.requests[p.request].weight for p in result.placed)
+        found = exact_sum(tl.requests[r].weight for r in {p.request for p in result.placed})
         if found >= value:
             placed, value = result.placed, found
             proven = result.status == Status.OPTIMAL
@@ -836,7 +836,13 @@ def _solve_rigid(
         extra["note"] = "HiGHS found no better schedule in time; the best greedy order"
     bounds = [limit] if math.isfinite(limit) else []
     if result.bound is not None:
-        bounds.append(_settled(result.bound + rounding, scale, rounding))
+        mip = _settled(result.bound + rounding, scale, rounding)
+        if mip < value - 1e-6 * max(1.0, abs(value)):
+            # Below a schedule in hand: the MIP missed a rule (it must not); claim nothing.
+            log.warning("rigid MIP bound %s is below a known schedule worth %s", mip, value)
+            proven = False
+        else:
+            bounds.append(mip)
     bound = min(bounds) if bounds else None
     if proven or (bound is not None and value >= bound - 1e-9):
         status, bound = Status.OPTIMAL, max(bound or value, value)  # the optimum is in hand

@@ -1,23 +1,26 @@
 """Rigid requests as a MIP: when no step has a choice of start, what is left to choose is
-which requests are served, on which instrument, and by which operator.
+which requests are served, on which instruments, and by which operators.
 
 This is weighted interval scheduling, on one instrument or on several with each request
 free to use only some of them (NP-hard in general). The formulation has a binary
-``x[r, i, o]`` per request, eligible instrument and (for a staffed step) qualified
-operator on shift for the whole step; at most one per request (exactly one if it must be
-served); per instrument at most one booking in each maximal clique of the interval graph
-of its bookings ``[start, end + changeover)``, and per operator at most one in each clique
-of its steps ``[start, end)``. Intervals that pairwise meet share a moment, so these rows
-forbid exactly the overlaps: the formulation is exact, and its LP is nearly integral.
-Quotas are rows of booked minutes.
+``x[r, k, i, o]`` per step of a request, eligible instrument and (for a staffed step)
+qualified operator on shift for the whole step. The first step is booked at most once
+(exactly once if the request must be served) and every later step exactly when the first
+is; two consecutive steps whose instruments are too far apart for the time between them
+exclude each other. Per instrument at most one booking lies in each maximal clique of the
+interval graph of its bookings ``[start, end + changeover)``, and per operator at most one
+in each clique of its steps ``[start, end)``. Intervals that pairwise meet share a
+moment, so these rows forbid exactly the overlaps: the formulation is exact, and its LP
+is nearly integral. Quotas are rows of booked minutes.
 
 Measured (``benchmarks/instruments.py`` notes): 3,000 rigid requests on three instruments,
 each eligible for one, two or all three, ended 5.7 % short of the optimum after 60 s of
 CP-SAT on the full model (7.1 % with operators); HiGHS on these rows proves the optimum
 in seconds.
 
-Scope, checked by :func:`applies`: ``max_weighted_served``, every request one step, and
-every option rigid. Anything else goes to the CP-SAT model.
+Scope, checked by :func:`applies`: ``max_weighted_served``, every option rigid, and no
+request with two steps that may share an instrument with a changeover. Anything else goes
+to the CP-SAT model.
 """
 
 from __future__ import annotations
@@ -36,12 +39,24 @@ log = logging.getLogger(__name__)
 
 
 def applies(tl: Timeline, options: capacity.Options) -> bool:
-    """Whether :func:`solve` covers this instance exactly."""
-    return (
-        tl.instance.objective == "max_weighted_served"
-        and all(len(req.steps) == 1 for req in tl.requests)
-        and capacity.flexible_option_count(options) == 0
-    )
+    """Whether :func:`solve` covers this instance exactly.
+
+    Steps of one request owe each other no changeover on an instrument they share; the
+    clique rows would charge it, so requests whose steps share an instrument that has a
+    changeover are left to the CP-SAT model (it waives it, see ``_shared_instruments``).
+    """
+    if tl.instance.objective != "max_weighted_served":
+        return False
+    if capacity.flexible_option_count(options) != 0:
+        return False
+    for steps in options:
+        seen: set[int] = set()
+        for opts in steps:
+            here = {i for i, _ in opts if tl.changeover[i] > 0}
+            if here & seen:
+                return False
+            seen |= here
+    return True
 
 
 class RigidResult:
@@ -73,47 +88,63 @@ def solve(
     """
     import highspy
 
-    # One column per (request, instrument, operator or None) option, with its one start.
-    columns: list[tuple[int, int, int | None, int]] = []
+    # One column per (request, step, instrument, operator or None) option, with its one
+    # start; a request with a step that has none has no columns at all.
+    columns: list[tuple[int, int, int, int | None, int]] = []
     for r, steps in enumerate(options):
-        if not steps:
-            continue
-        step = tl.requests[r].steps[0]
-        for i, ranges in steps[0]:
-            start = ranges[0][0]
-            if not step.operator_required:
-                columns.append((r, i, None, start))
-                continue
-            for o in tl.operators_for(i):
-                on_shift = start_ranges(
-                    tl.operator_free[o], step.duration, start, start + step.duration
-                )
-                if on_shift:
-                    columns.append((r, i, o, start))
+        own: list[tuple[int, int, int, int | None, int]] = []
+        for k, opts in enumerate(steps):
+            step = tl.requests[r].steps[k]
+            before = len(own)
+            for i, ranges in opts:
+                start = ranges[0][0]
+                if not step.operator_required:
+                    own.append((r, k, i, None, start))
+                    continue
+                for o in tl.operators_for(i):
+                    end = start + step.duration
+                    if start_ranges(tl.operator_free[o], step.duration, start, end):
+                        own.append((r, k, i, o, start))
+            if len(own) == before:
+                own = []
+                break
+        columns += own
     booked_somewhere = {r for r, *_ in columns}
     if not columns or any(
         req.must and r not in booked_somewhere for r, req in enumerate(tl.requests)
     ):
         return None  # a request that must be served cannot be: CP-SAT explains why
     n = len(columns)
-    duration = [tl.requests[r].steps[0].duration for r, *_ in columns]
+    duration = [tl.requests[r].steps[k].duration for r, k, *_ in columns]
     rows: list[tuple[list[int], list[float], float, float]] = []  # (cols, coefs, lower, upper)
 
-    by_request: dict[int, list[int]] = {}
+    by_step: dict[tuple[int, int], list[int]] = {}
     on: dict[int, list[int]] = {}
     by_operator: dict[int, list[int]] = {}
-    for c, (r, i, op, _) in enumerate(columns):
-        by_request.setdefault(r, []).append(c)
+    for c, (r, k, i, op, _) in enumerate(columns):
+        by_step.setdefault((r, k), []).append(c)
         on.setdefault(i, []).append(c)
         if op is not None:
             by_operator.setdefault(op, []).append(c)
-    for r, cols in by_request.items():
-        must = 1.0 if tl.requests[r].must else 0.0
-        if len(cols) > 1 or must:
-            rows.append((cols, [1.0] * len(cols), must, 1.0))
+    for (r, k), cols in by_step.items():
+        if k == 0:  # served at most once, exactly once if it must be
+            must = 1.0 if tl.requests[r].must else 0.0
+            if len(cols) > 1 or must:
+                rows.append((cols, [1.0] * len(cols), must, 1.0))
+            continue
+        # every later step is booked exactly when the first one is
+        first = by_step[(r, 0)]
+        rows.append((cols + first, [1.0] * len(cols) + [-1.0] * len(first), 0.0, 0.0))
+        # consecutive steps: the next starts after this one ends plus the travel between
+        for a in by_step[(r, k - 1)]:
+            for b in cols:
+                _, _, ia, _, sa = columns[a]
+                _, _, ib, _, sb = columns[b]
+                if sb < sa + duration[a] + tl.travel_between(ia, ib):
+                    rows.append(([a, b], [1.0, 1.0], 0.0, 1.0))
 
     def at_most_one_at_a_time(cols: list[int], tail: int) -> None:
-        segments = [(columns[c][3], columns[c][3] + duration[c] + tail) for c in cols]
+        segments = [(columns[c][4], columns[c][4] + duration[c] + tail) for c in cols]
         for clique in maximal_cliques(segments):
             if len(clique) > 1:
                 rows.append(([cols[k] for k in clique], [1.0] * len(clique), 0.0, 1.0))
@@ -125,7 +156,7 @@ def solve(
     for (institution, kind), quota in tl.quotas.items():
         cols = [
             c
-            for c, (r, i, _, _) in enumerate(columns)
+            for c, (r, _, i, _, _) in enumerate(columns)
             if tl.requests[r].institution == institution and tl.instrument_type[i] == kind
         ]
         if cols and sum(duration[c] for c in cols) > quota:
@@ -144,7 +175,8 @@ def solve(
         index += cols
         value += coefs
         row_starts.append(len(index))
-    weight = [round(tl.requests[r].weight * scale) for r, *_ in columns]
+    # The weight sits on the first step's columns; later steps follow them.
+    weight = [round(tl.requests[r].weight * scale) if k == 0 else 0 for r, k, *_ in columns]
     h.passModel(
         n,
         len(rows),
@@ -177,8 +209,8 @@ def solve(
         log.warning("rigid MIP: HiGHS's columns do not add up to its objective %s", claimed)
         return None
     placed = [
-        Placed(r, 0, i, o, start, start + duration[c])
-        for c, (r, i, o, start) in enumerate(columns)
+        Placed(r, k, i, o, start, start + duration[c])
+        for c, (r, k, i, o, start) in enumerate(columns)
         if x[c] > 0.5
     ]
     return RigidResult(status, placed, bound)
