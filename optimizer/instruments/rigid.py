@@ -26,6 +26,7 @@ to the CP-SAT model.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,13 +60,120 @@ def applies(tl: Timeline, options: capacity.Options) -> bool:
     return True
 
 
+@dataclass(frozen=True)
 class RigidResult:
-    """HiGHS's answer: the bookings, what it proved, and its bound in weight units."""
+    """HiGHS's answer: what it proved, its bookings (None: none found), its bound."""
 
-    def __init__(self, status: Status, placed: list[Placed] | None, bound: float | None) -> None:
-        self.status = status
-        self.placed = placed
-        self.bound = bound
+    status: Status
+    placed: list[Placed] | None
+    bound: float | None  # in weight units
+
+
+@dataclass(frozen=True)
+class Column:
+    """One way to book a step: on this instrument, by this operator (None: unstaffed)."""
+
+    request: int
+    step: int
+    instrument: int
+    operator: int | None
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """lower ≤ Σ coefficient · x[column] ≤ upper."""
+
+    columns: list[int]
+    coefficients: list[float]
+    lower: float
+    upper: float
+
+
+def columns_of(tl: Timeline, options: capacity.Options) -> list[Column]:
+    """Every (request, step, instrument, operator) booking there is, each at its one start;
+    a request with a step that cannot be booked at all has none."""
+    out: list[Column] = []
+    for r, steps in enumerate(options):
+        own: list[Column] = []
+        for k, opts in enumerate(steps):
+            step = tl.requests[r].steps[k]
+            before = len(own)
+            for i, ranges in opts:
+                start = ranges[0][0]
+                end = start + step.duration
+                if not step.operator_required:
+                    own.append(Column(r, k, i, None, start, end))
+                    continue
+                for o in tl.operators_for(i):
+                    if start_ranges(tl.operator_free[o], step.duration, start, end):
+                        own.append(Column(r, k, i, o, start, end))
+            if len(own) == before:
+                own = []
+                break
+        out += own
+    return out
+
+
+def served_once(tl: Timeline, columns: list[Column]) -> list[Row]:
+    """Hard: a request's first step is booked at most once, exactly once if it must be;
+    every later step exactly when the first is; consecutive steps leave time to travel."""
+    by_step: dict[tuple[int, int], list[int]] = {}
+    for c, col in enumerate(columns):
+        by_step.setdefault((col.request, col.step), []).append(c)
+    rows = []
+    for (r, k), cols in by_step.items():
+        if k == 0:
+            must = 1.0 if tl.requests[r].must else 0.0
+            if len(cols) > 1 or must:
+                rows.append(Row(cols, [1.0] * len(cols), must, 1.0))
+            continue
+        first = by_step[(r, 0)]
+        rows.append(Row(cols + first, [1.0] * len(cols) + [-1.0] * len(first), 0.0, 0.0))
+        for a in by_step[(r, k - 1)]:
+            for b in cols:
+                before, after = columns[a], columns[b]
+                travel = tl.travel_between(before.instrument, after.instrument)
+                if after.start < before.end + travel:
+                    rows.append(Row([a, b], [1.0, 1.0], 0.0, 1.0))
+    return rows
+
+
+def one_at_a_time(tl: Timeline, columns: list[Column]) -> list[Row]:
+    """Hard: bookings on one instrument (changeover included) never overlap, nor do the
+    steps of one operator: at most one in each maximal clique of their intervals."""
+    on: dict[int, list[int]] = {}
+    by_operator: dict[int, list[int]] = {}
+    for c, col in enumerate(columns):
+        on.setdefault(col.instrument, []).append(c)
+        if col.operator is not None:
+            by_operator.setdefault(col.operator, []).append(c)
+    groups = [(cols, tl.changeover[i]) for i, cols in on.items()]
+    groups += [(cols, 0) for cols in by_operator.values()]
+    rows = []
+    for cols, tail in groups:
+        segments = [(columns[c].start, columns[c].end + tail) for c in cols]
+        for clique in maximal_cliques(segments):
+            if len(clique) > 1:
+                rows.append(Row([cols[k] for k in clique], [1.0] * len(clique), 0.0, 1.0))
+    return rows
+
+
+def within_quotas(tl: Timeline, columns: list[Column]) -> list[Row]:
+    """Hard: an institution's booked minutes on a type never exceed its quota."""
+    rows = []
+    for (institution, kind), quota in tl.quotas.items():
+        cols = [
+            c
+            for c, col in enumerate(columns)
+            if tl.requests[col.request].institution == institution
+            and tl.instrument_type[col.instrument] == kind
+        ]
+        minutes = [float(columns[c].end - columns[c].start) for c in cols]
+        if sum(minutes) > quota:
+            rows.append(Row(cols, minutes, 0.0, float(quota)))
+    return rows
 
 
 def solve(
@@ -88,79 +196,23 @@ def solve(
     """
     import highspy
 
-    # One column per (request, step, instrument, operator or None) option, with its one
-    # start; a request with a step that has none has no columns at all.
-    columns: list[tuple[int, int, int, int | None, int]] = []
-    for r, steps in enumerate(options):
-        own: list[tuple[int, int, int, int | None, int]] = []
-        for k, opts in enumerate(steps):
-            step = tl.requests[r].steps[k]
-            before = len(own)
-            for i, ranges in opts:
-                start = ranges[0][0]
-                if not step.operator_required:
-                    own.append((r, k, i, None, start))
-                    continue
-                for o in tl.operators_for(i):
-                    end = start + step.duration
-                    if start_ranges(tl.operator_free[o], step.duration, start, end):
-                        own.append((r, k, i, o, start))
-            if len(own) == before:
-                own = []
-                break
-        columns += own
-    booked_somewhere = {r for r, *_ in columns}
+    columns = columns_of(tl, options)
+    booked_somewhere = {col.request for col in columns}
     if not columns or any(
         req.must and r not in booked_somewhere for r, req in enumerate(tl.requests)
     ):
         return None  # a request that must be served cannot be: CP-SAT explains why
+    rows = served_once(tl, columns) + one_at_a_time(tl, columns) + within_quotas(tl, columns)
+    # The weight sits on the first step's columns; later steps follow them.
+    weight = [
+        round(tl.requests[col.request].weight * scale) if col.step == 0 else 0 for col in columns
+    ]
     n = len(columns)
-    duration = [tl.requests[r].steps[k].duration for r, k, *_ in columns]
-    rows: list[tuple[list[int], list[float], float, float]] = []  # (cols, coefs, lower, upper)
-
-    by_step: dict[tuple[int, int], list[int]] = {}
-    on: dict[int, list[int]] = {}
-    by_operator: dict[int, list[int]] = {}
-    for c, (r, k, i, op, _) in enumerate(columns):
-        by_step.setdefault((r, k), []).append(c)
-        on.setdefault(i, []).append(c)
-        if op is not None:
-            by_operator.setdefault(op, []).append(c)
-    for (r, k), cols in by_step.items():
-        if k == 0:  # served at most once, exactly once if it must be
-            must = 1.0 if tl.requests[r].must else 0.0
-            if len(cols) > 1 or must:
-                rows.append((cols, [1.0] * len(cols), must, 1.0))
-            continue
-        # every later step is booked exactly when the first one is
-        first = by_step[(r, 0)]
-        rows.append((cols + first, [1.0] * len(cols) + [-1.0] * len(first), 0.0, 0.0))
-        # consecutive steps: the next starts after this one ends plus the travel between
-        for a in by_step[(r, k - 1)]:
-            for b in cols:
-                _, _, ia, _, sa = columns[a]
-                _, _, ib, _, sb = columns[b]
-                if sb < sa + duration[a] + tl.travel_between(ia, ib):
-                    rows.append(([a, b], [1.0, 1.0], 0.0, 1.0))
-
-    def at_most_one_at_a_time(cols: list[int], tail: int) -> None:
-        segments = [(columns[c][4], columns[c][4] + duration[c] + tail) for c in cols]
-        for clique in maximal_cliques(segments):
-            if len(clique) > 1:
-                rows.append(([cols[k] for k in clique], [1.0] * len(clique), 0.0, 1.0))
-
-    for i, cols in on.items():
-        at_most_one_at_a_time(cols, tl.changeover[i])
-    for cols in by_operator.values():
-        at_most_one_at_a_time(cols, 0)
-    for (institution, kind), quota in tl.quotas.items():
-        cols = [
-            c
-            for c, (r, _, i, _, _) in enumerate(columns)
-            if tl.requests[r].institution == institution and tl.instrument_type[i] == kind
-        ]
-        if cols and sum(duration[c] for c in cols) > quota:
-            rows.append((cols, [float(duration[c]) for c in cols], 0.0, float(quota)))
+    row_starts, index, value = [0], [], []
+    for row in rows:
+        index += row.columns
+        value += row.coefficients
+        row_starts.append(len(index))
 
     prepare_highs(context.threads)
     h = highspy.Highs()
@@ -170,13 +222,6 @@ def solve(
     h.setOptionValue("random_seed", context.options.seed % 2**31)
     h.setOptionValue("mip_rel_gap", context.options.relative_gap)
     h.setOptionValue("mip_abs_gap", 0.5)  # whole scaled weights: below one unit is proof
-    row_starts, index, value = [0], [], []
-    for cols, coefs, _, _ in rows:
-        index += cols
-        value += coefs
-        row_starts.append(len(index))
-    # The weight sits on the first step's columns; later steps follow them.
-    weight = [round(tl.requests[r].weight * scale) if k == 0 else 0 for r, k, *_ in columns]
     h.passModel(
         n,
         len(rows),
@@ -187,8 +232,8 @@ def solve(
         np.array(weight, dtype=float),
         np.zeros(n),
         np.ones(n),
-        np.array([lo for *_, lo, _ in rows], dtype=float),
-        np.array([hi for *_, hi in rows], dtype=float),
+        np.array([row.lower for row in rows], dtype=float),
+        np.array([row.upper for row in rows], dtype=float),
         np.array(row_starts, dtype=np.int32),
         np.array(index, dtype=np.int32),
         np.array(value, dtype=float),
@@ -209,9 +254,9 @@ def solve(
         log.warning("rigid MIP: HiGHS's columns do not add up to its objective %s", claimed)
         return None
     placed = [
-        Placed(r, k, i, o, start, start + duration[c])
-        for c, (r, k, i, o, start) in enumerate(columns)
-        if x[c] > 0.5
+        Placed(col.request, col.step, col.instrument, col.operator, col.start, col.end)
+        for col, v in zip(columns, x, strict=True)
+        if v > 0.5
     ]
     return RigidResult(status, placed, bound)
 
