@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -130,6 +131,44 @@ def silence_highs_banner() -> None:
         os.dup2(saved, 1)
         os.close(saved)
     _banner_silenced = True
+
+
+def maximise_binary(
+    highs: Any,
+    objective: Sequence[float],
+    column_bounds: tuple[Sequence[float], Sequence[float]],
+    rows: Sequence[tuple[Sequence[int], Sequence[float], float, float]],
+) -> None:
+    """Hand HiGHS "maximise objective · x over binary x within ``column_bounds``, with
+    lower ≤ Σ coefficient · x[column] ≤ upper per row (columns, coefficients, lower,
+    upper)", as its row-wise sparse matrix."""
+    import numpy as np
+
+    starts: list[int] = [0]
+    index: list[int] = []
+    value: list[float] = []
+    for columns, coefficients, _, _ in rows:
+        index += columns
+        value += coefficients
+        starts.append(len(index))
+    n = len(objective)
+    highs.passModel(
+        n,
+        len(rows),
+        len(index),
+        2,  # row-wise matrix
+        -1,  # maximise
+        0.0,
+        np.array(objective, dtype=np.float64),
+        np.array(column_bounds[0], dtype=np.float64),
+        np.array(column_bounds[1], dtype=np.float64),
+        np.array([row[2] for row in rows], dtype=float),
+        np.array([row[3] for row in rows], dtype=float),
+        np.array(starts, dtype=np.int32),
+        np.array(index, dtype=np.int32),
+        np.array(value, dtype=float),
+        np.ones(n, dtype=np.int32),
+    )
 
 
 def highs_status(highs: Any, *, feasible_counts: bool = True) -> Status:

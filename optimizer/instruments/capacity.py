@@ -472,7 +472,7 @@ def mip_bound(
     """
     import highspy
 
-    from optimizer.core.mip import prepare_highs
+    from optimizer.core.mip import maximise_binary, prepare_highs
 
     n = len(tl.requests)
     rows = rel.rows
@@ -486,30 +486,14 @@ def mip_bound(
     h.setOptionValue("random_seed", seed % 2**31)
     # Only the dual bound is wanted: stop once it is within a hair of the best found.
     h.setOptionValue("mip_rel_gap", 1e-4)
-    starts, index, value = [0], [], []
-    for row in rows:
-        for r, c in sorted(row.need.items()):
-            index.append(r)
-            value.append(float(c))
-        starts.append(len(index))
-    lower = np.array([_lower(tl, rel, r) for r in range(n)])
-    upper = np.array([1.0 if p else 0.0 for p in rel.possible])
-    h.passModel(
-        n,
-        len(rows),
-        len(index),
-        2,  # row-wise matrix
-        -1,  # maximise
-        0.0,
-        np.array([req.weight for req in tl.requests], dtype=float),
-        lower,
-        upper,
-        np.full(len(rows), -highspy.kHighsInf),
-        np.array([float(row.cap) for row in rows]),
-        np.array(starts, dtype=np.int32),
-        np.array(index, dtype=np.int32),
-        np.array(value, dtype=float),
-        np.ones(n, dtype=np.int32),
+    maximise_binary(
+        h,
+        [req.weight for req in tl.requests],
+        ([_lower(tl, rel, r) for r in range(n)], [1.0 if p else 0.0 for p in rel.possible]),
+        [
+            (sorted(row.need), [float(row.need[r]) for r in sorted(row.need)], -math.inf, row.cap)
+            for row in rows
+        ],
     )
     h.run()
     status = h.getModelStatus()

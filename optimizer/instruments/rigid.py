@@ -28,10 +28,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
-
 from optimizer.core.envelope import Status
-from optimizer.core.mip import highs_status, package_version, prepare_highs
+from optimizer.core.mip import highs_status, maximise_binary, package_version, prepare_highs
 from optimizer.core.runner import SolveContext
 from optimizer.instruments import capacity
 from optimizer.instruments.timeline import Placed, Timeline, maximal_cliques, start_ranges
@@ -69,34 +67,17 @@ class RigidResult:
     bound: float | None  # in weight units
 
 
-@dataclass(frozen=True)
-class Column:
-    """One way to book a step: on this instrument, by this operator (None: unstaffed)."""
-
-    request: int
-    step: int
-    instrument: int
-    operator: int | None
-    start: int
-    end: int
+# lower ≤ Σ coefficient · x[column] ≤ upper: (columns, coefficients, lower, upper)
+Row = tuple[list[int], list[float], float, float]
 
 
-@dataclass(frozen=True)
-class Row:
-    """lower ≤ Σ coefficient · x[column] ≤ upper."""
-
-    columns: list[int]
-    coefficients: list[float]
-    lower: float
-    upper: float
-
-
-def columns_of(tl: Timeline, options: capacity.Options) -> list[Column]:
-    """Every (request, step, instrument, operator) booking there is, each at its one start;
-    a request with a step that cannot be booked at all has none."""
-    out: list[Column] = []
+def columns_of(tl: Timeline, options: capacity.Options) -> list[Placed]:
+    """Every booking there could be, one per (request, step, instrument, operator) at its
+    one start (operator None: unstaffed); a request with a step that cannot be booked at
+    all has none."""
+    out: list[Placed] = []
     for r, steps in enumerate(options):
-        own: list[Column] = []
+        own: list[Placed] = []
         for k, opts in enumerate(steps):
             step = tl.requests[r].steps[k]
             before = len(own)
@@ -104,11 +85,11 @@ def columns_of(tl: Timeline, options: capacity.Options) -> list[Column]:
                 start = ranges[0][0]
                 end = start + step.duration
                 if not step.operator_required:
-                    own.append(Column(r, k, i, None, start, end))
+                    own.append(Placed(r, k, i, None, start, end))
                     continue
                 for o in tl.operators_for(i):
                     if start_ranges(tl.operator_free[o], step.duration, start, end):
-                        own.append(Column(r, k, i, o, start, end))
+                        own.append(Placed(r, k, i, o, start, end))
             if len(own) == before:
                 own = []
                 break
@@ -116,7 +97,7 @@ def columns_of(tl: Timeline, options: capacity.Options) -> list[Column]:
     return out
 
 
-def served_once(tl: Timeline, columns: list[Column]) -> list[Row]:
+def served_once(tl: Timeline, columns: list[Placed]) -> list[Row]:
     """Hard: a request's first step is booked at most once, exactly once if it must be;
     every later step exactly when the first is; consecutive steps leave time to travel."""
     by_step: dict[tuple[int, int], list[int]] = {}
@@ -127,20 +108,20 @@ def served_once(tl: Timeline, columns: list[Column]) -> list[Row]:
         if k == 0:
             must = 1.0 if tl.requests[r].must else 0.0
             if len(cols) > 1 or must:
-                rows.append(Row(cols, [1.0] * len(cols), must, 1.0))
+                rows.append((cols, [1.0] * len(cols), must, 1.0))
             continue
         first = by_step[(r, 0)]
-        rows.append(Row(cols + first, [1.0] * len(cols) + [-1.0] * len(first), 0.0, 0.0))
+        rows.append((cols + first, [1.0] * len(cols) + [-1.0] * len(first), 0.0, 0.0))
         for a in by_step[(r, k - 1)]:
             for b in cols:
                 before, after = columns[a], columns[b]
                 travel = tl.travel_between(before.instrument, after.instrument)
                 if after.start < before.end + travel:
-                    rows.append(Row([a, b], [1.0, 1.0], 0.0, 1.0))
+                    rows.append(([a, b], [1.0, 1.0], 0.0, 1.0))
     return rows
 
 
-def one_at_a_time(tl: Timeline, columns: list[Column]) -> list[Row]:
+def one_at_a_time(tl: Timeline, columns: list[Placed]) -> list[Row]:
     """Hard: bookings on one instrument (changeover included) never overlap, nor do the
     steps of one operator: at most one in each maximal clique of their intervals."""
     on: dict[int, list[int]] = {}
@@ -156,11 +137,11 @@ def one_at_a_time(tl: Timeline, columns: list[Column]) -> list[Row]:
         segments = [(columns[c].start, columns[c].end + tail) for c in cols]
         for clique in maximal_cliques(segments):
             if len(clique) > 1:
-                rows.append(Row([cols[k] for k in clique], [1.0] * len(clique), 0.0, 1.0))
+                rows.append(([cols[k] for k in clique], [1.0] * len(clique), 0.0, 1.0))
     return rows
 
 
-def within_quotas(tl: Timeline, columns: list[Column]) -> list[Row]:
+def within_quotas(tl: Timeline, columns: list[Placed]) -> list[Row]:
     """Hard: an institution's booked minutes on a type never exceed its quota."""
     rows = []
     for (institution, kind), quota in tl.quotas.items():
@@ -172,7 +153,7 @@ def within_quotas(tl: Timeline, columns: list[Column]) -> list[Row]:
         ]
         minutes = [float(columns[c].end - columns[c].start) for c in cols]
         if sum(minutes) > quota:
-            rows.append(Row(cols, minutes, 0.0, float(quota)))
+            rows.append((cols, minutes, 0.0, float(quota)))
     return rows
 
 
@@ -207,13 +188,6 @@ def solve(
     weight = [
         round(tl.requests[col.request].weight * scale) if col.step == 0 else 0 for col in columns
     ]
-    n = len(columns)
-    row_starts, index, value = [0], [], []
-    for row in rows:
-        index += row.columns
-        value += row.coefficients
-        row_starts.append(len(index))
-
     prepare_highs(context.threads)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
@@ -222,23 +196,7 @@ def solve(
     h.setOptionValue("random_seed", context.options.seed % 2**31)
     h.setOptionValue("mip_rel_gap", context.options.relative_gap)
     h.setOptionValue("mip_abs_gap", 0.5)  # whole scaled weights: below one unit is proof
-    h.passModel(
-        n,
-        len(rows),
-        len(index),
-        2,  # row-wise matrix
-        -1,  # maximise
-        0.0,
-        np.array(weight, dtype=float),
-        np.zeros(n),
-        np.ones(n),
-        np.array([row.lower for row in rows], dtype=float),
-        np.array([row.upper for row in rows], dtype=float),
-        np.array(row_starts, dtype=np.int32),
-        np.array(index, dtype=np.int32),
-        np.array(value, dtype=float),
-        np.ones(n, dtype=np.int32),
-    )
+    maximise_binary(h, weight, ([0.0] * len(columns), [1.0] * len(columns)), rows)
     h.run()
     status = highs_status(h)
     if status == Status.INFEASIBLE:
@@ -253,11 +211,7 @@ def solve(
     if abs(sum(w for w, v in zip(weight, x, strict=True) if v > 0.5) - claimed) > 0.5:
         log.warning("rigid MIP: HiGHS's columns do not add up to its objective %s", claimed)
         return None
-    placed = [
-        Placed(col.request, col.step, col.instrument, col.operator, col.start, col.end)
-        for col, v in zip(columns, x, strict=True)
-        if v > 0.5
-    ]
+    placed = [col for col, v in zip(columns, x, strict=True) if v > 0.5]
     return RigidResult(status, placed, bound)
 
 

@@ -278,13 +278,17 @@ def interval_scheduling_on_machines_optimum(jobs: list[tuple[int, int, float]], 
     return -nx.min_cost_flow_cost(g) / scale
 
 
-def rigid_pool_document(rng: random.Random, machines: int, n: int) -> tuple[dict, list]:
-    """n rigid requests, each free to use any of ``machines`` identical instruments."""
+def rigid_pool_document(
+    rng: random.Random, machines: int, n: int, days: int = 1
+) -> tuple[dict, list]:
+    """n rigid requests over ``days`` days, each free to use any of ``machines`` identical
+    instruments; weights in whole cents (the flow oracle scales them to integers)."""
     jobs, requests = [], []
     names = [f"em-{m}" for m in range(1, machines + 1)]
+    horizon = days * 1440
     for k in range(n):
-        start = rng.randrange(0, 1300)
-        end = min(1440, start + rng.randrange(10, 300))
+        start = rng.randrange(0, horizon - 140)
+        end = min(horizon, start + rng.randrange(10, 300))
         weight = round(rng.uniform(0.5, 9.5), 2)
         jobs.append((start, end, weight))
         requests.append(
@@ -297,7 +301,13 @@ def rigid_pool_document(rng: random.Random, machines: int, n: int) -> tuple[dict
             )
         )
     instruments = [{"id": name, "type": "em", "site": "site-a"} for name in names]
-    return base_document(requests=requests, instruments=instruments, operators=[]), jobs
+    document = base_document(
+        requests=requests,
+        instruments=instruments,
+        operators=[],
+        horizon={"start": at(0), "end": at(horizon)},
+    )
+    return document, jobs
 
 
 @pytest.mark.parametrize(("seed", "machines"), [(0, 2), (1, 3), (2, 3), (3, 4)])

@@ -145,6 +145,20 @@ def test_a_mandatory_request_that_cannot_fit_is_still_reported_infeasible():
     }
 
 
+def assert_matches(doc: dict, best: float | None, *, mip_only: bool) -> None:
+    """The solve is infeasible exactly when ``best`` is None, else proves ``best``. With
+    ``mip_only`` the capacity LP cannot settle the instance first, so HiGHS's MIP does."""
+    quiet = (lambda tl, rel, time_limit=None: None) if mip_only else capacity.lp_solution
+    with patch.object(capacity, "lp_solution", quiet):
+        result = solve_document(doc, overrides=TEST_OPTIONS)
+    if best is None:
+        assert result.status == Status.INFEASIBLE
+    else:
+        assert result.status == Status.OPTIMAL
+        assert result.verification.valid, result.verification.violations
+        assert result.objective == pytest.approx(best)
+
+
 @st.composite
 def rigid_documents(draw):
     """Up to seven rigid requests on three instruments: eligibility, changeover, quota and
@@ -187,23 +201,11 @@ def rigid_documents(draw):
 @settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
 @given(rigid_documents(), st.booleans())
 def test_any_rigid_instance_matches_brute_force_or_is_infeasible(case, mip_only):
-    """Mandatory requests included: infeasible exactly when no assignment serves them all.
-    With ``mip_only`` the capacity LP cannot settle the instance first, so HiGHS does."""
+    """Mandatory requests included: infeasible exactly when no assignment serves them all."""
     doc, jobs, changeover, quota = case
     must = [k for k, job in enumerate(jobs) if job[5]]
     best = brute_force([job[:5] for job in jobs], changeover, quota, must=must)
-    with patch.object(
-        capacity,
-        "lp_solution",
-        (lambda tl, rel, time_limit=None: None) if mip_only else capacity.lp_solution,
-    ):
-        result = solve_document(doc, overrides=TEST_OPTIONS)
-    if best is None:
-        assert result.status == Status.INFEASIBLE
-    else:
-        assert result.status == Status.OPTIMAL
-        assert result.verification.valid, result.verification.violations
-        assert result.objective == pytest.approx(best)
+    assert_matches(doc, best, mip_only=mip_only)
 
 
 @st.composite
@@ -281,21 +283,9 @@ def brute_force_staffed(jobs, operators) -> float | None:
 @settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
 @given(staffed_rigid_documents(), st.booleans())
 def test_any_staffed_rigid_instance_matches_brute_force_or_is_infeasible(case, mip_only):
-    """With ``mip_only`` the capacity LP cannot settle the instance first, so HiGHS does."""
     doc, jobs, operators = case
     best = brute_force_staffed(jobs, operators)
-    with patch.object(
-        capacity,
-        "lp_solution",
-        (lambda tl, rel, time_limit=None: None) if mip_only else capacity.lp_solution,
-    ):
-        result = solve_document(doc, overrides=TEST_OPTIONS)
-    if best is None:
-        assert result.status == Status.INFEASIBLE
-    else:
-        assert result.status == Status.OPTIMAL
-        assert result.verification.valid, result.verification.violations
-        assert result.objective == pytest.approx(best)
+    assert_matches(doc, best, mip_only=mip_only)
 
 
 def test_thousands_of_staffed_rigid_requests_are_proven_optimal():
@@ -460,15 +450,7 @@ def brute_force_workflows(jobs, changeover, skills, shift) -> float | None:
 def test_any_rigid_workflow_instance_matches_brute_force_or_is_infeasible(case, mip_only):
     doc, jobs, changeover, skills, shift = case
     best = brute_force_workflows(jobs, changeover, skills, shift)
-    quiet = (lambda tl, rel, time_limit=None: None) if mip_only else capacity.lp_solution
-    with patch.object(capacity, "lp_solution", quiet):
-        result = solve_document(doc, overrides=TEST_OPTIONS)
-    if best is None:
-        assert result.status == Status.INFEASIBLE
-    else:
-        assert result.status == Status.OPTIMAL
-        assert result.verification.valid, result.verification.violations
-        assert result.objective == pytest.approx(best)
+    assert_matches(doc, best, mip_only=mip_only)
 
 
 def test_steps_of_one_request_back_to_back_owe_no_changeover(monkeypatch):
