@@ -89,6 +89,14 @@ unserved request as it stands; with the operators' bookings ignored 44 of them (
 would fit, with the instruments' bookings ignored 45 (weight 62): idle operators and free
 instruments both exist but do not coincide, which no LP here sees.
 
+Re-packing days of staffed sessions with HiGHS (optimizer/instruments/repack.py, after
+45 % of the time, alternating with 8 s of CP-SAT neighbourhoods): at 60 s, seed 3 1703
+(5.6 %) and seed 2 1719 (4.8 %), within the spread of the runs without it; at 150 s, seed
+3 1720 (4.6 %), where the search alone had 1707 at 150 s and levelled off at 1716 after
+300-600 s. Applied once to a schedule after 55 s of search, one pass over the days took
+1698 to 1719 in 13 s: the neighbourhood finds what CP-SAT's do not, but at 60 s the time it
+takes from the search leaves little net gain.
+
 (d) Weighted interval scheduling, 60 s limit, 2 threads, 2026-11-28 ("peer" is the DP's or
 the flow's optimum, or the CP-SAT model's best after 60 s; "ratio" is our seconds over the
 peer's; every row ours is proven optimal):
