@@ -95,7 +95,9 @@ Re-packing days of staffed sessions with HiGHS (optimizer/instruments/repack.py,
 3 1720 (4.6 %), where the search alone had 1707 at 150 s and levelled off at 1716 after
 300-600 s. Applied once to a schedule after 55 s of search, one pass over the days took
 1698 to 1719 in 13 s: the neighbourhood finds what CP-SAT's do not, but at 60 s the time it
-takes from the search leaves little net gain.
+takes from the search leaves little net gain. A second run at 60 s: seed 1 1662 (3.4 %),
+seed 3 1711 (5.1 %); with re-packing from 30 % of the time instead, seed 3 1712 and seed 2
+1714 (5.1 % each, seed 2 lower than at 45 %), so 45 % stays.
 
 (d) Weighted interval scheduling, 60 s limit, 2 threads, 2026-11-28 ("peer" is the DP's or
 the flow's optimum, or the CP-SAT model's best after 60 s; "ratio" is our seconds over the
