@@ -185,6 +185,14 @@ def _manned_minutes(
     return min(manned(a, b), crew(a, b))
 
 
+def instruments_by_type(tl: Timeline) -> dict[str, set[int]]:
+    """Each instrument type, and the instruments of that type."""
+    by_type: dict[str, set[int]] = {}
+    for i, t in enumerate(tl.instrument_type):
+        by_type.setdefault(t, set()).add(i)
+    return by_type
+
+
 def day_windows(horizon: int) -> tuple[list[int], list[tuple[int, int]]]:
     """Day boundaries of the horizon, and the windows [a, b) between them the rows use.
 
@@ -231,9 +239,7 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     steps against all shifts. Only rows that can bind (need above capacity) are kept.
     """
     grid, windows = day_windows(tl.horizon)
-    by_type: dict[str, set[int]] = {}
-    for i, t in enumerate(tl.instrument_type):
-        by_type.setdefault(t, set()).add(i)
+    by_type = instruments_by_type(tl)
     families = list(by_type.values()) + [
         {i} for i in range(len(tl.instrument_ids)) if len(by_type[tl.instrument_type[i]]) > 1
     ]
@@ -336,9 +342,7 @@ def clique_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     indicators: on rigid requests the LP over them is an interval matrix, integral, and
     its optimum a schedule (one instrument per moment in start order).
     """
-    by_type: dict[str, set[int]] = {}
-    for i, t in enumerate(tl.instrument_type):
-        by_type.setdefault(t, set()).add(i)
+    by_type = instruments_by_type(tl)
     pools = {it.instruments for it in items} | {frozenset(f) for f in by_type.values()}
     rows: list[Row] = []
     for pool in sorted(pools, key=sorted):
@@ -491,8 +495,9 @@ def mip_bound(
         [req.weight for req in tl.requests],
         ([_lower(tl, rel, r) for r in range(n)], [1.0 if p else 0.0 for p in rel.possible]),
         [
-            (sorted(row.need), [float(row.need[r]) for r in sorted(row.need)], -math.inf, row.cap)
+            ([r for r, _ in need], [float(c) for _, c in need], -math.inf, row.cap)
             for row in rows
+            for need in [sorted(row.need.items())]
         ],
     )
     h.run()
@@ -604,9 +609,7 @@ def packing_rows(tl: Timeline, items: list[Item]) -> list[Row]:
                     need[r] = need.get(r, 0) + v
                 rows.append(Row(need, cap, f"pack[{name}][{label}][{a}:{b}]"))
 
-    by_type: dict[str, set[int]] = {}
-    for i, t in enumerate(tl.instrument_type):
-        by_type.setdefault(t, set()).add(i)
+    by_type = instruments_by_type(tl)
     staffed = [it for it in items if it.staffed]
 
     def shifts(family: set[int]) -> list[Segment]:

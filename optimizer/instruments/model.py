@@ -728,8 +728,9 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         # otherwise after weight per minute, which did better on the benchmark weeks
         # (1,000 requests, seed 3: 1630 against 1598).
         start = _warm_start(tl, base, context, guide, limit, guides_first=integral)
+        start_value = _greedy_value(tl, start)
         # solver "cp-sat" asks for the CP-SAT model; "auto" takes these shorter ways first.
-        if context.options.solver == "auto" and _greedy_value(tl, start) >= limit - 1e-9:
+        if context.options.solver == "auto" and start_value >= limit - 1e-9:
             # The capacity LP already proves the warm start optimal (rigid requests: the
             # clique rows are integral), so no CP-SAT model is built. Measured: 10,000
             # rigid requests on two instruments, 24 s with CP-SAT, 4 s without.
@@ -742,7 +743,7 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         if context.options.solver == "auto" and rigid.applies(tl, options):
             # HiGHS reports nothing while it runs: a client watching sees the warm start.
             context.report(
-                objective=_greedy_value(tl, start),
+                objective=start_value,
                 bound=limit if math.isfinite(limit) else None,
                 solutions=1,
                 phase="highs",
@@ -751,7 +752,7 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
             if outcome is not None:
                 return outcome
         if capacity.flexible_option_count(options) > LARGE_INTERVALS:
-            return _solve_large(tl, rel, lp, start, context, extra)
+            return _solve_large(tl, rel, lp, start, context, extra, scale, rounding)
     try:
         # Large weeks can take longer to build than the limit allows: then the warm start
         # is the answer, rather than a run far past the limit.
@@ -862,6 +863,8 @@ def _solve_large(
     start: GreedyResult,
     context: SolveContext,
     extra: dict[str, Any],
+    scale: int,
+    rounding: float,
 ) -> Outcome:
     """Large weeks: neighbourhood search from the warm start, bounded by the capacity rows.
 
@@ -875,7 +878,6 @@ def _solve_large(
     from optimizer.instruments.lns import improve
 
     weights = [r.weight for r in tl.requests]
-    scale, rounding = weight_scale(weights)
     value = _greedy_value(tl, start)
     limit = _large_bound(tl, rel, lp, context, scale, rounding)
     context.report(objective=value, bound=limit, solutions=1, phase="cp-sat")
@@ -987,15 +989,15 @@ def _greedy_value(tl: Timeline, base: GreedyResult) -> float:
     return total
 
 
+def _densities(tl: Timeline) -> list[float]:
+    """Each request's weight per booked minute."""
+    return [r.weight / sum(s.duration for s in r.steps) for r in tl.requests]
+
+
 def _density_order(tl: Timeline) -> list[int]:
     """Requests that must be served first, then by weight per booked minute, heaviest first."""
-    n = len(tl.requests)
-
-    def density(r: int) -> float:
-        req = tl.requests[r]
-        return req.weight / sum(s.duration for s in req.steps)
-
-    return sorted(range(n), key=lambda r: (not tl.requests[r].must, -density(r), r))
+    density = _densities(tl)
+    return sorted(range(len(tl.requests)), key=lambda r: (not tl.requests[r].must, -density[r], r))
 
 
 def _tuning(sm: ScheduleModel, makespan: bool) -> Callable[[Any], None]:
@@ -1029,7 +1031,7 @@ def _lp_order(tl: Timeline, options: capacity.Options, lp: capacity.LpSolution) 
         first = options[r][0] if options[r] else []
         return min((st[0][0] for _, st in first if st), default=0)
 
-    density = [r.weight / sum(s.duration for s in r.steps) for r in tl.requests]
+    density = _densities(tl)
     whole = [x >= 1 - 1e-6 for x in lp.served]
     return sorted(
         range(len(tl.requests)),
@@ -1064,12 +1066,13 @@ def _warm_start(
     started = context.elapsed()
     best, best_value = base, _greedy_value(tl, base)
     n = len(tl.requests)
-    density = [r.weight / sum(s.duration for s in r.steps) for r in tl.requests]
+    density = _densities(tl)
     orders = [
         _density_order(tl),
         sorted(range(n), key=lambda r: (not tl.requests[r].must, -tl.requests[r].weight, r)),
     ]
-    orders[0 if guides_first else 1 : 0 if guides_first else 1] = guides
+    at = 0 if guides_first else 1
+    orders[at:at] = guides
     tries = 0
     while context.elapsed() - started < budget and not context.stop.is_set():
         if best_value >= bound - 1e-9:

@@ -23,8 +23,6 @@ import dataclasses
 import logging
 from collections.abc import Callable
 
-from optimizer.core.envelope import Status
-from optimizer.core.mip import highs_status, maximise_binary, prepare_highs
 from optimizer.instruments import rigid
 from optimizer.instruments.lns import DAY, sub_timeline
 from optimizer.instruments.timeline import Placed, Timeline, start_ranges
@@ -85,8 +83,6 @@ def repack_day(
 ) -> tuple[list[Placed], set[int]] | None:
     """The schedule with ``day``'s staffed sessions re-packed, if that serves more weight
     (``weight``: whole, scaled weights per request); else None."""
-    import highspy
-
     a, b = day * DAY, (day + 1) * DAY
     booked = sorted(
         {p.request for p in placed if a <= p.start < b and _single_staffed(tl, p.request)}
@@ -99,10 +95,10 @@ def repack_day(
     free = booked + waiting
     if not free:
         return None
-    chosen = set(free)
-    fixed = [p for p in placed if p.request not in chosen]
+    freed = set(free)
+    fixed = [p for p in placed if p.request not in freed]
     sub = sub_timeline(tl, free, fixed)
-    now = {p.request: p for p in placed if p.request in chosen}
+    now = {p.request: p for p in placed if p.request in freed}
     columns: list[Placed] = []
     for k, r in enumerate(free):
         step = sub.requests[k].steps[0]
@@ -115,36 +111,22 @@ def repack_day(
                 starts.update(t for t in (first, last) if t < b)
             if r in now and now[r].instrument == i:
                 starts.add(now[r].start)
-            for s in sorted(starts):
-                if not step.operator_required:
-                    columns.append(Placed(k, 0, i, None, s, s + d))
-                    continue
-                for o in sub.operators_for(i):
-                    if start_ranges(sub.operator_free[o], d, s, s + d):
-                        columns.append(Placed(k, 0, i, o, s, s + d))
+            columns += [c for t in sorted(starts) for c in rigid.bookings_at(sub, k, 0, i, t)]
     rows = rigid.served_once(sub, columns) + rigid.one_at_a_time(sub, columns)
     rows += rigid.within_quotas(sub, columns)
-    value = [weight[free[c.request]] for c in columns]
-    prepare_highs(threads)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", threads)
-    h.setOptionValue("time_limit", max(0.05, time_limit))
-    h.setOptionValue("random_seed", seed % 2**31)
-    h.setOptionValue("mip_abs_gap", 0.5)
-    maximise_binary(h, value, ([0.0] * len(columns), [1.0] * len(columns)), rows)
-    h.run()
-    if highs_status(h) not in (Status.OPTIMAL, Status.FEASIBLE):
+    _, chosen, _ = rigid.maximise(
+        [weight[free[c.request]] for c in columns],
+        rows,
+        threads=threads,
+        seed=seed,
+        time_limit=time_limit,
+    )
+    if chosen is None:
         return None
-    x = h.getSolution().col_value
-    new = [
-        dataclasses.replace(c, request=free[c.request])
-        for c, v in zip(columns, x, strict=True)
-        if v > 0.5
-    ]
+    new = [dataclasses.replace(columns[c], request=free[columns[c].request]) for c in chosen]
     before = sum(weight[r] for r in booked)
     after = sum(weight[p.request] for p in new)
-    if after != round(h.getInfo().objective_function_value) or after <= before:
-        return None  # no gain (or columns that do not add up to HiGHS's objective)
+    if after <= before:
+        return None
     log.debug("repack day %d: %s -> %s", day, before, after)
-    return fixed + new, (served - chosen) | {p.request for p in new}
+    return fixed + new, (served - freed) | {p.request for p in new}

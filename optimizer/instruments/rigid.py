@@ -71,28 +71,31 @@ class RigidResult:
 Row = tuple[list[int], list[float], float, float]
 
 
+def bookings_at(tl: Timeline, request: int, step: int, instrument: int, start: int) -> list[Placed]:
+    """The ways to book that step on that instrument at ``start``: one per qualified
+    operator on shift for the whole step, or the one unstaffed booking."""
+    end = start + tl.requests[request].steps[step].duration
+    if not tl.requests[request].steps[step].operator_required:
+        return [Placed(request, step, instrument, None, start, end)]
+    return [
+        Placed(request, step, instrument, o, start, end)
+        for o in tl.operators_for(instrument)
+        if start_ranges(tl.operator_free[o], end - start, start, end)
+    ]
+
+
 def columns_of(tl: Timeline, options: capacity.Options) -> list[Placed]:
     """Every booking there could be, one per (request, step, instrument, operator) at its
-    one start (operator None: unstaffed); a request with a step that cannot be booked at
-    all has none."""
+    one start; a request with a step that cannot be booked at all has none."""
     out: list[Placed] = []
     for r, steps in enumerate(options):
         own: list[Placed] = []
         for k, opts in enumerate(steps):
-            step = tl.requests[r].steps[k]
-            before = len(own)
-            for i, ranges in opts:
-                start = ranges[0][0]
-                end = start + step.duration
-                if not step.operator_required:
-                    own.append(Placed(r, k, i, None, start, end))
-                    continue
-                for o in tl.operators_for(i):
-                    if start_ranges(tl.operator_free[o], step.duration, start, end):
-                        own.append(Placed(r, k, i, o, start, end))
-            if len(own) == before:
+            ways = [b for i, ranges in opts for b in bookings_at(tl, r, k, i, ranges[0][0])]
+            if not ways:
                 own = []
                 break
+            own += ways
         out += own
     return out
 
@@ -165,18 +168,10 @@ def solve(
     scale: int,
     time_limit: float,
 ) -> RigidResult | None:
-    """The MIP above on HiGHS: its schedule (None if it found none in time) and bound.
-    None when it does not apply after all (a request that must be served cannot be).
-
-    Weights are multiplied by ``scale`` and rounded, so the objective is whole and the
-    search stops only when no better whole value remains. No warm start is passed: given
-    one (``setSolution``), HiGHS 1.16 returned the warm start's columns beside the
-    optimum's objective when presolve solved a four-request instance outright (found by
-    the property test in ``tests/instruments/test_rigid.py``). The columns read back are
-    checked against the objective HiGHS reports all the same.
+    """The MIP above on HiGHS (:func:`maximise`, weights times ``scale``, rounded): its
+    schedule (None if it found none in time) and bound. None when it settles nothing: a
+    request that must be served cannot be, or HiGHS's answer does not add up.
     """
-    import highspy
-
     columns = columns_of(tl, options)
     booked_somewhere = {col.request for col in columns}
     if not columns or any(
@@ -188,31 +183,64 @@ def solve(
     weight = [
         round(tl.requests[col.request].weight * scale) if col.step == 0 else 0 for col in columns
     ]
-    prepare_highs(context.threads)
+    status, chosen, raw = maximise(
+        weight,
+        rows,
+        threads=context.threads,
+        seed=context.options.seed,
+        time_limit=time_limit,
+        relative_gap=context.options.relative_gap,
+    )
+    if status in (Status.INFEASIBLE, Status.ERROR):
+        return None  # the CP-SAT model explains which mandatory requests clash, or takes over
+    bound = None if raw is None else raw / scale
+    placed = None if chosen is None else [columns[c] for c in chosen]
+    return RigidResult(status, placed, bound)
+
+
+def maximise(
+    weight: list[int],
+    rows: list[Row],
+    *,
+    threads: int,
+    seed: int,
+    time_limit: float,
+    relative_gap: float = 0.0,
+) -> tuple[Status, list[int] | None, float | None]:
+    """HiGHS on "maximise Σ weight · x over binary x within ``rows``": its status, the
+    columns it chose (None without a schedule) and its dual bound.
+
+    Weights are whole, so the search stops only when no better whole value remains. No
+    warm start is passed: given one (``setSolution``), HiGHS 1.16 returned the warm start's
+    columns beside the optimum's objective when presolve solved a four-request instance
+    outright (found by the property test in ``tests/instruments/test_rigid.py``). Columns
+    that do not add up to the objective HiGHS reports come back as ``Status.ERROR``.
+    """
+    import highspy
+
+    prepare_highs(threads)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", context.threads)
+    h.setOptionValue("threads", threads)
     h.setOptionValue("time_limit", max(0.05, time_limit))
-    h.setOptionValue("random_seed", context.options.seed % 2**31)
-    h.setOptionValue("mip_rel_gap", context.options.relative_gap)
-    h.setOptionValue("mip_abs_gap", 0.5)  # whole scaled weights: below one unit is proof
-    maximise_binary(h, weight, ([0.0] * len(columns), [1.0] * len(columns)), rows)
+    h.setOptionValue("random_seed", seed % 2**31)
+    h.setOptionValue("mip_rel_gap", relative_gap)
+    h.setOptionValue("mip_abs_gap", 0.5)  # whole weights: below one unit is proof
+    maximise_binary(h, weight, ([0.0] * len(weight), [1.0] * len(weight)), rows)
     h.run()
     status = highs_status(h)
-    if status == Status.INFEASIBLE:
-        return None  # the CP-SAT model explains which mandatory requests clash
     raw = h.getInfo().mip_dual_bound
-    bound = float(raw) / scale if raw is not None and abs(raw) < 1e30 else None
+    bound = float(raw) if raw is not None and abs(raw) < 1e30 else None
     if status not in (Status.OPTIMAL, Status.FEASIBLE):
-        log.debug("rigid MIP: %s", h.modelStatusToString(h.getModelStatus()))
-        return RigidResult(Status.NO_SOLUTION, None, bound)
+        log.debug("HiGHS: %s", h.modelStatusToString(h.getModelStatus()))
+        return status, None, bound
     x = h.getSolution().col_value
+    chosen = [c for c, v in enumerate(x) if v > 0.5]
     claimed = h.getInfo().objective_function_value
-    if abs(sum(w for w, v in zip(weight, x, strict=True) if v > 0.5) - claimed) > 0.5:
-        log.warning("rigid MIP: HiGHS's columns do not add up to its objective %s", claimed)
-        return None
-    placed = [col for col, v in zip(columns, x, strict=True) if v > 0.5]
-    return RigidResult(status, placed, bound)
+    if abs(sum(weight[c] for c in chosen) - claimed) > 0.5:
+        log.warning("HiGHS's columns do not add up to its objective %s", claimed)
+        return Status.ERROR, None, bound
+    return status, chosen, bound
 
 
 def version() -> str | None:

@@ -53,8 +53,10 @@ def test_a_session_moves_so_that_a_heavier_one_fits():
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_pass_over_a_generated_week_verifies_and_never_serves_less(seed):
-    doc = week_document(80, 12, 8, seed=seed)
+def test_a_pass_over_a_generated_week_verifies_and_serves_more(seed):
+    """From first come, first served on a busy week (300 requests on 12 instruments), one
+    pass moves sessions and serves more (by 25 to 41 on these seeds)."""
+    doc = week_document(300, 12, 8, seed=seed)
     instance = parse_document(doc).instance
     tl = build_timeline(instance)
     first = greedy(tl)
@@ -66,4 +68,4 @@ def test_a_pass_over_a_generated_week_verifies_and_never_serves_less(seed):
     result = verify(instance, to_payload(tl, placed))
     assert result.valid, result.violations
     assert {p.request for p in placed} == served
-    assert sum(weight[r] for r in served) >= sum(weight[r] for r in first.served)
+    assert sum(weight[r] for r in served) > sum(weight[r] for r in first.served)
