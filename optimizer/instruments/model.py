@@ -896,6 +896,7 @@ def _solve_large(
             on_improve=lambda v: context.report(
                 objective=v, bound=limit, solutions=1, phase="cp-sat"
             ),
+            promise=None if lp is None else lp.served,
         )  # fmt: skip
 
     if not repack.applies(tl):
@@ -931,9 +932,11 @@ def _solve_large(
 
 # Large weeks: the share of the time CP-SAT's neighbourhoods have before re-packing starts,
 # and the seconds of neighbourhoods between re-packing passes. Measured on the
-# 1,000-request weeks at 55 s (benchmarks/instruments.py): re-packing first ended lower
-# (seed 3: 1703) than searching first (1705-1707); alternating 8 s chunks after 25 s, 1707.
-REPACK_AFTER = 0.45
+# 1,000-request weeks at 60 s (benchmarks/instruments.py), with neighbourhoods ranking
+# waiting requests by the LP: seed 3 1706-1707 starting at 45 % of the time, 1710-1711 at
+# 70 %, 1694-1701 never; seed 2 1723-1725 at 45 %, 1718-1731 at 70 %. (Before that ranking,
+# re-packing first ended lower, seed 3 1695-1705 against 1703-1705.)
+REPACK_AFTER = 0.7
 REPACK_SEARCH_SECONDS = 8.0
 # Share of the time limit the large-week bound may take for HiGHS (the rest improves the
 # schedule), and the most seconds. See benchmarks/instruments.py for the measurements.

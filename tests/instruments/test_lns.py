@@ -92,3 +92,27 @@ def test_the_reported_bound_holds_against_a_proven_optimum(week, monkeypatch):
     assert sol.verification.valid
     assert sol.objective <= exact.objective + 1e-9
     assert sol.bound >= exact.objective - 1e-9
+
+
+def test_waiting_requests_enter_a_neighbourhood_most_promising_first(week):
+    """With a promise per request, every unserved request promised whole (1) comes before
+    any promised less than half (the noise is at most 0.5), whatever the random draw."""
+    import random
+
+    from optimizer.instruments.lns import PROMISE_NOISE, _neighbourhood
+
+    assert PROMISE_NOISE <= 0.5
+    tl = build_timeline(parse_document(week).instance)
+    served: set[int] = set()  # nothing booked: a neighbourhood is all waiting requests
+    promise = [1.0 if r % 3 == 0 else 0.4 * (r % 2) for r in range(len(tl.requests))]
+    for seed in range(20):
+        chosen = _neighbourhood(tl, random.Random(seed), [], served, 10, promise)
+        assert chosen, "the week has requests waiting on every day"
+        promised = [promise[r] for r in chosen]
+        whole = [k for k, p in enumerate(promised) if p == 1.0]
+        less = [k for k, p in enumerate(promised) if p < 0.5]
+        assert not whole or not less or max(whole) < min(less)
+        # and none promised whole was left out for one promised less
+        eligible = set(_neighbourhood(tl, random.Random(seed), [], served, 10**6, promise))
+        left_out = {r for r in eligible - set(chosen) if promise[r] == 1.0}
+        assert not left_out or not less
