@@ -99,6 +99,33 @@ takes from the search leaves little net gain. A second run at 60 s: seed 1 1662 
 seed 3 1711 (5.1 %); with re-packing from 30 % of the time instead, seed 3 1712 and seed 2
 1714 (5.1 % each, seed 2 lower than at 45 %), so 45 % stays.
 
+Neighbourhoods that take in waiting requests by the capacity LP's share of them
+(optimizer/instruments/lns.py, PROMISE_NOISE), re-packing from 70 % of the time: at 60 s,
+seeds 1-3 1665 (3.2 %), 1732 (4.0 %), 1708 (5.3 %); in other runs that day 1664-1669,
+1718-1731 and 1706-1711. 3,000 requests at 10 s: 4831 (9.8 %), unchanged. Tried that day
+and not kept, each measured against the same schedules or at 60 s:
+
+- re-packing the staffed steps of multi-step requests too, between their neighbouring
+  steps: a day's columns grow from 2,600-7,600 to 10,500-16,000, HiGHS reaches its 5 s
+  limit on most days and a pass gains 15 where singles alone gain 26 (41 at 30 s a day,
+  a three-minute pass); neither a HiGHS warm start nor CP-SAT on the same rows helped;
+- re-packing also the unattended runs that hold an instrument while its operators are on
+  shift, so that they can move to the night: 27 against 26;
+- a second pass on a 30-minute grid, or on the 60-minute grid shifted by 30: 1-3 more;
+- HiGHS re-packing beside CP-SAT's neighbourhoods on the other core (HiGHS releases the
+  GIL; changes merged into one incumbent when they touch other requests and the merged
+  schedule verifies): seed 2 1716-1720, seed 3 1698-1701, within the spread; after its
+  first pass the re-pack found nothing more;
+- solving the NMR requests (a group sharing no instrument, operator or quota with the rest)
+  whole with CP-SAT beside the search: alone they reach 437-438 of 440 in 30-50 s where
+  the week's schedules hold 431, but the search it leaves one core ended lower (1688-1691).
+
+The bound has two binding rows on seed 3: NMR minutes over the week and the operators'
+packing row over the week. A matching bound (at each moment, on-shift operators matched to
+free instruments they may serve) keeps 98.8-99.2 % of shift minutes on seeds 1-3, so it
+cannot help. In a schedule worth 1683 on seed 3, operators are idle 10,920 minutes, 44 % of
+it in gaps under two hours, where no waiting staffed session (180-420 minutes) fits.
+
 (d) Weighted interval scheduling, 60 s limit, 2 threads, 2026-11-28 ("peer" is the DP's or
 the flow's optimum, or the CP-SAT model's best after 60 s; "ratio" is our seconds over the
 peer's; every row ours is proven optimal):
