@@ -28,13 +28,16 @@ DAY = 1440
 SIZE = 60
 STEP_SECONDS = 2.0
 MIXED = 0.75
-# Unserved requests enter a neighbourhood by the capacity LP's share of them plus up to this
-# much noise: those the LP serves whole first, in random order. Measured from the same
-# schedules (1,000-request weeks, 25 s of neighbourhoods, two to four runs each): seed 1
-# from 1628 to 1641-1653 in random order, 1658-1662 by the LP; seed 2 from 1691 to
-# 1698-1708, 1717 by the LP; seed 3 from 1657 to 1674-1687, 1694-1701 by the LP. By weight
-# per minute instead: seed 2 1709-1720, seed 3 1687-1692.
-PROMISE_NOISE = 0.5
+# A neighbourhood takes in unserved requests by the capacity LP's share of them, most first,
+# and frees booked ones by that share, least first, each share with up to this much noise
+# added: ties (most shares are 0 or 1) are broken at random.
+# Measured from the same schedules (1,000-request weeks, 25 s of neighbourhoods): unserved
+# requests in random order, seed 1 from 1628 to 1641-1653, seed 2 from 1691 to 1698-1708,
+# seed 3 from 1657 to 1674-1687; ranked by the LP (noise 0.5), 1658-1662, 1717 and
+# 1694-1701; by weight per minute instead, seed 2 1709-1720, seed 3 1687-1692. Freeing
+# booked ones by the LP too, seed 3 over seven runs: noise 0.5 mean 1693, 0.25 mean 1700
+# (1696-1708), 0.1 1699-1704 (three runs).
+PROMISE_NOISE = 0.25
 
 
 def sub_timeline(tl: Timeline, free: list[int], fixed: list[Placed]) -> Timeline:
@@ -76,8 +79,9 @@ def _neighbourhood(
 
     The window is one day across every type (operators are shared between the staffed
     types, so their shifts only move when those types move together) or one to three days
-    on a single type. Unserved requests are taken most promising first (``promise``, with
-    some noise so that neighbourhoods differ), or in random order.
+    on a single type. Booked requests are taken least promising first and unserved ones
+    most promising first (``promise``, with some noise so that neighbourhoods differ), or
+    both in random order.
     """
     types = sorted(set(tl.instrument_type))
     days = max(1, tl.horizon // DAY)
@@ -106,10 +110,11 @@ def _neighbourhood(
             any(tl.instrument_type[i] in chosen_types for i in s.instruments) for s in req.steps
         )
     ]
-    rng.shuffle(booked)
     if promise is None:
+        rng.shuffle(booked)
         rng.shuffle(waiting)
-    else:
+    else:  # free the bookings the LP would keep least, fill with those it would serve most
+        booked.sort(key=lambda r: promise[r] + PROMISE_NOISE * rng.random())
         waiting.sort(key=lambda r: -(promise[r] + PROMISE_NOISE * rng.random()))
     half = size // 2
     chosen = booked[: max(half, size - len(waiting))]

@@ -116,3 +116,24 @@ def test_waiting_requests_enter_a_neighbourhood_most_promising_first(week):
         eligible = set(_neighbourhood(tl, random.Random(seed), [], served, 10**6, promise))
         left_out = {r for r in eligible - set(chosen) if promise[r] == 1.0}
         assert not left_out or not less
+
+
+def test_booked_requests_leave_a_neighbourhood_least_promising_first(week):
+    """Booked requests are freed in the opposite order: every one promised nothing (0)
+    before any promised whole (1), so that the neighbourhood frees what the LP would drop."""
+    import random
+
+    from optimizer.instruments.lns import _neighbourhood
+
+    tl = build_timeline(parse_document(week).instance)
+    base = greedy(tl)
+    served = set(base.served)
+    promise = [float(r % 2) for r in range(len(tl.requests))]
+    for seed in range(20):
+        chosen = _neighbourhood(tl, random.Random(seed), base.bookings, served, 6, promise)
+        booked = [r for r in chosen if r in served]
+        window = _neighbourhood(tl, random.Random(seed), base.bookings, served, 10**6, promise)
+        in_window = [r for r in window if r in served]
+        assert booked == in_window[: len(booked)]  # the same order, cut short
+        kept = [promise[r] for r in in_window]
+        assert kept == sorted(kept)  # nothing promised whole before one promised nothing
