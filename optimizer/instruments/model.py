@@ -125,7 +125,8 @@ class ScheduleModel:
     ) -> None:
         """``relaxation`` and ``lp``, when given, are :mod:`capacity`'s rows over these
         requests' options with pins exact (as ``capacity.all_options`` makes them), and
-        their LP: computed once by the caller rather than again here."""
+        their LP: computed once by the caller rather than again here. With a relaxation
+        and no LP, the caller's LP found nothing in the time it had, and none is tried."""
         from ortools.sat.python import cp_model
 
         self.cp_model = cp_model
@@ -146,6 +147,7 @@ class ScheduleModel:
         self._site_literals: dict[tuple[int, int], Any] = {}
         self.relaxation: capacity.Relaxation | None = relaxation
         self._lp = lp
+        self._lp_tried = relaxation is not None
         self._starts_cache: dict[tuple[int, int, int, int, bool], list[tuple[int, int]]] = {}
         self.lp_value: float | None = None
         for r in range(len(tl.requests)):
@@ -465,7 +467,7 @@ class ScheduleModel:
         """Upper bound on Σ weight·served from the energy and quota rows alone (an LP)."""
         if self._lp is not None:
             return self._lp.bound
-        if self.relaxation is None:
+        if self.relaxation is None or self._lp_tried:
             return None
         return capacity.lp_bound(self.tl, self.relaxation)
 

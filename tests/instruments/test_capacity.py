@@ -166,3 +166,26 @@ def test_windows_reach_a_week_and_whole_weeks_from_the_horizon_ends():
     assert (0, 30 * 1440) in windows  # the whole horizon
     _, week = capacity.day_windows(7 * 1440)
     assert len(week) == 7 * 8 // 2  # a week keeps every window between day boundaries
+
+
+def test_a_model_given_the_rows_does_not_solve_their_lp_again(monkeypatch):
+    """The caller's LP may have stopped at its share of the time (model.LP_SHARE): the
+    model built on the caller's rows then has no LP bound, rather than solving the LP
+    again without a limit. Given the LP, the model takes its bound as it is."""
+    doc = base_document(requests=[request(f"r{k}", step(["em-1"], 120)) for k in range(6)])
+    tl = build_timeline(parse_document(doc).instance)
+    rel = capacity.relaxation(tl, capacity.all_options(tl))
+    solved = capacity.lp_solution(tl, rel)
+    assert solved is not None
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the LP was solved again")
+
+    monkeypatch.setattr(capacity, "lp_bound", must_not_run)
+    monkeypatch.setattr(capacity, "lp_solution", must_not_run)
+    gave_up = model.ScheduleModel(tl, relaxation=rel, lp=None)
+    gave_up.set_objective()
+    assert gave_up.lp_value is None
+    given = model.ScheduleModel(tl, relaxation=rel, lp=solved)
+    given.set_objective()
+    assert given.lp_value == solved.bound
