@@ -138,7 +138,7 @@ def improve(
 ) -> tuple[list[Placed], list[int], int]:
     """Improve (placed, served) until the time is up; returns them and the neighbourhoods tried.
 
-    ``promise`` ranks the unserved requests a neighbourhood takes in (see
+    ``promise`` ranks the requests a neighbourhood frees and takes in (see
     :func:`_neighbourhood`): the capacity LP's share of each request serves well.
     """
     from ortools.sat.python import cp_model

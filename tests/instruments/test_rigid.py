@@ -88,13 +88,18 @@ def brute_force(
     return best
 
 
+def no_lp(tl, rel, time_limit=None):
+    """Stands in for capacity.lp_solution: the LP never settles anything first."""
+    return None
+
+
 @pytest.mark.parametrize("mip_only", [False, True])
 @pytest.mark.parametrize("seed", range(4))
 def test_tiny_rigid_instances_match_brute_force(seed, mip_only, monkeypatch):
     """With ``mip_only`` the capacity LP is out of the way (it can prove a warm start
     optimal on its own, and does on some of these), so HiGHS's MIP gives the answer."""
     if mip_only:
-        monkeypatch.setattr(capacity, "lp_solution", lambda tl, rel, time_limit=None: None)
+        monkeypatch.setattr(capacity, "lp_solution", no_lp)
     rng = random.Random(seed)
     changeover = [0, 15, 30, 0][seed]
     quota = [None, None, 300, 200][seed]
@@ -148,7 +153,7 @@ def test_a_mandatory_request_that_cannot_fit_is_still_reported_infeasible():
 def assert_matches(doc: dict, best: float | None, *, mip_only: bool) -> None:
     """The solve is infeasible exactly when ``best`` is None, else proves ``best``. With
     ``mip_only`` the capacity LP cannot settle the instance first, so HiGHS's MIP does."""
-    quiet = (lambda tl, rel, time_limit=None: None) if mip_only else capacity.lp_solution
+    quiet = no_lp if mip_only else capacity.lp_solution
     with patch.object(capacity, "lp_solution", quiet):
         result = solve_document(doc, overrides=TEST_OPTIONS)
     if best is None:
@@ -321,7 +326,7 @@ def test_when_highs_finds_no_schedule_the_warm_start_stands_with_its_bound(monke
     doc, _ = mixed_document(random.Random(3), 60)
     exact = solve_document(doc, overrides=TEST_OPTIONS)
     assert exact.status == Status.OPTIMAL
-    monkeypatch.setattr(capacity, "lp_solution", lambda tl, rel, time_limit=None: None)
+    monkeypatch.setattr(capacity, "lp_solution", no_lp)
     proven = exact.objective + 0.5  # as if HiGHS had proved no more than this
     monkeypatch.setattr(
         rigid, "solve", lambda *a, **k: rigid.RigidResult(Status.NO_SOLUTION, None, proven)
@@ -336,7 +341,7 @@ def test_when_highs_finds_no_schedule_the_warm_start_stands_with_its_bound(monke
 
 
 def test_progress_shows_the_warm_start_and_bound_before_highs_runs(monkeypatch):
-    monkeypatch.setattr(capacity, "lp_solution", lambda tl, rel, time_limit=None: None)
+    monkeypatch.setattr(capacity, "lp_solution", no_lp)
     doc, _ = mixed_document(random.Random(5), 40)
     updates = []
     result = solve_document(doc, overrides=TEST_OPTIONS, progress=updates.append)
@@ -457,7 +462,7 @@ def test_steps_of_one_request_back_to_back_owe_no_changeover(monkeypatch):
     """Two steps of one request on one instrument with a changeover, back to back: allowed
     (the changeover is owed between different requests only), so the request is served.
     Clique rows would charge the changeover; such requests are left to the CP-SAT model."""
-    monkeypatch.setattr(capacity, "lp_solution", lambda tl, rel, time_limit=None: None)
+    monkeypatch.setattr(capacity, "lp_solution", no_lp)
     doc = base_document(
         requests=[
             request("r", step(["em-1"], 60), step(["em-1"], 60), release=at(0), deadline=at(120))
