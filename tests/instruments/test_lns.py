@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from optimizer.core.documents import parse_document, solve_document
 from optimizer.instruments import model
 from optimizer.instruments.greedy import greedy
-from optimizer.instruments.lns import sub_timeline
+from optimizer.instruments.lns import PROMISE_NOISE, _neighbourhood, sub_timeline
 from optimizer.instruments.timeline import build_timeline
 from tests.instruments.helpers import TEST_OPTIONS, at, base_document, request, step
 
@@ -97,10 +99,6 @@ def test_the_reported_bound_holds_against_a_proven_optimum(week, monkeypatch):
 def test_waiting_requests_enter_a_neighbourhood_most_promising_first(week):
     """With a promise per request, every unserved request promised whole (1) comes before
     any promised less than half (the noise is at most 0.5), whatever the random draw."""
-    import random
-
-    from optimizer.instruments.lns import PROMISE_NOISE, _neighbourhood
-
     assert PROMISE_NOISE <= 0.5
     tl = build_timeline(parse_document(week).instance)
     served: set[int] = set()  # nothing booked: a neighbourhood is all waiting requests
@@ -121,10 +119,6 @@ def test_waiting_requests_enter_a_neighbourhood_most_promising_first(week):
 def test_booked_requests_leave_a_neighbourhood_least_promising_first(week):
     """Booked requests are freed in the opposite order: every one promised nothing (0)
     before any promised whole (1), so that the neighbourhood frees what the LP would drop."""
-    import random
-
-    from optimizer.instruments.lns import _neighbourhood
-
     tl = build_timeline(parse_document(week).instance)
     base = greedy(tl)
     served = set(base.served)
