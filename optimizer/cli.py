@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from optimizer.core.envelope import Explanation, Solution, Status
+from optimizer.core.envelope import Solution, Status
 from optimizer.core.issues import Issue
 
 app = typer.Typer(
@@ -105,21 +105,7 @@ def solve_file(path: Path, target: Path, overrides: dict[str, Any]) -> Row:
             issues=[Issue(code="unreadable", detail=f"cannot read {path}: {exc.strerror}")],
         )
     else:
-        try:
-            solution = solve_document(raw, overrides=overrides, default_name=path.stem)
-        except Exception as exc:  # a bug must not stop the batch: report it for this file
-            logging.getLogger(__name__).exception("solving %s failed", path)
-            solution = Solution(
-                name=path.stem,
-                status=Status.ERROR,
-                explanations=[
-                    Explanation(
-                        subject=path.stem,
-                        code="internal_error",
-                        detail=f"{type(exc).__name__}: {exc}",
-                    )
-                ],
-            )
+        solution = solve_document(raw, overrides=overrides, default_name=path.stem)
     note = ""
     if solution.status == Status.INVALID and solution.issues:
         first = solution.issues[0]

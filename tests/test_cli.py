@@ -233,18 +233,18 @@ def test_real_process_schema_stdout_is_pure_json(tmp_path):
 
 
 def test_an_exception_in_one_file_does_not_stop_the_batch(batch, tmp_path, monkeypatch):
-    """Regression: solve_file promised never to raise, but an exception from solve_document
+    """Regression: solve_file promised never to raise, but an exception on the document path
     escaped it and ended the whole batch; now that file gets an error document, exit 1."""
     import optimizer.core.documents as documents
 
-    real = documents.solve_document
+    real = documents.parse_document
 
     def sometimes(raw, **kwargs):
         if kwargs.get("default_name") == "alliance":
             raise RuntimeError("boom")
         return real(raw, **kwargs)
 
-    monkeypatch.setattr(documents, "solve_document", sometimes)
+    monkeypatch.setattr(documents, "parse_document", sometimes)
     out = tmp_path / "out"
     result = invoke("solve", batch / "east-west.json", batch / "chongqing", "-o", out)
     assert result.exit_code == 1

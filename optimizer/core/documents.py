@@ -7,6 +7,8 @@ the HTTP API and batch jobs. Malformed input becomes an ``invalid`` solution wit
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,9 @@ from pydantic import ValidationError
 
 from optimizer.core.envelope import InstanceBase, Options, Solution, Status
 from optimizer.core.issues import InstanceIssues, Issue, issues_from_validation_error
-from optimizer.core.runner import ProgressCallback, unsupported_solver
+from optimizer.core.runner import ProgressCallback, internal_error, unsupported_solver
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -121,15 +125,34 @@ def solve_document(
     overrides: dict[str, Any] | None = None,
     default_name: str | None = None,
     progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
 ) -> Solution:
-    """Parse, validate and solve one document; every failure is a solution document too."""
+    """Parse, validate and solve one document; every outcome is a solution document, never an
+    exception: malformed input is ``invalid`` with issues, our own bug is ``error``.
+
+    ``stop``, once set, asks a running solve to end early and return its best solution.
+    """
+    try:
+        return _solve_parsed(
+            parse_document(raw, default_name=default_name), overrides, progress, stop
+        )
+    except Exception as exc:  # a bug anywhere on the way: this document fails, not the caller
+        log.exception("solving %s failed", default_name)
+        return internal_error(exc, name=default_name)
+
+
+def _solve_parsed(
+    parsed: ParsedDocument,
+    overrides: dict[str, Any] | None,
+    progress: ProgressCallback | None,
+    stop: threading.Event | None,
+) -> Solution:
     from optimizer.registry import KINDS
 
-    parsed = parse_document(raw, default_name=default_name)
     if parsed.instance is None or parsed.kind is None:
         return invalid_solution(parsed)
     options, issues = resolve_options(parsed.instance, overrides)
     if options is None:
         parsed.issues = issues
         return invalid_solution(parsed)
-    return KINDS[parsed.kind].solve(parsed.instance, options, progress=progress)
+    return KINDS[parsed.kind].solve(parsed.instance, options, progress=progress, stop=stop)

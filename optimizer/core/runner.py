@@ -150,6 +150,25 @@ def unsupported_solver(kind: str, solvers: tuple[str, ...], solver: str) -> Issu
     )
 
 
+def internal_error(
+    exc: BaseException, *, kind: str | None = None, name: str | None = None
+) -> Solution:
+    """The ``error`` solution for our own bug: what was raised, and where."""
+    return Solution(
+        kind=kind,
+        name=name,
+        status=Status.ERROR,
+        explanations=[
+            Explanation(
+                subject=name or kind or "solve",
+                code="internal_error",
+                detail=f"{type(exc).__name__}: {exc}",
+            )
+        ],
+        kpis={"traceback": "".join(traceback.format_exception(exc, limit=8))},
+    )
+
+
 def _verify(
     kind: KindSolver[InstanceT], instance: InstanceT, solution: dict[str, Any]
 ) -> Verification:
@@ -195,20 +214,10 @@ def run_solve(
         outcome = kind.build_and_solve(instance, context)
     except Exception as exc:  # our own bug: report it, never crash the batch
         log.exception("solve of %s failed", instance.name)
+        failed = internal_error(exc, kind=kind.kind, name=instance.name)
         run.runtime_s = context.elapsed()
-        return Solution(
-            **base,
-            status=Status.ERROR,
-            explanations=[
-                Explanation(
-                    subject=instance.name or kind.kind,
-                    code="internal_error",
-                    detail=f"{type(exc).__name__}: {exc}",
-                )
-            ],
-            kpis={"traceback": traceback.format_exc(limit=8)},
-            run=run,
-        )
+        failed.run = run
+        return failed
 
     run.solver = outcome.solver
     run.solver_version = outcome.solver_version
