@@ -29,6 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from optimizer.core.envelope import Status
 from optimizer.instruments.timeline import (
     Segment,
     Timeline,
@@ -474,23 +475,15 @@ def mip_bound(
     vector over the rows is at least the optimum, and HiGHS's dual bound (for a maximum)
     is at least that, whether or not the MIP finished. None when HiGHS proves nothing.
     """
-    import highspy
-
-    from optimizer.core.mip import maximise_binary, prepare_highs
+    from optimizer.core import highs as highs_adapter
 
     n = len(tl.requests)
     rows = rel.rows
     if n == 0 or time_limit <= 0.05:
         return None
-    prepare_highs(threads)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", threads)
-    h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("random_seed", seed % 2**31)
     # Only the dual bound is wanted: stop once it is within a hair of the best found.
-    h.setOptionValue("mip_rel_gap", 1e-4)
-    maximise_binary(
+    h = highs_adapter.new_highs(threads=threads, seed=seed, mip_rel_gap=1e-4)
+    highs_adapter.maximise_binary(
         h,
         [req.weight for req in tl.requests],
         ([_lower(tl, rel, r) for r in range(n)], [1.0 if p else 0.0 for p in rel.possible]),
@@ -500,12 +493,11 @@ def mip_bound(
             for need in [sorted(row.need.items())]
         ],
     )
-    h.run()
-    status = h.getModelStatus()
-    if status in (highspy.HighsModelStatus.kInfeasible,):
+    status = highs_adapter.run(h, time_limit)
+    if status == Status.INFEASIBLE:
         return None  # cannot happen when a schedule exists; claim nothing if it does
-    raw = h.getInfo().mip_dual_bound
-    if raw is None or not math.isfinite(raw) or abs(raw) >= 1e30:
+    raw = highs_adapter.mip_dual_bound(h)
+    if raw is None:
         return None
     # HiGHS works to tolerances of about 1e-6 per row: widen the bound by more than that.
     return float(raw) + 1e-5 * max(1.0, abs(float(raw)))

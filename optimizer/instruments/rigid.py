@@ -28,8 +28,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from optimizer.core import highs as highs_adapter
 from optimizer.core.envelope import Status
-from optimizer.core.mip import highs_status, maximise_binary, package_version, prepare_highs
 from optimizer.core.runner import SolveContext
 from optimizer.instruments import capacity
 from optimizer.instruments.timeline import Placed, Timeline, maximal_cliques, start_ranges
@@ -216,27 +216,20 @@ def maximise(
     outright (found by the property test in ``tests/instruments/test_rigid.py``). Columns
     that do not add up to the objective HiGHS reports come back as ``Status.ERROR``.
     """
-    import highspy
-
-    prepare_highs(threads)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", threads)
-    h.setOptionValue("time_limit", max(0.05, time_limit))
-    h.setOptionValue("random_seed", seed % 2**31)
-    h.setOptionValue("mip_rel_gap", relative_gap)
-    h.setOptionValue("mip_abs_gap", 0.5)  # whole weights: below one unit is proof
-    maximise_binary(h, weight, ([0.0] * len(weight), [1.0] * len(weight)), rows)
-    h.run()
-    status = highs_status(h)
-    raw = h.getInfo().mip_dual_bound
-    bound = float(raw) if raw is not None and abs(raw) < 1e30 else None
+    h = highs_adapter.new_highs(
+        threads=threads,
+        seed=seed,
+        mip_rel_gap=relative_gap,
+        mip_abs_gap=0.5,  # whole weights: below one unit is proof
+    )
+    highs_adapter.maximise_binary(h, weight, ([0.0] * len(weight), [1.0] * len(weight)), rows)
+    status = highs_adapter.run(h, max(0.05, time_limit))
+    bound = highs_adapter.mip_dual_bound(h)
     if status not in (Status.OPTIMAL, Status.FEASIBLE):
-        log.debug("HiGHS: %s", h.modelStatusToString(h.getModelStatus()))
         return status, None, bound
     x = h.getSolution().col_value
     chosen = [c for c, v in enumerate(x) if v > 0.5]
-    claimed = h.getInfo().objective_function_value
+    claimed = highs_adapter.objective_value(h)
     if abs(sum(weight[c] for c in chosen) - claimed) > 0.5:
         log.warning("HiGHS's columns do not add up to its objective %s", claimed)
         return Status.ERROR, None, bound
@@ -244,4 +237,4 @@ def maximise(
 
 
 def version() -> str | None:
-    return package_version("highspy")
+    return highs_adapter.version()

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.core import highs as highs_adapter
 from optimizer.core.envelope import Status
-from optimizer.core.mip import highs_status, silence_highs_banner
 from optimizer.core.runner import SolveContext
 from optimizer.loans.candidates import Candidates
 from optimizer.loans.pricing import add_columns, price
@@ -41,9 +41,8 @@ class RestrictedMaster:
     """The LP relaxation over the candidate loans currently in ``cands``."""
 
     def __init__(self, cands: Candidates, context: SolveContext) -> None:
-        import highspy
 
-        from optimizer.loans.model import build_rows, objective_coefficients, pass_model
+        from optimizer.loans.model import build_rows, objective_coefficients
 
         self.cands = cands
         self.rows = build_rows(cands, complete=True)
@@ -72,14 +71,11 @@ class RestrictedMaster:
             for r, (idx, coef) in enumerate(zip(rows.index, rows.coef, strict=True))
         ]
         cost, self.offset = objective_coefficients(cands)
-        silence_highs_banner()
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("solver", "simplex")
-        h.setOptionValue("random_seed", context.options.seed % 2**31)
-        # No "threads": HiGHS sizes its scheduler once per process (see core.mip).
+        h = highs_adapter.new_highs(
+            threads=context.threads, seed=context.options.seed, solver="simplex"
+        )
         lower, upper = np.array(rows.lower), np.array(rows.upper)
-        pass_model(h, self.matrix(), cost, lower, upper, integer=False)
+        highs_adapter.pass_model(h, self.matrix(), cost, lower, upper, integer=False)
         self.highs = h
 
     def matrix(self) -> Any:
@@ -101,10 +97,7 @@ class RestrictedMaster:
             return MasterLP(Status.OPTIMAL, np.zeros(0), np.zeros(len(self.rows)), self.offset)
         if time_limit < 0.05:
             return MasterLP(Status.NO_SOLUTION, None, None, None)
-        # HiGHS measures its time limit from the object's creation, over all runs.
-        h.setOptionValue("time_limit", h.getRunTime() + time_limit)
-        h.run()
-        status = highs_status(h, feasible_counts=False)
+        status = highs_adapter.run(h, time_limit, feasible_counts=False)
         if status != Status.OPTIMAL:
             return MasterLP(status, None, None, None)
         solution = h.getSolution()

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.core import highs as highs_adapter
 from optimizer.core.envelope import Status
-from optimizer.core.mip import highs_status, package_version
 from optimizer.core.runner import Outcome, SolveContext
 from optimizer.loans import explain
 from optimizer.loans.candidates import Candidates, build_candidates, loan_entry, no_reuse
@@ -193,7 +193,7 @@ def is_single_use(cands: Candidates) -> bool:
 
 
 def _highs_version() -> str | None:
-    return package_version("highspy")
+    return highs_adapter.version()
 
 
 def _matrix(rows: Rows, n: int) -> Any:
@@ -223,30 +223,6 @@ class HighsRun:
     """Row duals of an LP solve."""
 
 
-def pass_model(
-    h: Any, matrix: Any, cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, integer: bool
-) -> None:
-    """Give HiGHS min cost.x, lower <= matrix.x <= upper, x in [0, 1] (binary if ``integer``)."""
-    n = matrix.shape[1]
-    h.passModel(
-        n,
-        matrix.shape[0],
-        matrix.nnz,
-        2,  # row-wise matrix
-        1,  # minimise
-        0.0,
-        cost.astype(float),
-        np.zeros(n),
-        np.ones(n),
-        np.asarray(lower, dtype=float),
-        np.asarray(upper, dtype=float),
-        matrix.indptr.astype(np.int32),
-        matrix.indices.astype(np.int32),
-        matrix.data.astype(float),
-        np.full(n, 1 if integer else 0, dtype=np.int32),
-    )
-
-
 def run_highs(
     matrix: Any,
     cost: np.ndarray,
@@ -261,9 +237,6 @@ def run_highs(
     """One HiGHS solve of min cost.x, lower <= matrix.x <= upper, x binary (or in [0, 1])."""
     import highspy
 
-    from optimizer.core.mip import silence_highs_banner
-
-    silence_highs_banner()
     n = matrix.shape[1]
     if n == 0:  # nothing to decide: feasible exactly when zero fits every row
         fits = bool(np.all(lower <= 1e-9) and np.all(upper >= -1e-9))
@@ -271,34 +244,27 @@ def run_highs(
     limit = context.remaining() if time_limit is None else min(time_limit, context.remaining())
     if limit < MIN_RUN_S:  # no time left: say so rather than overrun the limit
         return HighsRun(Status.NO_SOLUTION, None, None)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", limit)
-    h.setOptionValue("random_seed", context.options.seed % 2**31)
-    # No "threads": HiGHS sizes its scheduler once per process, and asking another size
-    # later makes the run fail; its simplex and branch-and-bound are mostly serial anyway.
-    h.setOptionValue("mip_rel_gap", context.options.relative_gap)
-    h.setOptionValue("mip_abs_gap", 1e-7)
+    h = highs_adapter.new_highs(
+        threads=context.threads,
+        seed=context.options.seed,
+        mip_rel_gap=context.options.relative_gap,
+        mip_abs_gap=1e-7,
+    )
     if relax:
         h.setOptionValue("solver", "simplex")
-    pass_model(h, matrix, cost, lower, upper, integer=not relax)
+    highs_adapter.pass_model(h, matrix, cost, lower, upper, integer=not relax)
     if start is not None and not relax:
         solution = highspy.HighsSolution()
         solution.col_value = start.astype(float).tolist()
         solution.value_valid = True
         h.setSolution(solution)
-    h.run()
-    info = h.getInfo()
-    out = highs_status(h, feasible_counts=not relax)
+    out = highs_adapter.run(h, limit, feasible_counts=not relax)
     x = np.array(h.getSolution().col_value) if out in (Status.OPTIMAL, Status.FEASIBLE) else None
     bound = None
-    if relax:
-        if out == Status.OPTIMAL:
-            bound = float(info.objective_function_value)
-    else:
-        raw = info.mip_dual_bound
-        if raw is not None and abs(raw) < 1e30:
-            bound = float(raw)
+    if not relax:
+        bound = highs_adapter.mip_dual_bound(h)
+    elif out == Status.OPTIMAL:
+        bound = highs_adapter.objective_value(h)
     duals = np.array(h.getSolution().row_dual) if relax and x is not None else None
     return HighsRun(out, x, bound, duals)
 

@@ -161,13 +161,9 @@ class _Master:
     def __init__(self, n: int, cover: np.ndarray, penalty: float, context: SolveContext):
         import highspy
 
-        from optimizer.core.mip import prepare_highs
+        from optimizer.core.highs import new_highs
 
-        prepare_highs(context.threads)
-        self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
-        self.highs.setOptionValue("threads", context.threads)
-        self.highs.setOptionValue("random_seed", context.options.seed % 2**31)
+        self.highs = new_highs(threads=context.threads, seed=context.options.seed)
         self.highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
         inf = highspy.kHighsInf
         lower = np.where(cover, 1.0, -inf)
@@ -206,8 +202,9 @@ class _Master:
         """
         import highspy
 
-        self.highs.setOptionValue("time_limit", max(0.01, time_limit))
-        self.highs.run()
+        from optimizer.core.highs import run
+
+        run(self.highs, time_limit)  # the limit counts from now, not from the first LP
         info = self.highs.getInfo()
         duals = np.array(self.highs.getSolution().row_dual)
         optimal = self.highs.getModelStatus() in (
@@ -331,16 +328,16 @@ def solve_set_partitioning(
 
 
 def _highs_version() -> str | None:
-    from optimizer.core.mip import package_version
+    from optimizer.core.highs import version
 
-    return package_version("highspy")
+    return version()
 
 
 def _solver_version(backend: str) -> str | None:
     from optimizer.core.cpsat import cpsat_version
     from optimizer.core.mip import package_version
 
-    return {"highs": package_version("highspy"), "cbc": f"pulp {package_version('pulp')}"}.get(
+    return {"highs": _highs_version(), "cbc": f"pulp {package_version('pulp')}"}.get(
         backend, cpsat_version()
     )
 
@@ -420,11 +417,12 @@ def _integer_master_cpsat(
     from ortools.sat.python import cp_model
 
     from optimizer.core.cpsat import run_cpsat
-    from optimizer.matching.pairs import integer_scale
+    from optimizer.core.scaling import integer_scale
 
     n = len(cover)
     scores = columns.score[chosen]
-    scale, exact = integer_scale(scores)
+    scaling = integer_scale(scores)
+    scale, exact = scaling.scale, scaling.exact
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"group_{c}") for c in chosen.tolist()]
     art = {int(i): model.new_bool_var(f"uncovered_{i}") for i in np.flatnonzero(cover)}
@@ -440,7 +438,7 @@ def _integer_master_cpsat(
             model.add_exactly_one(terms)
         elif terms:
             model.add_at_most_one(terms)
-    weights = np.round(scores * scale).astype(np.int64).tolist()
+    weights = scaling.scaled(scores).tolist()
     objective = sum(w * v for w, v in zip(weights, x, strict=True))
     objective -= sum(int(penalty) * scale * v for v in art.values())
     model.maximize(objective)
@@ -469,7 +467,7 @@ def solve_groups_compact(
     from ortools.sat.python import cp_model
 
     from optimizer.core.cpsat import cpsat_version, run_cpsat
-    from optimizer.matching.pairs import integer_scale
+    from optimizer.core.scaling import integer_scale
 
     insts = instance.institutions
     group = instance.group
@@ -518,7 +516,8 @@ def solve_groups_compact(
             else:
                 model.add(yi == yj)
         model.add(sum(y[i, g] for g in range(min(slots, i + 1))) == 1)
-    scale, exact = integer_scale(cands.score)
+    scaling = integer_scale(cands.score)
+    scale, exact = scaling.scale, scaling.exact
     terms = []
     for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True)):
         weight = round(float(cands.score[k]) * scale)

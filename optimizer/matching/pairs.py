@@ -17,6 +17,7 @@ import numpy as np
 from optimizer.core.envelope import Status
 from optimizer.core.mip import package_version, solve_pulp
 from optimizer.core.runner import SolveContext
+from optimizer.core.scaling import integer_scale
 from optimizer.matching.schema import MatchingInstance
 from optimizer.matching.scores import Candidates
 
@@ -115,8 +116,9 @@ def solve_pairs_blossom(
     usable = (capacity[cands.a] >= 1) & (capacity[cands.b] >= 1)
     usable &= ~blocked[cands.a] & ~blocked[cands.b]
     must = np.array([inst.min_partners >= 1 for inst in instance.institutions]) & ~blocked
-    scale, exact = integer_scale(cands.score)
-    weights = [int(w) for w in np.round(cands.score * scale).astype(np.int64)]
+    scaling = integer_scale(cands.score)
+    scale, exact = scaling.scale, scaling.exact
+    weights = [int(w) for w in scaling.scaled(cands.score)]
     lift = 1 + sum(abs(w) for w in weights)  # Python ints: no overflow
     graph = rx.PyGraph()
     graph.add_nodes_from(range(n))
@@ -146,16 +148,6 @@ def solve_pairs_blossom(
     return PairsResult(Status.OPTIMAL, selected, bound, "blossom", version)
 
 
-def integer_scale(values: np.ndarray, max_power: int = 9) -> tuple[int, bool]:
-    """A power of ten that makes every value an integer, or 10**max_power and False."""
-    for power in range(max_power + 1):
-        scale = 10**power
-        scaled = values * scale
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
-            return scale, True
-    return 10**max_power, False
-
-
 def solve_pairs_cpsat(
     instance: MatchingInstance, cands: Candidates, context: SolveContext
 ) -> PairsResult:
@@ -166,8 +158,9 @@ def solve_pairs_cpsat(
 
     n = len(instance.institutions)
     ids = cands.ids
-    scale, exact = integer_scale(cands.score)
-    weights = np.round(cands.score * scale).astype(np.int64).tolist()
+    scaling = integer_scale(cands.score)
+    scale, exact = scaling.scale, scaling.exact
+    weights = scaling.scaled(cands.score).tolist()
     model = cp_model.CpModel()
     x = [
         model.new_bool_var(f"pair[{ids[i]}][{ids[j]}]")
