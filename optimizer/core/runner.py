@@ -54,6 +54,10 @@ class ProgressUpdate:
 ProgressCallback = Callable[[ProgressUpdate], None]
 
 
+class OutOfTime(Exception):
+    """The time limit ran out before a model was even built: there is no solution to give."""
+
+
 @dataclass
 class SolveContext:
     """What a model needs from its caller: the clock, a stop flag, a progress sink."""

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from optimizer.core.envelope import Explanation, Status
-from optimizer.core.runner import Outcome, SolveContext
+from optimizer.core.runner import Outcome, OutOfTime, SolveContext
 from optimizer.matching import explain
 from optimizer.matching.groups import solve_groups
 from optimizer.matching.pairs import (
@@ -16,7 +16,7 @@ from optimizer.matching.pairs import (
     solve_pairs_mip,
 )
 from optimizer.matching.schema import MatchingInstance
-from optimizer.matching.scores import Candidates, OutOfTime, build_candidates
+from optimizer.matching.scores import Candidates, build_candidates
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optimizer.core.runner import OutOfTime
 from optimizer.matching.schema import Institution, MatchingInstance
 
 EARTH_RADIUS_KM = 6371.0
@@ -146,10 +147,6 @@ def rule_mask(instance: MatchingInstance, table: _Table, i: int, js: np.ndarray,
         keep &= ~np.isnan(km) & (np.nan_to_num(km, nan=np.inf) <= rules.max_distance_km)
     keep &= scores > rules.min_score
     return keep
-
-
-class OutOfTime(Exception):
-    """The time limit ran out while candidates were still being built."""
 
 
 def build_candidates(
