@@ -8,20 +8,16 @@ writes times back in the horizon's own offset (:func:`stamp`).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from optimizer.core.envelope import InstanceBase
 from optimizer.core.issues import IssueCollector
+from optimizer.core.schema import Id, Strict
 
-Id = Annotated[str, Field(min_length=1)]
 Objective = Literal["max_weighted_served", "min_makespan", "min_weighted_tardiness"]
 MINUTE = timedelta(minutes=1)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Window(Strict):
@@ -39,6 +35,8 @@ class Site(Strict):
 
 
 class Travel(Strict):
+    model_config = ConfigDict(populate_by_name=True)
+
     from_: Id = Field(alias="from")
     to: Id
     minutes: int = Field(ge=0)

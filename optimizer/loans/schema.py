@@ -10,11 +10,12 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from optimizer.core.envelope import InstanceBase
 from optimizer.core.issues import IssueCollector
+from optimizer.core.schema import Id, Strict
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -34,13 +35,8 @@ def _iso_date(value: Any) -> Any:
 
 
 Day = Annotated[date, BeforeValidator(_iso_date)]
-Id = Annotated[str, Field(min_length=1)]
 Cost = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Weight = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Horizon(Strict):
@@ -80,7 +76,7 @@ class Request(Strict):
 
 
 class Route(Strict):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     from_: Id = Field(alias="from")
     to: Id

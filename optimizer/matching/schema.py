@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from optimizer.core.envelope import InstanceBase
 from optimizer.core.issues import IssueCollector
+from optimizer.core.schema import FiniteFloat, Id, IdPair, Strict
 
 InstitutionType = Literal["university", "research_institute", "enterprise", "government"]
 UnitScore = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-Id = Annotated[str, Field(min_length=1)]
-IdPair = tuple[Id, Id]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Location(Strict):
