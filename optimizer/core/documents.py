@@ -15,7 +15,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from optimizer.core.envelope import InstanceBase, Options, Solution, Status
-from optimizer.core.issues import InstanceIssues, Issue, issues_from_validation_error
+from optimizer.core.issues import (
+    InstanceIssues,
+    Issue,
+    did_you_mean,
+    issues_from_validation_error,
+)
 from optimizer.core.runner import ProgressCallback, internal_error, unsupported_solver
 
 log = logging.getLogger(__name__)
@@ -82,14 +87,15 @@ def parse_document(raw: bytes | str | Any, *, default_name: str | None = None) -
         issue = Issue(
             code="unknown_kind",
             path="kind",
-            detail=f"kind = {kind_name!r} is not one of {', '.join(sorted(KINDS))}",
+            detail=f"kind = {kind_name!r} is not one of {', '.join(sorted(KINDS))}"
+            + did_you_mean(kind_name, KINDS),
         )
         return ParsedDocument(None, name, None, [issue])
     model = KINDS[kind_name].instance_model
     try:
         instance = model.model_validate(data)
     except ValidationError as exc:
-        return ParsedDocument(kind_name, name, None, issues_from_validation_error(exc))
+        return ParsedDocument(kind_name, name, None, issues_from_validation_error(exc, model))
     except InstanceIssues as exc:
         return ParsedDocument(kind_name, name, None, exc.issues)
     # A backend the kind cannot use is a contract error of the document, so `validate`
@@ -113,7 +119,7 @@ def resolve_options(
     try:
         return instance.options.merged(overrides), []
     except ValidationError as exc:
-        issues = issues_from_validation_error(exc)
+        issues = issues_from_validation_error(exc, Options)
         for issue in issues:
             issue.path = f"options.{issue.path}" if issue.path else "options"
         return None, issues

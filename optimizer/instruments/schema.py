@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from optimizer.core.envelope import InstanceBase
-from optimizer.core.issues import IssueCollector
+from optimizer.core.issues import IssueCollector, did_you_mean
 from optimizer.core.schema import Id, Strict
 
 Objective = Literal["max_weighted_served", "min_makespan", "min_weighted_tardiness"]
@@ -162,7 +162,8 @@ class InstrumentsInstance(InstanceBase):
                 check.add(
                     "unknown_reference",
                     f"{path}.instrument_type",
-                    f"instrument type {quota.instrument_type!r} is not the type of any instrument",
+                    f"instrument type {quota.instrument_type!r} is not the type of any "
+                    f"instrument{did_you_mean(quota.instrument_type, types)}",
                 )
             key = (quota.institution, quota.instrument_type)
             if key in seen_quota:
@@ -201,7 +202,8 @@ def _check_request(
             check.add(
                 "unknown_reference",
                 f"{spath}.instrument_type",
-                f"no instrument has type {step.instrument_type!r}",
+                f"no instrument has type {step.instrument_type!r}"
+                f"{did_you_mean(step.instrument_type, types)}",
             )
     pinned_steps: set[int] = set()
     for p, pin in enumerate(req.pinned):
