@@ -293,9 +293,12 @@ def validate(
         if parsed.issues:
             bad += 1
             out.print(f"[red]✗[/] {path} ({parsed.kind or 'unknown kind'})")
+        elif parsed.warnings:
+            many = "s" if len(parsed.warnings) > 1 else ""
+            out.print(f"[green]✓[/] {path} ({parsed.kind}), {len(parsed.warnings)} warning{many}")
         else:
             out.print(f"[green]✓[/] {path} ({parsed.kind})")
-        for issue in parsed.issues:
+        for issue in parsed.issues + parsed.warnings:
             out.print(f"    {issue_line(issue)}", highlight=False)
     raise typer.Exit(EXIT_INVALID if bad else EXIT_OK)
 

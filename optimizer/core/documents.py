@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,12 +28,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ParsedDocument:
-    """A document read as far as it could be: its kind, its instance, or its issues."""
+    """A document read as far as it could be: its kind, its instance, or its issues.
+
+    ``issues`` are errors: the document is valid exactly when there are none. ``warnings``
+    (severity ``warning``) come with a valid instance and leave it valid.
+    """
 
     kind: str | None
     name: str | None
     instance: InstanceBase | None
     issues: list[Issue]
+    warnings: list[Issue] = field(default_factory=list)
 
 
 def load_json(raw: bytes | str) -> tuple[Any, list[Issue]]:
@@ -105,7 +110,7 @@ def parse_document(raw: bytes | str | Any, *, default_name: str | None = None) -
         return ParsedDocument(kind_name, name, None, [refused])
     if instance.name is None and default_name is not None:
         instance.name = default_name
-    return ParsedDocument(kind_name, instance.name, instance, [])
+    return ParsedDocument(kind_name, instance.name, instance, [], instance.warnings())
 
 
 def invalid_solution(parsed: ParsedDocument) -> Solution:

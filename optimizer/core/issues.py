@@ -183,13 +183,18 @@ def issues_from_validation_error(
 
 
 class IssueCollector:
-    """Accumulates cross-field issues inside a model validator, then raises them together."""
+    """Accumulates cross-field issues inside a model validator, then raises them together;
+    or, for an instance's warnings, collects them to be returned."""
 
     def __init__(self) -> None:
         self.issues: list[Issue] = []
 
     def add(self, code: str, path: str, detail: str) -> None:
         self.issues.append(Issue(code=code, path=path, detail=detail))
+
+    def warn(self, code: str, path: str, detail: str) -> None:
+        """A problem worth a look that leaves the document valid."""
+        self.issues.append(Issue(code=code, severity="warning", path=path, detail=detail))
 
     def unique_ids(self, items: Sequence[Any], list_path: str, what: str) -> set[str]:
         """Report repeated ``id`` values in a list; return the set of ids."""

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from optimizer.core.envelope import InstanceBase
-from optimizer.core.issues import IssueCollector, did_you_mean
+from optimizer.core.issues import Issue, IssueCollector, did_you_mean
 from optimizer.core.schema import Id, Strict
 
 Objective = Literal["max_weighted_served", "min_makespan", "min_weighted_tardiness"]
@@ -176,6 +176,48 @@ class InstrumentsInstance(InstanceBase):
             seen_quota.add(key)
         check.raise_if_any()
         return self
+
+    def warnings(self) -> list[Issue]:
+        """No requests; request times and windows that the horizon makes pointless."""
+        check = IssueCollector()
+        if not self.requests:
+            check.warn("no_requests", "requests", "requests is empty: there is nothing to schedule")
+        h = self.horizon
+        for r, req in enumerate(self.requests):
+            path = f"requests[{r}]"
+            # A release before the horizon or a deadline after it is only cut to the horizon;
+            # these are the times that leave the request nothing to do inside it.
+            if req.release is not None and req.release >= h.end:
+                check.warn(
+                    "time_outside_horizon",
+                    f"{path}.release",
+                    f"{path}.release = {req.release.isoformat()} is not before "
+                    f"horizon.end = {h.end.isoformat()}, so request {req.id!r} cannot be scheduled",
+                )
+            if req.deadline is not None and req.deadline <= h.start:
+                check.warn(
+                    "time_outside_horizon",
+                    f"{path}.deadline",
+                    f"{path}.deadline = {req.deadline.isoformat()} is not after "
+                    f"horizon.start = {h.start.isoformat()}, so request {req.id!r} cannot be "
+                    "scheduled",
+                )
+            if req.due is not None and not h.start <= req.due <= h.end:
+                check.warn(
+                    "time_outside_horizon",
+                    f"{path}.due",
+                    f"{path}.due = {req.due.isoformat()} lies outside the horizon "
+                    f"{h.start.isoformat()} to {h.end.isoformat()}",
+                )
+        for path, w in _windows(self)[1:]:  # [0] is the horizon itself
+            if w.end <= h.start or w.start >= h.end:
+                check.warn(
+                    "time_outside_horizon",
+                    path,
+                    f"{path} = {w.start.isoformat()} to {w.end.isoformat()} lies entirely "
+                    f"outside the horizon {h.start.isoformat()} to {h.end.isoformat()}",
+                )
+        return check.issues
 
 
 def _check_request(

@@ -14,7 +14,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from optimizer.core.envelope import InstanceBase
-from optimizer.core.issues import IssueCollector
+from optimizer.core.issues import Issue, IssueCollector
 from optimizer.core.schema import Id, Strict
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -146,6 +146,31 @@ class LoansInstance(InstanceBase):
                 seen.setdefault(key, i)
         check.raise_if_any()
         return self
+
+    def warnings(self) -> list[Issue]:
+        """No requests; requests already late and copies never available in the horizon."""
+        check = IssueCollector()
+        if not self.requests:
+            check.warn("no_requests", "requests", "requests is empty: there is nothing to lend")
+        h = self.horizon
+        # needed_by after the horizon is fine: the loan ships inside it and arrives in time.
+        for i, r in enumerate(self.requests):
+            if r.needed_by < h.start:
+                check.warn(
+                    "date_outside_horizon",
+                    f"requests[{i}].needed_by",
+                    f"requests[{i}].needed_by = {r.needed_by} is before horizon.start = "
+                    f"{h.start}, so request {r.id!r} is late whichever loan fills it",
+                )
+        for i, c in enumerate(self.copies):
+            if c.available_from is not None and c.available_from > h.end:
+                check.warn(
+                    "date_outside_horizon",
+                    f"copies[{i}].available_from",
+                    f"copies[{i}].available_from = {c.available_from} is after horizon.end = "
+                    f"{h.end}, so copy {c.id!r} cannot be lent",
+                )
+        return check.issues
 
     # ------------------------------------------------------------ day arithmetic
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from optimizer.core.envelope import InstanceBase
-from optimizer.core.issues import IssueCollector
+from optimizer.core.issues import Issue, IssueCollector
 from optimizer.core.schema import FiniteFloat, Id, IdPair, Strict
 
 InstitutionType = Literal["university", "research_institute", "enterprise", "government"]
@@ -120,3 +120,15 @@ class MatchingInstance(InstanceBase):
             )
         check.raise_if_any()
         return self
+
+    def warnings(self) -> list[Issue]:
+        """A single institution: there is nobody to pair or group it with."""
+        check = IssueCollector()
+        if len(self.institutions) < 2:
+            check.warn(
+                "too_few_institutions",
+                "institutions",
+                f"institutions has only {self.institutions[0].id!r}: "
+                "there is nothing to pair or group",
+            )
+        return check.issues
