@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from optimizer.core.envelope import InstanceBase
 from optimizer.core.issues import Issue, IssueCollector, did_you_mean
-from optimizer.core.schema import Id, Strict
+from optimizer.core.schema import Id, Strict, check_directed_pairs
 
 Objective = Literal["max_weighted_served", "min_makespan", "min_weighted_tardiness"]
 MINUTE = timedelta(minutes=1)
@@ -132,20 +132,7 @@ class InstrumentsInstance(InstanceBase):
         check.unique_ids(self.requests, "requests", "request")
         types = {i.type for i in self.instruments}
 
-        seen_travel: set[tuple[str, str]] = set()
-        for t, entry in enumerate(self.travel):
-            path = f"travel[{t}]"
-            check.reference(entry.from_, site_ids, f"{path}.from", "site")
-            check.reference(entry.to, site_ids, f"{path}.to", "site")
-            if entry.from_ == entry.to:
-                check.add("self_pair", path, f"{path} travels from {entry.from_!r} to itself")
-            elif (entry.from_, entry.to) in seen_travel:
-                check.add(
-                    "duplicate_pair",
-                    path,
-                    f"travel from {entry.from_!r} to {entry.to!r} is given more than once",
-                )
-            seen_travel.add((entry.from_, entry.to))
+        check_directed_pairs(check, self.travel, "travel", site_ids, "site", "duplicate_pair")
         for i, inst in enumerate(self.instruments):
             check.reference(inst.site, site_ids, f"instruments[{i}].site", "site")
         for o, op in enumerate(self.operators):

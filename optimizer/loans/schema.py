@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from optimizer.core.envelope import InstanceBase
 from optimizer.core.issues import Issue, IssueCollector
-from optimizer.core.schema import Id, Strict
+from optimizer.core.schema import Id, Strict, check_directed_pairs
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -127,23 +127,9 @@ class LoansInstance(InstanceBase):
                     f"request {r.id!r} has requested_on = {r.requested_on}, "
                     f"after horizon.end = {self.horizon.end}",
                 )
-        seen: dict[tuple[str, str], int] = {}
-        for i, s in enumerate(self.shipping):
-            path = f"shipping[{i}]"
-            known = check.reference(s.from_, libraries, f"{path}.from", "library")
-            known &= check.reference(s.to, libraries, f"{path}.to", "library")
-            if s.from_ == s.to:
-                check.add("self_pair", path, f"{path} ships from {s.from_!r} to itself")
-            elif known:
-                key = (s.from_, s.to)
-                if key in seen:
-                    check.add(
-                        "duplicate_route",
-                        path,
-                        f"the route {s.from_!r} -> {s.to!r} is already given in "
-                        f"shipping[{seen[key]}]",
-                    )
-                seen.setdefault(key, i)
+        check_directed_pairs(
+            check, self.shipping, "shipping", libraries, "library", "duplicate_route"
+        )
         check.raise_if_any()
         return self
 
