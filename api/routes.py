@@ -154,15 +154,16 @@ async def validate(request: Request) -> dict[str, Any]:
     raw = await request.body()
     settings = request.app.state.settings
 
-    def check() -> list[Issue]:
+    def check() -> tuple[list[Issue], list[Issue]]:
         parsed, data = parse(raw)
         if parsed.issues:
-            return parsed.issues
+            return parsed.issues, []
         too_many = entity_limit_issue(data, settings.max_entities)
-        return [] if too_many is None else [too_many]
+        return ([] if too_many is None else [too_many]), parsed.warnings
 
-    issues = await run_in_threadpool(check)
-    return {"valid": not issues, "issues": [i.model_dump(mode="json") for i in issues]}
+    errors, warnings = await run_in_threadpool(check)
+    issues = errors + warnings  # warnings (severity "warning") leave the document valid
+    return {"valid": not errors, "issues": [i.model_dump(mode="json") for i in issues]}
 
 
 # -- jobs ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -292,11 +293,24 @@ def validate(
         if parsed.issues:
             bad += 1
             out.print(f"[red]✗[/] {path} ({parsed.kind or 'unknown kind'})")
-            for issue in parsed.issues:
-                out.print(f"    [red]{issue.code}[/] {issue.detail}", highlight=False)
+        elif parsed.warnings:
+            many = "s" if len(parsed.warnings) > 1 else ""
+            out.print(f"[green]✓[/] {path} ({parsed.kind}), {len(parsed.warnings)} warning{many}")
         else:
             out.print(f"[green]✓[/] {path} ({parsed.kind})")
+        for issue in parsed.issues + parsed.warnings:
+            out.print(f"    {issue_line(issue)}", highlight=False)
     raise typer.Exit(EXIT_INVALID if bad else EXIT_OK)
+
+
+def issue_line(issue: Issue) -> str:
+    """``code path: detail`` in the severity's colour; the path is left out only when the
+    detail already starts with it, so every line says where."""
+    colour = "red" if issue.severity == "error" else "yellow"
+    where = issue.path or "document"
+    text = issue.detail if issue.detail.startswith(where) else f"{where}: {issue.detail}"
+    label = issue.code if issue.severity == "error" else f"{issue.code} (warning)"
+    return f"[{colour}]{label}[/] {escape(text)}"
 
 
 @app.command()

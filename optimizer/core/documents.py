@@ -9,13 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from optimizer.core.envelope import InstanceBase, Options, Solution, Status
-from optimizer.core.issues import InstanceIssues, Issue, issues_from_validation_error
+from optimizer.core.issues import (
+    InstanceIssues,
+    Issue,
+    did_you_mean,
+    issues_from_validation_error,
+)
 from optimizer.core.runner import ProgressCallback, internal_error, unsupported_solver
 
 log = logging.getLogger(__name__)
@@ -23,12 +28,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ParsedDocument:
-    """A document read as far as it could be: its kind, its instance, or its issues."""
+    """A document read as far as it could be: its kind, its instance, or its issues.
+
+    ``issues`` are errors: the document is valid exactly when there are none. ``warnings``
+    (severity ``warning``) come with a valid instance and leave it valid.
+    """
 
     kind: str | None
     name: str | None
     instance: InstanceBase | None
     issues: list[Issue]
+    warnings: list[Issue] = field(default_factory=list)
 
 
 def load_json(raw: bytes | str) -> tuple[Any, list[Issue]]:
@@ -82,14 +92,15 @@ def parse_document(raw: bytes | str | Any, *, default_name: str | None = None) -
         issue = Issue(
             code="unknown_kind",
             path="kind",
-            detail=f"kind = {kind_name!r} is not one of {', '.join(sorted(KINDS))}",
+            detail=f"kind = {kind_name!r} is not one of {', '.join(sorted(KINDS))}"
+            + did_you_mean(kind_name, KINDS),
         )
         return ParsedDocument(None, name, None, [issue])
     model = KINDS[kind_name].instance_model
     try:
         instance = model.model_validate(data)
     except ValidationError as exc:
-        return ParsedDocument(kind_name, name, None, issues_from_validation_error(exc))
+        return ParsedDocument(kind_name, name, None, issues_from_validation_error(exc, model))
     except InstanceIssues as exc:
         return ParsedDocument(kind_name, name, None, exc.issues)
     # A backend the kind cannot use is a contract error of the document, so `validate`
@@ -99,7 +110,7 @@ def parse_document(raw: bytes | str | Any, *, default_name: str | None = None) -
         return ParsedDocument(kind_name, name, None, [refused])
     if instance.name is None and default_name is not None:
         instance.name = default_name
-    return ParsedDocument(kind_name, instance.name, instance, [])
+    return ParsedDocument(kind_name, instance.name, instance, [], instance.warnings())
 
 
 def invalid_solution(parsed: ParsedDocument) -> Solution:
@@ -113,7 +124,7 @@ def resolve_options(
     try:
         return instance.options.merged(overrides), []
     except ValidationError as exc:
-        issues = issues_from_validation_error(exc)
+        issues = issues_from_validation_error(exc, Options)
         for issue in issues:
             issue.path = f"options.{issue.path}" if issue.path else "options"
         return None, issues

@@ -66,6 +66,11 @@ class InstanceBase(BaseModel):
     description: str | None = Field(None, description="What the instance is about.")
     options: Options = Field(default_factory=Options)
 
+    def warnings(self) -> list[Issue]:
+        """What looks wrong in this valid instance without making it invalid: severity
+        ``warning``, with the path of the field. Each kind adds its own."""
+        return []
+
 
 class Explanation(BaseModel):
     """Why something was left out, or which rules conflict."""

@@ -221,6 +221,7 @@ def run_solve(
         failed = internal_error(exc, kind=kind.kind, name=instance.name)
         run.runtime_s = context.elapsed()
         failed.run = run
+        failed.issues = instance.warnings()
         return failed
 
     run.solver = outcome.solver
@@ -270,5 +271,6 @@ def run_solve(
         explanations=outcome.explanations if options.explain or status == Status.INFEASIBLE else [],
         kpis=outcome.kpis,
         verification=verification,
+        issues=instance.warnings(),  # a valid instance's issues are only ever warnings
         run=run,
     )

@@ -8,20 +8,16 @@ writes times back in the horizon's own offset (:func:`stamp`).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from optimizer.core.envelope import InstanceBase
-from optimizer.core.issues import IssueCollector
+from optimizer.core.issues import Issue, IssueCollector, did_you_mean
+from optimizer.core.schema import Id, Strict, check_directed_pairs
 
-Id = Annotated[str, Field(min_length=1)]
 Objective = Literal["max_weighted_served", "min_makespan", "min_weighted_tardiness"]
 MINUTE = timedelta(minutes=1)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Window(Strict):
@@ -39,6 +35,8 @@ class Site(Strict):
 
 
 class Travel(Strict):
+    model_config = ConfigDict(populate_by_name=True)
+
     from_: Id = Field(alias="from")
     to: Id
     minutes: int = Field(ge=0)
@@ -134,20 +132,7 @@ class InstrumentsInstance(InstanceBase):
         check.unique_ids(self.requests, "requests", "request")
         types = {i.type for i in self.instruments}
 
-        seen_travel: set[tuple[str, str]] = set()
-        for t, entry in enumerate(self.travel):
-            path = f"travel[{t}]"
-            check.reference(entry.from_, site_ids, f"{path}.from", "site")
-            check.reference(entry.to, site_ids, f"{path}.to", "site")
-            if entry.from_ == entry.to:
-                check.add("self_pair", path, f"{path} travels from {entry.from_!r} to itself")
-            elif (entry.from_, entry.to) in seen_travel:
-                check.add(
-                    "duplicate_pair",
-                    path,
-                    f"travel from {entry.from_!r} to {entry.to!r} is given more than once",
-                )
-            seen_travel.add((entry.from_, entry.to))
+        check_directed_pairs(check, self.travel, "travel", site_ids, "site", "duplicate_pair")
         for i, inst in enumerate(self.instruments):
             check.reference(inst.site, site_ids, f"instruments[{i}].site", "site")
         for o, op in enumerate(self.operators):
@@ -164,7 +149,8 @@ class InstrumentsInstance(InstanceBase):
                 check.add(
                     "unknown_reference",
                     f"{path}.instrument_type",
-                    f"instrument type {quota.instrument_type!r} is not the type of any instrument",
+                    f"instrument type {quota.instrument_type!r} is not the type of any "
+                    f"instrument{did_you_mean(quota.instrument_type, types)}",
                 )
             key = (quota.institution, quota.instrument_type)
             if key in seen_quota:
@@ -177,6 +163,48 @@ class InstrumentsInstance(InstanceBase):
             seen_quota.add(key)
         check.raise_if_any()
         return self
+
+    def warnings(self) -> list[Issue]:
+        """No requests; request times and windows that the horizon makes pointless."""
+        check = IssueCollector()
+        if not self.requests:
+            check.warn("no_requests", "requests", "requests is empty: there is nothing to schedule")
+        h = self.horizon
+        for r, req in enumerate(self.requests):
+            path = f"requests[{r}]"
+            # A release before the horizon or a deadline after it is only cut to the horizon;
+            # these are the times that leave the request nothing to do inside it.
+            if req.release is not None and req.release >= h.end:
+                check.warn(
+                    "time_outside_horizon",
+                    f"{path}.release",
+                    f"{path}.release = {req.release.isoformat()} is not before "
+                    f"horizon.end = {h.end.isoformat()}, so request {req.id!r} cannot be scheduled",
+                )
+            if req.deadline is not None and req.deadline <= h.start:
+                check.warn(
+                    "time_outside_horizon",
+                    f"{path}.deadline",
+                    f"{path}.deadline = {req.deadline.isoformat()} is not after "
+                    f"horizon.start = {h.start.isoformat()}, so request {req.id!r} cannot be "
+                    "scheduled",
+                )
+            if req.due is not None and not h.start <= req.due <= h.end:
+                check.warn(
+                    "time_outside_horizon",
+                    f"{path}.due",
+                    f"{path}.due = {req.due.isoformat()} lies outside the horizon "
+                    f"{h.start.isoformat()} to {h.end.isoformat()}",
+                )
+        for path, w in _windows(self)[1:]:  # [0] is the horizon itself
+            if w.end <= h.start or w.start >= h.end:
+                check.warn(
+                    "time_outside_horizon",
+                    path,
+                    f"{path} = {w.start.isoformat()} to {w.end.isoformat()} lies entirely "
+                    f"outside the horizon {h.start.isoformat()} to {h.end.isoformat()}",
+                )
+        return check.issues
 
 
 def _check_request(
@@ -203,7 +231,8 @@ def _check_request(
             check.add(
                 "unknown_reference",
                 f"{spath}.instrument_type",
-                f"no instrument has type {step.instrument_type!r}",
+                f"no instrument has type {step.instrument_type!r}"
+                f"{did_you_mean(step.instrument_type, types)}",
             )
     pinned_steps: set[int] = set()
     for p, pin in enumerate(req.pinned):

@@ -10,11 +10,12 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from optimizer.core.envelope import InstanceBase
-from optimizer.core.issues import IssueCollector
+from optimizer.core.issues import Issue, IssueCollector
+from optimizer.core.schema import Id, Strict, check_directed_pairs
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -34,13 +35,8 @@ def _iso_date(value: Any) -> Any:
 
 
 Day = Annotated[date, BeforeValidator(_iso_date)]
-Id = Annotated[str, Field(min_length=1)]
 Cost = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Weight = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Horizon(Strict):
@@ -80,7 +76,7 @@ class Request(Strict):
 
 
 class Route(Strict):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     from_: Id = Field(alias="from")
     to: Id
@@ -131,25 +127,36 @@ class LoansInstance(InstanceBase):
                     f"request {r.id!r} has requested_on = {r.requested_on}, "
                     f"after horizon.end = {self.horizon.end}",
                 )
-        seen: dict[tuple[str, str], int] = {}
-        for i, s in enumerate(self.shipping):
-            path = f"shipping[{i}]"
-            known = check.reference(s.from_, libraries, f"{path}.from", "library")
-            known &= check.reference(s.to, libraries, f"{path}.to", "library")
-            if s.from_ == s.to:
-                check.add("self_pair", path, f"{path} ships from {s.from_!r} to itself")
-            elif known:
-                key = (s.from_, s.to)
-                if key in seen:
-                    check.add(
-                        "duplicate_route",
-                        path,
-                        f"the route {s.from_!r} -> {s.to!r} is already given in "
-                        f"shipping[{seen[key]}]",
-                    )
-                seen.setdefault(key, i)
+        check_directed_pairs(
+            check, self.shipping, "shipping", libraries, "library", "duplicate_route"
+        )
         check.raise_if_any()
         return self
+
+    def warnings(self) -> list[Issue]:
+        """No requests; requests already late and copies never available in the horizon."""
+        check = IssueCollector()
+        if not self.requests:
+            check.warn("no_requests", "requests", "requests is empty: there is nothing to lend")
+        h = self.horizon
+        # needed_by after the horizon is fine: the loan ships inside it and arrives in time.
+        for i, r in enumerate(self.requests):
+            if r.needed_by < h.start:
+                check.warn(
+                    "date_outside_horizon",
+                    f"requests[{i}].needed_by",
+                    f"requests[{i}].needed_by = {r.needed_by} is before horizon.start = "
+                    f"{h.start}, so request {r.id!r} is late whichever loan fills it",
+                )
+        for i, c in enumerate(self.copies):
+            if c.available_from is not None and c.available_from > h.end:
+                check.warn(
+                    "date_outside_horizon",
+                    f"copies[{i}].available_from",
+                    f"copies[{i}].available_from = {c.available_from} is after horizon.end = "
+                    f"{h.end}, so copy {c.id!r} cannot be lent",
+                )
+        return check.issues
 
     # ------------------------------------------------------------ day arithmetic
 

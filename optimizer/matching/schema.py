@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from optimizer.core.envelope import InstanceBase
-from optimizer.core.issues import IssueCollector
+from optimizer.core.issues import Issue, IssueCollector
+from optimizer.core.schema import FiniteFloat, Id, IdPair, Strict
 
 InstitutionType = Literal["university", "research_institute", "enterprise", "government"]
 UnitScore = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-Id = Annotated[str, Field(min_length=1)]
-IdPair = tuple[Id, Id]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Location(Strict):
@@ -126,3 +120,15 @@ class MatchingInstance(InstanceBase):
             )
         check.raise_if_any()
         return self
+
+    def warnings(self) -> list[Issue]:
+        """A single institution: there is nobody to pair or group it with."""
+        check = IssueCollector()
+        if len(self.institutions) < 2:
+            check.warn(
+                "too_few_institutions",
+                "institutions",
+                f"institutions has only {self.institutions[0].id!r}: "
+                "there is nothing to pair or group",
+            )
+        return check.issues

@@ -30,7 +30,11 @@ EXPECTED = {
     "loans-unknown-field": ("unknown_field", "copies[0].shelf"),
     "loans-negative-imbalance": ("out_of_range", "policies.max_imbalance"),
     "loans-missing-needed-by": ("missing_field", "requests[0].needed_by"),
+    "loans-misspelt-needed-by": ("unknown_field", "requests[0].neded_by"),
 }
+
+# The nearest known id or field name each misspelling's detail suggests.
+SUGGESTED = {"loans-misspelt-needed-by": "did you mean 'needed_by'?"}
 
 
 def test_every_file_has_an_expectation() -> None:
@@ -44,6 +48,9 @@ def test_invalid_document(name: str) -> None:
     code, path = EXPECTED[name]
     assert (code, path) in {(i.code, i.path) for i in solution.issues}, solution.issues
     assert solution.solution is None
+    if name in SUGGESTED:
+        (detail,) = [i.detail for i in solution.issues if i.path == path]
+        assert detail.endswith(SUGGESTED[name])
 
 
 def test_loans_offers_rota_and_minimises() -> None:

@@ -44,6 +44,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "nan-score": {("not_finite", "scores[0].score")},
     "infinite-weight": {("not_finite", "weights.need")},
     "forbidden-unknown-id": {("unknown_reference", "rules.forbidden[0][1]")},
+    "misspelt-required-id": {("unknown_reference", "rules.required[2][1]")},
     "forbidden-self-pair": {("self_pair", "rules.forbidden[0]")},
     "required-triple": {("too_long", "rules.required[0]")},
     "group-min-above-max": {("min_above_max", "group.min_size")},
@@ -68,6 +69,10 @@ QUOTED = {
     "time-limit-zero": "0",
     "unsupported-solver": "greedy",
     "nan-score": "nan",
+    # the nearest known id or field name, for a misspelling
+    "misspelt-required-id": "did you mean 'cryo-lab-1'?",
+    "unknown-institution-field": "did you mean 'capacity'?",
+    "misspelt-institutions": "did you mean 'institutions'?",
 }
 
 
