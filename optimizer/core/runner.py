@@ -99,6 +99,9 @@ class Outcome:
 ModelFn = Callable[[InstanceT, SolveContext], Outcome]
 VerifyFn = Callable[[InstanceT, dict[str, Any]], Verification]
 KpiFn = Callable[[InstanceT, dict[str, Any]], dict[str, Any]]
+ExplainFn = Callable[[InstanceT, dict[str, Any]], list[Explanation]]
+RenderFn = Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]
+"""(solution document, instance document or None) -> rich renderables for ``unishare show``."""
 
 
 def canonical_json(data: Any) -> str:
@@ -116,20 +119,36 @@ def instance_sha256(instance: BaseModel) -> str:
 
 
 @dataclass(frozen=True)
-class KindSolver(Generic[InstanceT]):
-    """The pieces one problem kind contributes to the shared solve path."""
+class Kind(Generic[InstanceT]):
+    """Everything one problem kind contributes; ``optimizer/registry.py`` lists one per kind.
 
-    kind: str
+    The shared path does the rest: parsing and issues, options, the clock and stop signal,
+    verification, honest statuses, the solution envelope, the CLI, the HTTP service.
+    """
+
+    name: str
+    summary: str
+    instance_model: type[InstanceT]
+    """The pydantic model of the instance document (a subclass of ``InstanceBase``)."""
     solvers: tuple[str, ...]
+    """The values ``options.solver`` may take for this kind, ``"auto"`` first."""
     build_and_solve: ModelFn[InstanceT]
+    """The model: builds, solves, and returns an :class:`Outcome` with the solution payload."""
     verify: VerifyFn[InstanceT]
+    """The independent checker: never imports the model; its objective is the one reported."""
     maximize: bool | Callable[[InstanceT], bool]
     """The objective's sense: a bool, or a function of the instance when it says its own."""
+    kpis: KpiFn[InstanceT] | None = None
+    """Figures of a verified plan, from the plan alone; merged over the model's own KPIs."""
+    explain: ExplainFn[InstanceT] | None = None
+    """Reasons read off a verified plan (why an item is left out), when options.explain."""
+    render: RenderFn | None = None
+    """The kind's part of ``unishare show``: tables of its solution payload."""
 
     def maximizes(self, instance: InstanceT) -> bool:
         return self.maximize(instance) if callable(self.maximize) else self.maximize
 
-    def __call__(
+    def solve(
         self,
         instance: InstanceT,
         options: Options | None = None,
@@ -137,6 +156,7 @@ class KindSolver(Generic[InstanceT]):
         progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
     ) -> Solution:
+        """Solve ``instance`` on the shared path: the solution is verified, its status true."""
         return run_solve(self, instance, options, progress=progress, stop=stop)
 
 
@@ -173,9 +193,7 @@ def internal_error(
     )
 
 
-def _verify(
-    kind: KindSolver[InstanceT], instance: InstanceT, solution: dict[str, Any]
-) -> Verification:
+def _verify(kind: Kind[InstanceT], instance: InstanceT, solution: dict[str, Any]) -> Verification:
     """The kind's verification; a verifier that raises rejects the solution instead."""
     try:
         return kind.verify(instance, solution)
@@ -189,7 +207,7 @@ def _verify(
 
 
 def run_solve(
-    kind: KindSolver[InstanceT],
+    kind: Kind[InstanceT],
     instance: InstanceT,
     options: Options | None = None,
     *,
@@ -207,9 +225,9 @@ def run_solve(
         instance_sha256=instance_sha256(instance),
         unishare_version=optimizer.__version__,
     )
-    base = {"kind": kind.kind, "name": instance.name}
+    base = {"kind": kind.name, "name": instance.name}
 
-    refused = unsupported_solver(kind.kind, kind.solvers, options.solver)
+    refused = unsupported_solver(kind.name, kind.solvers, options.solver)
     if refused is not None:
         run.runtime_s = context.elapsed()
         return Solution(**base, status=Status.INVALID, issues=[refused], run=run)
@@ -218,7 +236,7 @@ def run_solve(
         outcome = kind.build_and_solve(instance, context)
     except Exception as exc:  # our own bug: report it, never crash the batch
         log.exception("solve of %s failed", instance.name)
-        failed = internal_error(exc, kind=kind.kind, name=instance.name)
+        failed = internal_error(exc, kind=kind.name, name=instance.name)
         run.runtime_s = context.elapsed()
         failed.run = run
         failed.issues = instance.warnings()
@@ -260,6 +278,15 @@ def run_solve(
     elif outcome.solution is not None:
         verification = _verify(kind, instance, outcome.solution)
 
+    explanations = outcome.explanations if options.explain or status == Status.INFEASIBLE else []
+    kpis = dict(outcome.kpis)
+    if outcome.solution is not None and status in (Status.OPTIMAL, Status.FEASIBLE):
+        # The plan verified: the kind's own readings of it join the model's.
+        if kind.kpis is not None:
+            kpis.update(kind.kpis(instance, outcome.solution))
+        if kind.explain is not None and options.explain:
+            explanations = [*explanations, *kind.explain(instance, outcome.solution)]
+
     run.runtime_s = context.elapsed()
     return Solution(
         **base,
@@ -268,8 +295,8 @@ def run_solve(
         bound=bound,
         gap=relative_gap(objective, bound),
         solution=outcome.solution,
-        explanations=outcome.explanations if options.explain or status == Status.INFEASIBLE else [],
-        kpis=outcome.kpis,
+        explanations=explanations,
+        kpis=kpis,
         verification=verification,
         issues=instance.warnings(),  # a valid instance's issues are only ever warnings
         run=run,

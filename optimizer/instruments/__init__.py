@@ -1,7 +1,8 @@
 """``instruments``: schedule shared large instruments across campuses (contract section 4)."""
 
-from optimizer.core.runner import KindSolver
+from optimizer.core.runner import Kind
 from optimizer.instruments.model import SOLVERS, build_and_solve
+from optimizer.instruments.render import render
 from optimizer.instruments.schema import InstrumentsInstance
 from optimizer.instruments.verify import verify
 
@@ -10,12 +11,16 @@ def _maximize(instance: InstrumentsInstance) -> bool:
     return instance.maximize
 
 
-solve: KindSolver[InstrumentsInstance] = KindSolver(
-    kind="instruments",
+KIND: Kind[InstrumentsInstance] = Kind(
+    name="instruments",
+    summary="Schedule shared large instruments across campuses: operators, travel, quotas.",
+    instance_model=InstrumentsInstance,
     solvers=SOLVERS,
     build_and_solve=build_and_solve,
     verify=verify,
     maximize=_maximize,
+    render=render,
 )
+solve = KIND.solve
 
-__all__ = ["InstrumentsInstance", "solve"]
+__all__ = ["KIND", "InstrumentsInstance", "solve"]

@@ -1,16 +1,21 @@
 """``loans``: allocate inter-library loans over time (contract section 5)."""
 
-from optimizer.core.runner import KindSolver
+from optimizer.core.runner import Kind
 from optimizer.loans.model import SOLVERS, build_and_solve
+from optimizer.loans.render import render
 from optimizer.loans.schema import LoansInstance
 from optimizer.loans.verify import verify
 
-solve: KindSolver[LoansInstance] = KindSolver(
-    kind="loans",
+KIND: Kind[LoansInstance] = Kind(
+    name="loans",
+    summary="Allocate inter-library loans over time, with shipping and lending policies.",
+    instance_model=LoansInstance,
     solvers=SOLVERS,
     build_and_solve=build_and_solve,
     verify=verify,
     maximize=False,
+    render=render,
 )
+solve = KIND.solve
 
-__all__ = ["LoansInstance", "solve"]
+__all__ = ["KIND", "LoansInstance", "solve"]

@@ -1,16 +1,23 @@
 """``matching``: pair complementary institutions, or form consortia (contract section 3)."""
 
-from optimizer.core.runner import KindSolver
+from optimizer.core.runner import Kind
+from optimizer.matching.kpis import kpis
 from optimizer.matching.model import SOLVERS, build_and_solve
+from optimizer.matching.render import render
 from optimizer.matching.schema import MatchingInstance
 from optimizer.matching.verify import verify
 
-solve: KindSolver[MatchingInstance] = KindSolver(
-    kind="matching",
+KIND: Kind[MatchingInstance] = Kind(
+    name="matching",
+    summary="Pair complementary institutions, or form consortia, maximising complementarity.",
+    instance_model=MatchingInstance,
     solvers=SOLVERS,
     build_and_solve=build_and_solve,
     verify=verify,
     maximize=True,
+    kpis=kpis,
+    render=render,
 )
+solve = KIND.solve
 
-__all__ = ["MatchingInstance", "solve"]
+__all__ = ["KIND", "MatchingInstance", "solve"]

@@ -104,27 +104,8 @@ def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveCo
         bound=result.bound,
         solver_version=result.version,
         explanations=explanations,
-        kpis=_pairs_kpis(instance, cands, pairs, unmatched),
+        kpis={"candidate_pairs": len(cands)},
     )
-
-
-def _pairs_kpis(instance, cands, pairs, unmatched) -> dict[str, Any]:
-    n = len(instance.institutions)
-    by_zone: dict[str, int] = {}
-    zone = {x.id: x.zone for x in instance.institutions}
-    for p in pairs:
-        za, zb = zone[p["a"]] or "none", zone[p["b"]] or "none"
-        key = f"{min(za, zb)}–{max(za, zb)}"
-        by_zone[key] = by_zone.get(key, 0) + 1
-    return {
-        "institutions": n,
-        "candidate_pairs": len(cands),
-        "pairs": len(pairs),
-        "matched_institutions": n - len(unmatched),
-        "unmatched_institutions": len(unmatched),
-        "mean_pair_score": (sum(p["score"] for p in pairs) / len(pairs)) if pairs else 0.0,
-        "pairs_by_zone": by_zone,
-    }
 
 
 def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveContext) -> Outcome:
@@ -169,16 +150,7 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
     explanations = (
         explain.ungrouped(instance, cands, groups, ungrouped) if context.options.explain else []
     )
-    sizes = [len(g["members"]) for g in groups]
-    kpis = {
-        "institutions": len(ids),
-        "candidate_pairs": len(cands),
-        "groups": len(groups),
-        "grouped_institutions": len(grouped),
-        "ungrouped_institutions": len(ungrouped),
-        "mean_group_size": (sum(sizes) / len(sizes)) if sizes else 0.0,
-        "method": result.method,
-    }
+    kpis = {"candidate_pairs": len(cands), "method": result.method}
     return Outcome(
         result.status,
         result.solver,

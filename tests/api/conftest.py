@@ -85,7 +85,7 @@ def verify_solution(document: bytes | dict[str, Any], solution: dict[str, Any]) 
     assert parsed.instance is not None and parsed.kind is not None
     assert solution["kind"] == parsed.kind
     assert solution["status"] in ("optimal", "feasible"), solution["status"]
-    check = KINDS[parsed.kind].solve.verify(parsed.instance, solution["solution"])
+    check = KINDS[parsed.kind].verify(parsed.instance, solution["solution"])
     assert check.valid, check.violations
     assert check.objective == pytest.approx(solution["objective"], abs=1e-6)
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pytest
 
 from optimizer.core.envelope import Explanation, InstanceBase, Options, Status, Verification
-from optimizer.core.runner import KindSolver, Outcome, SolveContext, instance_sha256
+from optimizer.core.runner import Kind, Outcome, SolveContext, instance_sha256
 
 SOLUTION = {"picked": [1, 2]}
 
@@ -37,9 +37,11 @@ def rejected(instance: Toy, solution: dict[str, Any]) -> Verification:
     )
 
 
-def kind(model, verify=None, maximize=True) -> KindSolver[Toy]:
-    return KindSolver(
-        kind="toy",
+def kind(model, verify=None, maximize=True) -> Kind[Toy]:
+    return Kind(
+        name="toy",
+        summary="A test kind.",
+        instance_model=Toy,
         solvers=("auto", "highs"),
         build_and_solve=model,
         verify=verify or verified(10.0),
@@ -54,8 +56,8 @@ def claims(status: Status, bound: float | None, solution=SOLUTION, **extra):
     return model
 
 
-def run(kind_solver: KindSolver[Toy], **options: Any):
-    return kind_solver(Toy(), Options(**options))
+def run(toy: Kind[Toy], **options: Any):
+    return toy.solve(Toy(), Options(**options))
 
 
 def test_optimal_with_a_closing_bound_stays_optimal():
@@ -118,8 +120,8 @@ def test_minimisation_reads_the_bound_from_below():
 
 def test_the_sense_may_depend_on_the_instance():
     solver = kind(claims(Status.OPTIMAL, 8.0), maximize=lambda inst: not inst.minimise)
-    assert solver(Toy(minimise=True), Options()).status == Status.FEASIBLE
-    assert solver(Toy(minimise=False), Options()).status == Status.ERROR
+    assert solver.solve(Toy(minimise=True), Options()).status == Status.FEASIBLE
+    assert solver.solve(Toy(minimise=False), Options()).status == Status.ERROR
 
 
 def test_statuses_without_a_solution_pass_through():
@@ -172,7 +174,7 @@ def test_run_metadata():
         assert context.options.seed == 5
         return Outcome(Status.OPTIMAL, "fake", solution=SOLUTION, bound=10.0, solver_version="1.2")
 
-    s = kind(model)(Toy(name="toy-1"), Options(seed=5, threads=0, time_limit_s=3))
+    s = kind(model).solve(Toy(name="toy-1"), Options(seed=5, threads=0, time_limit_s=3))
     assert s.kind == "toy" and s.name == "toy-1"
     assert (s.run.solver, s.run.solver_version, s.run.seed) == ("fake", "1.2", 5)
     assert s.run.threads == (os.cpu_count() or 1)  # 0 = all cores
@@ -195,7 +197,7 @@ def test_the_instance_options_are_used_when_none_are_given():
         seen.append(context.options.seed)
         return Outcome(Status.OPTIMAL, "fake", solution=SOLUTION, bound=10.0)
 
-    kind(model)(Toy(options=Options(seed=42)))
+    kind(model).solve(Toy(options=Options(seed=42)))
     assert seen == [42]
 
 
@@ -209,7 +211,7 @@ def test_progress_and_stop_reach_the_model():
         context.report(objective=4.0, bound=11.0, phase="search")
         return Outcome(Status.FEASIBLE, "fake", solution=SOLUTION, bound=11.0)
 
-    kind(model)(Toy(), Options(), progress=updates.append, stop=stop)
+    kind(model).solve(Toy(), Options(), progress=updates.append, stop=stop)
     (update,) = updates
     assert (update.objective, update.bound, update.phase) == (4.0, 11.0, "search")
     assert update.elapsed_s >= 0

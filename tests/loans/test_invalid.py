@@ -57,4 +57,4 @@ def test_loans_offers_rota_and_minimises() -> None:
     from optimizer.registry import KINDS
 
     assert "rota" in KINDS["loans"].solvers
-    assert KINDS["loans"].solve.maximize is False
+    assert KINDS["loans"].maximize is False

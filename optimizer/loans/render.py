@@ -1,0 +1,39 @@
+"""The loans part of ``unishare show``: what each library lends, and what stays unfilled."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+
+def render(solution: dict[str, Any], instance: dict[str, Any] | None) -> list[RenderableType]:
+    """The loans per lending library, and the unfilled requests."""
+    body = solution.get("solution") or {}
+    instance = instance or {}
+    borrower = {r["id"]: r.get("library", "") for r in instance.get("requests", [])}
+    by_lender: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for loan in body.get("loans", []):
+        by_lender[loan["lender"]].append(loan)
+    parts: list[RenderableType] = []
+    for lender in sorted(by_lender):
+        table = Table(title=f"{lender} lends", title_justify="left", show_edge=False,
+                      pad_edge=False)  # fmt: skip
+        columns = ["ship", "arrive", "due back", "home", "request", "to", "copy", "title"]
+        if not borrower:  # the borrowing library is only in the instance
+            columns.remove("to")
+        for column in [*columns, "late days", "cost"]:
+            table.add_column(column, justify="right" if column in ("late days", "cost") else "left")
+        for loan in sorted(by_lender[lender], key=lambda x: (x["ship"], x["request"])):
+            row = [loan["ship"], loan["arrive"], loan["due_back"], loan["home"], loan["request"]]
+            if borrower:
+                row.append(borrower.get(loan["request"], ""))
+            row += [loan["copy"], loan["title"], str(loan["late_days"]), f"{loan['cost']:.2f}"]
+            table.add_row(*row)
+        parts.append(table)
+    if body.get("unfilled"):
+        parts.append(Text(f"unfilled: {', '.join(body['unfilled'])}"))
+    return parts

@@ -1,0 +1,77 @@
+"""Figures of a verified matching plan, read off the plan and the instance alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optimizer.matching.schema import MatchingInstance
+
+NO_REGION = "none"
+
+
+def kpis(instance: MatchingInstance, payload: dict[str, Any]) -> dict[str, Any]:
+    """Counts and means of the plan (contract 3.4 and the matching sections)."""
+    n = len(instance.institutions)
+    if "groups" in payload:
+        groups = payload["groups"]
+        sizes = [len(g["members"]) for g in groups]
+        grouped = n - len(payload["ungrouped"])
+        figures: dict[str, Any] = {
+            "institutions": n,
+            "groups": len(groups),
+            "grouped_institutions": grouped,
+            "ungrouped_institutions": len(payload["ungrouped"]),
+            "mean_group_size": (sum(sizes) / len(sizes)) if sizes else 0.0,
+        }
+        together = [(set(g["members"]), g["score"]) for g in groups]
+    else:
+        pairs = payload["pairs"]
+        figures = {
+            "institutions": n,
+            "pairs": len(pairs),
+            "matched_institutions": n - len(payload["unmatched"]),
+            "unmatched_institutions": len(payload["unmatched"]),
+            "mean_pair_score": (sum(p["score"] for p in pairs) / len(pairs)) if pairs else 0.0,
+            "pairs_by_zone": _pairs_by_zone(instance, pairs),
+        }
+        together = [({p["a"], p["b"]}, p["score"]) for p in pairs]
+    figures["by_region"] = _by_region(instance, together)
+    return figures
+
+
+def _pairs_by_zone(instance: MatchingInstance, pairs: list[dict[str, Any]]) -> dict[str, int]:
+    zone = {x.id: x.zone for x in instance.institutions}
+    by_zone: dict[str, int] = {}
+    for p in pairs:
+        za, zb = zone[p["a"]] or "none", zone[p["b"]] or "none"
+        key = f"{min(za, zb)}–{max(za, zb)}"
+        by_zone[key] = by_zone.get(key, 0) + 1
+    return by_zone
+
+
+def _by_region(
+    instance: MatchingInstance, together: list[tuple[set[str], float]]
+) -> dict[str, dict[str, Any]]:
+    """Per region: its institutions, how many are matched, the pairs (or groups) with a
+    member there and their mean score."""
+    region = {x.id: x.region or NO_REGION for x in instance.institutions}
+    out: dict[str, dict[str, Any]] = {}
+    for name in region.values():
+        out.setdefault(name, {"institutions": 0, "matched": 0, "together": 0, "scores": 0.0})
+        out[name]["institutions"] += 1
+    for iid in set().union(*(members for members, _ in together)):
+        out[region[iid]]["matched"] += 1
+    for members, score in together:
+        for name in {region[i] for i in members}:
+            out[name]["together"] += 1
+            out[name]["scores"] += score
+    return {
+        name: {
+            "institutions": row["institutions"],
+            "matched": row["matched"],
+            "share_matched": row["matched"] / row["institutions"],
+            "pairs_or_groups": row["together"],
+            "mean_score": row["scores"] / row["together"] if row["together"] else 0.0,
+        }
+        for name, row in sorted(out.items())
+    }
