@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.loans_generator import western_consortium
 from optimizer.core.documents import solve_document
 from optimizer.core.envelope import Status
+from optimizer.loans.generate import western_consortium
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "instances" / "loans"
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from benchmarks.loans_generator import loans_document
 from optimizer.core.envelope import Options, Status
 from optimizer.loans import LoansInstance, solve
+from optimizer.loans.generate import loans_document
 
 # Generous on a busy 2-core machine: the point is "seconds", not "a minute".
 OVERRUN = 1.15
