@@ -9,16 +9,22 @@ a verifier without a test that triggers it fails the suite.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
 from collections.abc import Iterable
-from types import ModuleType
 
 
-def message_templates(module: ModuleType) -> list[re.Pattern[str]]:
-    """One pattern per violation message written in ``module``."""
+def message_templates(module: str) -> list[re.Pattern[str]]:
+    """One pattern per violation message written in the module named ``module``.
+
+    Takes the dotted name, not the object: a kind's package re-exports its ``verify``
+    function under the submodule's name, and the function alone would hide the helpers'
+    messages.
+    """
+    source = inspect.getsource(importlib.import_module(module))
     patterns = []
-    for node in ast.walk(ast.parse(inspect.getsource(module))):
+    for node in ast.walk(ast.parse(source)):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -37,7 +43,7 @@ def message_templates(module: ModuleType) -> list[re.Pattern[str]]:
     return patterns
 
 
-def unmatched_templates(module: ModuleType, messages: Iterable[str]) -> list[str]:
+def unmatched_templates(module: str, messages: Iterable[str]) -> list[str]:
     """The templates of ``module`` that none of ``messages`` matches."""
     seen = list(messages)
     return [

@@ -134,7 +134,7 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
         if score is None:
             violations.append(f"pair ({a}, {b}) is not a candidate under the rules")
             continue
-        if abs(score - entry["score"]) > TOLERANCE:
+        if not abs(score - entry["score"]) <= TOLERANCE:  # "not <=" so that NaN fails too
             violations.append(f"pair ({a}, {b}) reports score {entry['score']}, not {score}")
         degree[a] += 1
         degree[b] += 1
@@ -165,9 +165,13 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
     where: dict[str, str] = {}
     scores: list[float] = []
     candidates = Rules(instance)
+    ids: set[str] = set()
     for g in solution.get("groups", []):
         members = g["members"]
         gid = g["id"]
+        if gid in ids:
+            violations.append(f"group id {gid} is used twice")
+        ids.add(gid)
         if any(m not in by_id for m in members):
             violations.append(f"group {gid} names an unknown institution")
             continue
@@ -193,7 +197,7 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
                     violations.append(f"group {gid} holds the forbidden pair ({a}, {b})")
                 s = candidates.candidate_score(by_id[a], by_id[b])
                 score += 0.0 if s is None else s
-        if abs(score - g["score"]) > TOLERANCE * max(1.0, abs(score)):
+        if not abs(score - g["score"]) <= TOLERANCE * max(1.0, abs(score)):  # NaN fails too
             violations.append(f"group {gid} reports score {g['score']}, not {score}")
         scores.append(score)
     for a, b in rules.required:

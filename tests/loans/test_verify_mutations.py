@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from optimizer.loans import verify as verify_module
 from optimizer.loans.schema import LoansInstance
 from optimizer.loans.verify import verify
 from tests.violations import message_templates, unmatched_templates
 
 from .helpers import START, document, iso
+
+VERIFIER = "optimizer.loans.verify"
 
 # Directed routes: A -> C and C -> A differ; B and C share one entry; A and B have none.
 ROUTES = {
@@ -323,8 +324,8 @@ def test_reported_numbers_never_change_the_recomputed_objective(
 
 def test_every_violation_the_verifier_writes_has_a_mutation(instance: LoansInstance) -> None:
     messages = [v for _, change, _ in MUTATIONS for v in verify(instance, change(PLAN)).violations]
-    assert len(message_templates(verify_module)) >= 20
-    assert unmatched_templates(verify_module, messages) == []
+    assert len(message_templates(VERIFIER)) >= 20
+    assert unmatched_templates(VERIFIER, messages) == []
 
 
 def test_regression_a_nan_cost_passed_the_cost_check(instance: LoansInstance) -> None:
