@@ -29,7 +29,7 @@ from tests.api.conftest import (
     wait_for,
 )
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]  # real servers
 
 ISSUE_KEYS = {"code", "severity", "path", "detail"}
 
