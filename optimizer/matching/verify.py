@@ -149,9 +149,9 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
     for a, b in instance.rules.required:
         if frozenset((a, b)) not in seen:
             violations.append(f"required pair ({a}, {b}) is not selected")
-    listed_unmatched = set(solution.get("unmatched", []))
+    listed = solution.get("unmatched", [])
     actual_unmatched = {x for x, d in degree.items() if d == 0}
-    if listed_unmatched != actual_unmatched:
+    if len(set(listed)) != len(listed) or set(listed) != actual_unmatched:
         violations.append("the unmatched list does not match the institutions without a partner")
     return Verification(
         checked=True, valid=not violations, violations=violations, objective=exact_sum(scores)
@@ -207,7 +207,8 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
         missing = [x for x in by_id if x not in where]
         if missing:
             violations.append(f"cover_all: {len(missing)} institutions are in no group")
-    if set(solution.get("ungrouped", [])) != {x for x in by_id if x not in where}:
+    listed = solution.get("ungrouped", [])
+    if len(set(listed)) != len(listed) or set(listed) != {x for x in by_id if x not in where}:
         violations.append("the ungrouped list does not match the institutions in no group")
     return Verification(
         checked=True, valid=not violations, violations=violations, objective=exact_sum(scores)

@@ -517,3 +517,17 @@ def test_regression_two_groups_could_share_an_id(groups_instance: MatchingInstan
     assert verify(groups_instance, regrouped(GROUPING, "g3", id="g1")).violations == [
         "group id g1 is used twice"
     ]
+
+
+def test_regression_an_unmatched_or_ungrouped_list_could_repeat_an_id(
+    pairs_instance: MatchingInstance, groups_instance: MatchingInstance
+):
+    """Bug: the lists were compared as sets, so naming an institution twice went unnoticed."""
+    repeated = {**PAIRING, "unmatched": [*PAIRING["unmatched"], "z"]}
+    assert verify(pairs_instance, repeated).violations == [
+        "the unmatched list does not match the institutions without a partner"
+    ]
+    repeated = {**GROUPING, "ungrouped": [*GROUPING["ungrouped"], "lone"]}
+    assert verify(groups_instance, repeated).violations == [
+        "the ungrouped list does not match the institutions in no group"
+    ]
