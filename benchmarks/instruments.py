@@ -321,7 +321,7 @@ def bench_jsplib(limit: float, threads: int) -> list[dict[str, Any]]:
 
 
 def bench_weeks(sizes: list[int], limits: list[float], threads: int, seed: int) -> list[dict]:
-    from benchmarks.instruments_week import week_document
+    from optimizer.instruments.generate import week_document
 
     rows = []
     print(f"\n(b) realistic weeks (seed {seed}), {threads} threads")
@@ -354,7 +354,7 @@ def bench_weeks(sizes: list[int], limits: list[float], threads: int, seed: int) 
 def repeated_runs_document(seed: int, kinds: int = 8, copies: int = 6) -> dict[str, Any]:
     """Two days on three identical NMR magnets open ten hours a day; one lab submits each of
     ``kinds`` runs ``copies`` times over (same length, weight and release): more than fits."""
-    from benchmarks.instruments_week import at
+    from optimizer.instruments.generate import at
 
     rng = random.Random(seed)
     requests = []
@@ -415,7 +415,7 @@ def bench_symmetry(seeds: list[int], limit: float, threads: int) -> list[dict[st
 def rigid_document(seed: int, n: int, machines: int, eligibility: str) -> tuple[dict, list]:
     """n rigid requests over n // 150 days on ``machines``
     NMR magnets; ``eligibility`` "all" (any magnet) or "mixed" (one, two or all)."""
-    from benchmarks.instruments_week import at
+    from optimizer.instruments.generate import at
 
     rng = random.Random(seed)
     names = [f"nmr-{m}" for m in range(1, machines + 1)]

@@ -43,9 +43,9 @@ import argparse
 import resource
 import time
 
-from benchmarks.loans_generator import loans_document
 from optimizer.core.envelope import Options
 from optimizer.loans import LoansInstance, solve
+from optimizer.loans.generate import loans_document
 
 
 def copies_for(requests: int) -> int:

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import networkx as nx
 
-from benchmarks.generators import groups_document, pairs_document
 from optimizer.matching import MatchingInstance, solve
+from optimizer.matching.generate import groups_document, pairs_document
 
 
 def networkx_matching(document: dict) -> tuple[float, float]:

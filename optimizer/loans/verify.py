@@ -73,6 +73,10 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
             violations.append(
                 f"loan for {rid} reports lender {entry.get('lender')}, not {c.library}"
             )
+        if entry.get("borrower") not in (None, r.library):
+            violations.append(
+                f"loan for {rid} reports borrower {entry.get('borrower')}, not {r.library}"
+            )
         lender, borrower = c.library, r.library
         if lender == borrower:
             violations.append(f"loan for {rid}: {lender} cannot lend to itself")
@@ -106,7 +110,11 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
             violations.append(
                 f"loan for {rid} reports {entry.get('late_days')} days late, not {late}"
             )
-        if not isinstance(entry.get("cost"), int | float) or abs(entry["cost"] - cost) > TOLERANCE:
+        # "not <=" so that a NaN cost fails too.
+        if (
+            not isinstance(entry.get("cost"), int | float)
+            or not abs(entry["cost"] - cost) <= TOLERANCE
+        ):
             violations.append(f"loan for {rid} reports cost {entry.get('cost')}, not {cost}")
         busy[cid].append((ship, home, rid))
         lent[lender] += 1

@@ -134,7 +134,7 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
         if score is None:
             violations.append(f"pair ({a}, {b}) is not a candidate under the rules")
             continue
-        if abs(score - entry["score"]) > TOLERANCE:
+        if not abs(score - entry["score"]) <= TOLERANCE:  # "not <=" so that NaN fails too
             violations.append(f"pair ({a}, {b}) reports score {entry['score']}, not {score}")
         degree[a] += 1
         degree[b] += 1
@@ -149,9 +149,9 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
     for a, b in instance.rules.required:
         if frozenset((a, b)) not in seen:
             violations.append(f"required pair ({a}, {b}) is not selected")
-    listed_unmatched = set(solution.get("unmatched", []))
+    listed = solution.get("unmatched", [])
     actual_unmatched = {x for x, d in degree.items() if d == 0}
-    if listed_unmatched != actual_unmatched:
+    if len(set(listed)) != len(listed) or set(listed) != actual_unmatched:
         violations.append("the unmatched list does not match the institutions without a partner")
     return Verification(
         checked=True, valid=not violations, violations=violations, objective=exact_sum(scores)
@@ -165,9 +165,13 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
     where: dict[str, str] = {}
     scores: list[float] = []
     candidates = Rules(instance)
+    ids: set[str] = set()
     for g in solution.get("groups", []):
         members = g["members"]
         gid = g["id"]
+        if gid in ids:
+            violations.append(f"group id {gid} is used twice")
+        ids.add(gid)
         if any(m not in by_id for m in members):
             violations.append(f"group {gid} names an unknown institution")
             continue
@@ -193,7 +197,7 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
                     violations.append(f"group {gid} holds the forbidden pair ({a}, {b})")
                 s = candidates.candidate_score(by_id[a], by_id[b])
                 score += 0.0 if s is None else s
-        if abs(score - g["score"]) > TOLERANCE * max(1.0, abs(score)):
+        if not abs(score - g["score"]) <= TOLERANCE * max(1.0, abs(score)):  # NaN fails too
             violations.append(f"group {gid} reports score {g['score']}, not {score}")
         scores.append(score)
     for a, b in rules.required:
@@ -203,7 +207,8 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
         missing = [x for x in by_id if x not in where]
         if missing:
             violations.append(f"cover_all: {len(missing)} institutions are in no group")
-    if set(solution.get("ungrouped", [])) != {x for x in by_id if x not in where}:
+    listed = solution.get("ungrouped", [])
+    if len(set(listed)) != len(listed) or set(listed) != {x for x in by_id if x not in where}:
         violations.append("the ungrouped list does not match the institutions in no group")
     return Verification(
         checked=True, valid=not violations, violations=violations, objective=exact_sum(scores)

@@ -22,6 +22,7 @@ def examples_script() -> str:
     return "\n".join(blocks)
 
 
+@pytest.mark.slow  # a real server
 @pytest.mark.skipif(not (shutil.which("curl") and shutil.which("jq")), reason="needs curl, jq")
 def test_documented_examples_run(server: Server) -> None:
     script = "set -euo pipefail\n" + examples_script()

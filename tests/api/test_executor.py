@@ -25,6 +25,7 @@ def _leads_group(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_worker_faults_touch_only_their_own_job(tmp_path: Path) -> None:
     settings = load_settings(
         {},

@@ -18,6 +18,7 @@ def readme_http_script() -> str:
     return re.findall(r"```sh\n(.*?)```", section, flags=re.S)[0]
 
 
+@pytest.mark.slow  # a real server
 @pytest.mark.skipif(not (shutil.which("curl") and shutil.which("jq")), reason="needs curl, jq")
 def test_readme_http_examples_run(server: Server) -> None:
     result = subprocess.run(

@@ -9,6 +9,7 @@ import pytest
 
 from optimizer.core.documents import parse_document, solve_document
 from optimizer.instruments import capacity, model
+from optimizer.instruments.generate import week_document
 from optimizer.instruments.timeline import build_timeline
 from tests.instruments.helpers import TEST_OPTIONS, at, base_document, request, step
 
@@ -86,8 +87,6 @@ def test_changeovers_are_priced_in_instrument_pieces():
 @pytest.mark.parametrize("seed", [3, 4, 5])
 def test_the_capacity_bound_holds_against_proven_optima(seed):
     """On small seeded weeks CP-SAT proves the optimum; the rows never cut it off."""
-    from benchmarks.instruments_week import week_document
-
     doc = week_document(20, 6, 4, seed=seed)
     exact = solve_document(doc, overrides={**TEST_OPTIONS, "explain": False})
     assert str(exact.status) == "optimal"
@@ -102,8 +101,6 @@ def test_the_capacity_bound_holds_against_proven_optima(seed):
 def test_a_large_week_carries_a_bound_even_on_a_short_limit(monkeypatch):
     """Regression: at 3,000 requests a 10 s solve came back with no bound, because the bound
     was read off a CP-SAT model that took longer than that to build."""
-    from benchmarks.instruments_week import week_document
-
     monkeypatch.setattr(model, "LARGE_INTERVALS", 0)
 
     def no_full_model(*args, **kwargs):

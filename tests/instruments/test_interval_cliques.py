@@ -27,6 +27,7 @@ def test_hundreds_of_rigid_requests_are_proven_optimal(n):
     assert solution.objective == pytest.approx(weighted_interval_optimum(jobs), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_thousands_of_rigid_requests_over_a_month_on_one_instrument_match_the_dp():
     """At scale, over a long horizon. 10,000 rigid requests over 66 days once ended `feasible`
     after 60 s: windows between every pair of days gave 7.6 million coefficients of
@@ -41,6 +42,7 @@ def test_thousands_of_rigid_requests_over_a_month_on_one_instrument_match_the_dp
     assert solution.bound == pytest.approx(solution.objective, abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("machines", [2, 4])
 def test_thousands_of_rigid_requests_on_a_pool_match_min_cost_flow(machines):
     """Regression: 6,000 rigid requests on four instruments ended 4 % short after 60 s, with

@@ -8,6 +8,7 @@ import pytest
 
 from optimizer.core.documents import parse_document, solve_document
 from optimizer.instruments import model
+from optimizer.instruments.generate import week_document
 from optimizer.instruments.greedy import greedy
 from optimizer.instruments.lns import PROMISE_NOISE, _neighbourhood, sub_timeline
 from optimizer.instruments.timeline import build_timeline
@@ -45,8 +46,6 @@ def test_a_packed_two_day_instrument_keeps_its_optimum():
 
 @pytest.fixture
 def week():
-    from benchmarks.instruments_week import week_document
-
     return week_document(60, 12, 8, seed=11)
 
 

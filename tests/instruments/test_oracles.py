@@ -13,6 +13,7 @@ import pytest
 from optimizer.core.envelope import Options, Status
 from optimizer.instruments import model
 from optimizer.instruments import solve as solve_instance
+from optimizer.instruments.generate import week_document
 from optimizer.instruments.jsplib import jsplib_document, parse_jsplib
 
 from .helpers import TEST_OPTIONS, at, base_document, request, solve, step
@@ -133,8 +134,6 @@ def test_greedy_and_cpsat_both_verify_on_the_small_example():
 
 
 def test_generated_week_verifies_with_both_solvers_and_beats_first_come_first_served():
-    from benchmarks.instruments_week import week_document
-
     doc = week_document(40, 6, 4, seed=7)
     baseline = solve(doc, solver="greedy")
     exact = solve(doc, solver="cp-sat", time_limit_s=8)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.instruments_week import week_document
 from optimizer.core.documents import parse_document
+from optimizer.instruments.generate import week_document
 from optimizer.instruments.greedy import greedy
 from optimizer.instruments.repack import repack_day, repack_pass
 from optimizer.instruments.timeline import build_timeline, to_payload

@@ -125,6 +125,7 @@ def test_rigid_mip_and_the_cp_sat_model_prove_the_same_optimum(seed):
     assert auto.bound == pytest.approx(auto.objective)
 
 
+@pytest.mark.slow
 def test_thousands_of_rigid_requests_with_mixed_eligibility_are_proven_optimal():
     """Regression: 3,000 such requests ended `feasible` at a 5.7 % gap after 60 s of CP-SAT."""
     doc, _ = mixed_document(random.Random(7), 3000, hours=7 * 24)
@@ -293,6 +294,7 @@ def test_any_staffed_rigid_instance_matches_brute_force_or_is_infeasible(case, m
     assert_matches(doc, best, mip_only=mip_only)
 
 
+@pytest.mark.slow
 def test_thousands_of_staffed_rigid_requests_are_proven_optimal():
     """Regression: 3,000 rigid requests, 60 % needing one of four operators on day or late
     shifts, ended `feasible` at a 7.1 % gap after 60 s of CP-SAT."""

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.loans_generator import western_consortium
 from optimizer.core.documents import solve_document
 from optimizer.core.envelope import Status
+from optimizer.loans.generate import western_consortium
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "instances" / "loans"
 
@@ -23,7 +23,9 @@ def test_western_consortium_file_matches_its_generator() -> None:
     assert len(shipped["requests"]) == 800
 
 
-@pytest.mark.parametrize("name", ["six-libraries", "western-consortium"])
+@pytest.mark.parametrize(
+    "name", ["six-libraries", pytest.param("western-consortium", marks=pytest.mark.slow)]
+)
 def test_example_solves_to_a_verified_plan(name: str) -> None:
     raw = (EXAMPLES / f"{name}.json").read_bytes()
     solution = solve_document(raw, overrides={"threads": 1})

@@ -158,6 +158,7 @@ def test_instances_without_reuse_are_assignments_even_with_short_loans(
     assert checked >= 3
 
 
+@pytest.mark.slow
 def test_restricted_models_prove_the_brute_force_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
     # Column generation from one arc per request, then the completion: every loan that
     # could beat the plan joins a MIP whose bound holds for all plans. On small instances

@@ -5,7 +5,9 @@ city, a day more per ~700 km, two more for Lhasa); titles follow a Zipf populari
 few titles are wanted by many libraries at once; some copies are on loan until the middle
 of the horizon; a few libraries cap how many loans they ship.
 
-Used by ``instances/loans/`` (the western consortium) and by ``benchmarks/loans.py``.
+Used by ``instances/loans/`` (the western consortium), by the tests and by
+``benchmarks/loans.py``. Run ``python -m optimizer.loans.generate`` from the repository root
+to rewrite the western consortium.
 """
 
 from __future__ import annotations

@@ -8,16 +8,15 @@ maintenance blocks, institution quotas on cryo-EM, a few pinned bookings, and mu
 workflows (FIB lamella then cryo-ET then HPC reconstruction; LC-MS then HPC analysis).
 Demand is set above capacity so that the choice of who is served matters.
 
-Used by ``instances/instruments/`` (the example week) and by ``benchmarks/instruments.py``.
-Run ``python -m benchmarks.instruments_week`` to rewrite the example week.
+Used by ``instances/instruments/`` (the example week), by the tests and by
+``benchmarks/instruments.py``. Run ``python -m optimizer.instruments.generate`` from the
+repository root to rewrite the example week.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 START = datetime.fromisoformat("2026-12-07T08:00:00+08:00")  # a Monday
@@ -137,7 +136,7 @@ def week_document(
         ]
         operators.append({"id": f"op-{k + 1:02d}", "instruments": skills, "availability": windows})
     # Capacity per type, to size demand.
-    capacity = {t: 0 for t in types}
+    capacity: dict[str, float] = {t: 0 for t in types}
     for inst in instruments:
         capacity[inst["type"]] += horizon * (0.55 if TYPES[inst["type"]][2] else 0.9)
     requests: list[dict[str, Any]] = []
@@ -196,7 +195,7 @@ def week_document(
         req["mandatory"] = True
         req.pop("deadline", None)
         req.pop("release", None)
-    quotas = [
+    quotas: list[dict[str, Any]] = [
         {
             "institution": inst,
             "instrument_type": "cryo-em",
@@ -205,7 +204,7 @@ def week_document(
         for inst in INSTITUTIONS[:4]
         if per_type["cryo-em"]
     ]
-    sites = [{"id": s, "institution": i, "city": c} for s, i, c in SITES]
+    site_docs: list[dict[str, Any]] = [{"id": s, "institution": i, "city": c} for s, i, c in SITES]
     travel = [
         {"from": a[0], "to": b[0], "minutes": travel_minutes(a[0], b[0])}
         for x, a in enumerate(SITES)
@@ -220,7 +219,7 @@ def week_document(
         ),
         "horizon": {"start": at(0), "end": at(horizon)},
         "objective": "max_weighted_served",
-        "sites": sites,
+        "sites": site_docs,
         "travel": travel,
         "instruments": instruments,
         "operators": operators,
@@ -229,7 +228,13 @@ def week_document(
     }
 
 
-def _pin_some(rng, requests, instruments, per_type, horizon) -> None:
+def _pin_some(
+    rng: random.Random,
+    requests: list[dict[str, Any]],
+    instruments: list[dict[str, Any]],
+    per_type: dict[str, list[str]],
+    horizon: int,
+) -> None:
     """Pin the first step of a few single-step, unstaffed requests on round-the-clock instruments."""
     by_id = {i["id"]: i for i in instruments}
     taken: dict[str, list[tuple[int, int]]] = {}
@@ -263,15 +268,21 @@ def _pin_some(rng, requests, instruments, per_type, horizon) -> None:
                 break
 
 
-def main() -> None:
-    out = Path(__file__).resolve().parent.parent / "instances" / "instruments"
+def example_week() -> dict[str, Any]:
+    """The example under ``instances/instruments/``: 150 requests, 12 instruments, 8 operators."""
     doc = week_document(150, 12, 8, seed=2026)
     doc["name"] = "chengdu-chongqing-week"
     doc["options"] = {"time_limit_s": 20}
-    (out / "chengdu-chongqing-week.json").write_text(
-        json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
-    )
+    return doc
 
 
 if __name__ == "__main__":
-    main()
+    import json
+    import sys
+    from pathlib import Path
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "instances/instruments")
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / "chengdu-chongqing-week.json"
+    path.write_text(json.dumps(example_week(), indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {path}")

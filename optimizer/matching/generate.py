@@ -1,4 +1,7 @@
-"""Seeded instance generators shared by the benchmarks (and usable from tests)."""
+"""Seeded matching instances of any size: pairs and groups, with explicit random scores.
+
+Used by ``benchmarks/matching.py``.
+"""
 
 from __future__ import annotations
 
