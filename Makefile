@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck bench clean
+.PHONY: install run test test-fast lint typecheck bench objectives clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.matching
+
+# Every example and a fixed set of benchmark instances against the recorded baseline: a
+# refactor must leave every proven optimum where it was (about a minute).
+objectives: $(STAMP)
+	$(BIN)/python -m benchmarks.objectives --compare benchmarks/objectives-baseline.json
 
 clean:
 	rm -rf $(VENV) solutions var .pytest_cache .mypy_cache .ruff_cache

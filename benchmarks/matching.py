@@ -11,18 +11,7 @@ same graph. Objectives must be equal: both are exact.
 
 Groups: complete random score graphs split into alliances of 3-5 within 60 s: status, gap.
 
-Measured on the 2-core machine with one other job running (seed 0), 2026-11-28:
-
-| n | ours s | cli s | networkx s | objectives equal | networkx / ours | networkx / cli |
-|---:|---:|---:|---:|:-:|---:|---:|
-| 500 | 0.13 | 1.32 | 3.13 | yes (217.2621) | 25x | 2.4x |
-| 1000 | 0.31 | 1.42 | 14.76 | yes (438.5323) | 48x | 10x |
-| 2000 | 0.91 | 2.05 | 72.03 | yes (872.1214) | 79x | 35x |
-
-Groups: 30 institutions (173,971 candidate groups) proven optimal in 1.5 s; 60 institutions
-(5,983,367 groups) proven optimal in 47 s (the exact integer master over about 12,000
-reduced-cost-fixed groups takes most of it); under heavier load the 60 s limit ran out at a
-0.51 % gap.
+Dated results: ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations

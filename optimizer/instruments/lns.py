@@ -1,9 +1,8 @@
 """Large-neighbourhood search for large weeks: free a slice, fix the rest, re-solve, repeat.
 
-Measured on a 1,000-request week (``benchmarks/instruments.py``): CP-SAT's own LNS on the
-full model spends 1.5 to 37 s of wall time per neighbourhood (copying and presolving 15,000
-literals for a 0.1 s search), so in 60 s on 2 cores it tries about ten. Here each
-neighbourhood is a model of its own: the requests booked on one instrument type inside a
+CP-SAT's own LNS on the full model copies and presolves the whole week for every
+neighbourhood, so on a 1,000-request week it tries only a handful in a minute (measured on the
+benchmark weeks; see ``benchmarks/RESULTS.md``). Here each neighbourhood is a model of its own: the requests booked on one instrument type inside a
 window of days, plus a sample of the unserved requests that could use it, over a timeline
 from which every fixed booking has been cut out (with its changeover on either side, and
 its operator's time). Fixed bookings stay exactly as they are, so every accepted schedule
@@ -23,20 +22,16 @@ log = logging.getLogger(__name__)
 
 DAY = 1440
 # Requests freed per neighbourhood, the CP-SAT seconds each may take, and how often it is
-# a whole day across every type. Measured on the 1,000-request week (45 s from the warm start,
-# seed 1): single types only 1639; three in four whole days 1648-1655; 30 requests at 0.5 s 1623.
+# a whole day across every type: the best of the settings measured on the 1,000-request
+# benchmark weeks (see benchmarks/RESULTS.md).
 SIZE = 60
 STEP_SECONDS = 2.0
 MIXED = 0.75
 # A neighbourhood takes in unserved requests by the capacity LP's share of them, most first,
 # and frees booked ones by that share, least first, each share with up to this much noise
-# added: ties (most shares are 0 or 1) are broken at random.
-# Measured from the same schedules (1,000-request weeks, 25 s of neighbourhoods): unserved
-# requests in random order, seed 1 from 1628 to 1641-1653, seed 2 from 1691 to 1698-1708,
-# seed 3 from 1657 to 1674-1687; ranked by the LP (noise 0.5), 1658-1662, 1717 and
-# 1694-1701; by weight per minute instead, seed 2 1709-1720, seed 3 1687-1692. Freeing
-# booked ones by the LP too, seed 3 over seven runs: noise 0.5 mean 1693, 0.25 mean 1700
-# (1696-1708), 0.1 1699-1704 (three runs).
+# added: ties (most shares are 0 or 1) are broken at random. Ranking by the LP beat random
+# order and weight per minute, and 0.25 the other noises, on the 1,000-request benchmark
+# weeks (see benchmarks/RESULTS.md).
 PROMISE_NOISE = 0.25
 
 

@@ -13,10 +13,9 @@ in each clique of its steps ``[start, end)``. Intervals that pairwise meet share
 moment, so these rows forbid exactly the overlaps: the formulation is exact, and its LP
 is nearly integral. Quotas are rows of booked minutes.
 
-Measured (``benchmarks/instruments.py`` notes): 3,000 rigid requests on three instruments,
-each eligible for one, two or all three, ended 5.7 % short of the optimum after 60 s of
-CP-SAT on the full model (7.1 % with operators); HiGHS on these rows proves the optimum
-in seconds.
+Where CP-SAT on the full model stays several per cent short after a minute, HiGHS on these
+rows proves the optimum in seconds (``benchmarks/instruments.py --part intervals``; see
+``benchmarks/RESULTS.md``).
 
 Scope, checked by :func:`applies`: ``max_weighted_served``, every option rigid, and no
 request with two steps that may share an instrument with a changeover. Anything else goes

@@ -228,9 +228,9 @@ def column_generation(
             len(priced),
             context.elapsed(),
         )
-        # Near the end, rounds add little to the bound and re-solves slow down (measured
-        # at 20,000 requests: 5-8 s a round within 0.02 % of the LP); the rounding needs
-        # that time more than the bound needs its last 0.01 %.
+        # Near the end, rounds add little to the bound and re-solves slow down (measured at
+        # 20,000 requests; see benchmarks/RESULTS.md); the rounding needs that time more
+        # than the bound needs its last 0.01 %.
         close = lp.value - priced.bound <= max(1e-6, CLOSE_ENOUGH * abs(lp.value))
         if not len(priced) or close or context.remaining() < keep_s or context.stop.is_set():
             break
