@@ -1,0 +1,123 @@
+"""A fourth kind, registered only here, works through the CLI and the HTTP service.
+
+The toys kind (``tests/toykind``) is named in ``UNISHARE_EXTRA_KINDS`` and appears nowhere
+else: every command and route below must find its schema, model, verifier and hooks through
+the registry alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+EXTRA_KINDS = "tests.toykind:KIND"
+TOYS = [
+    {"id": "kite", "value": 6, "size": 3},
+    {"id": "yoyo", "value": 5, "size": 2},
+    {"id": "drum", "value": 8, "size": 4},
+    {"id": "ball", "value": 3, "size": 1},
+    {"id": "robot", "value": 9, "size": 5},
+]
+DOCUMENT = {"kind": "toys", "name": "toybox", "box": 7, "toys": TOYS}
+
+
+def best_by_brute_force(toys: list[dict[str, Any]], box: int) -> float:
+    """The oracle: every subset of the toys."""
+    return max(
+        sum(t["value"] for t in subset)
+        for k in range(len(toys) + 1)
+        for subset in itertools.combinations(toys, k)
+        if sum(t["size"] for t in subset) <= box
+    )
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "PYTHONPATH": str(REPO_ROOT),
+        "UNISHARE_EXTRA_KINDS": EXTRA_KINDS,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "optimizer", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_cli_validates_solves_shows_and_describes_a_fourth_kind(tmp_path):
+    source = tmp_path / "toybox.json"
+    source.write_text(json.dumps(DOCUMENT))
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({**DOCUMENT, "toys": [{**TOYS[0], "size": 0}]}))
+
+    assert cli("validate", str(source), cwd=tmp_path).returncode == 0
+    refused = cli("validate", str(broken), cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "toys[0].size" in refused.stdout + refused.stderr
+
+    solved = cli("solve", str(source), "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert solved.returncode == 0, solved.stderr
+    solution = json.loads((tmp_path / "out" / "toybox.solution.json").read_text())
+    assert solution["kind"] == "toys" and solution["status"] == "optimal"
+    assert solution["verification"]["valid"]
+    assert solution["objective"] == best_by_brute_force(TOYS, 7)
+    chosen = solution["solution"]["chosen"]
+    assert solution["kpis"]["toys_chosen"] == len(chosen)  # the KPI hook
+    left_out = {e["subject"] for e in solution["explanations"] if e["code"] == "left_out"}
+    assert left_out == {t["id"] for t in TOYS} - set(chosen)  # the explanation hook
+
+    shown = cli(
+        "show",
+        str(tmp_path / "out" / "toybox.solution.json"),
+        "-i",
+        str(source),
+        cwd=tmp_path,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert {f"toy:{t}" for t in chosen} <= set(shown.stdout.split())  # the render hook
+
+    schema = cli("schema", "toys", cwd=tmp_path)
+    assert schema.returncode == 0, schema.stderr
+    assert "box" in json.loads(schema.stdout)["properties"]
+
+
+def test_the_http_service_lists_solves_and_runs_jobs_of_a_fourth_kind(make_server):
+    from tests.api.conftest import wait_finished
+
+    server = make_server(extra_kinds=EXTRA_KINDS).start()
+    with server.client() as client:
+        kinds = client.get("/v1/kinds").json()
+        assert "toys" in {k["kind"] for k in kinds}
+
+        answer = client.post("/v1/solve", content=json.dumps(DOCUMENT))
+        assert answer.status_code == 200, answer.text
+        solved = answer.json()
+        assert solved["status"] == "optimal" and solved["verification"]["valid"]
+        assert solved["objective"] == best_by_brute_force(TOYS, 7)
+        assert solved["kpis"]["toys_chosen"] == len(solved["solution"]["chosen"])
+
+        bad = client.post("/v1/validate", content=json.dumps({**DOCUMENT, "box": -1}))
+        assert bad.status_code == 200 and bad.json()["valid"] is False
+        assert [i["path"] for i in bad.json()["issues"]] == ["box"]
+
+        job = client.post("/v1/jobs", content=json.dumps(DOCUMENT))
+        assert job.status_code == 202, job.text
+        finished = wait_finished(client, job.json()["id"])
+        assert finished["status"] == "succeeded"
+        solution = client.get(f"/v1/jobs/{job.json()['id']}/solution").json()
+        assert solution["objective"] == best_by_brute_force(TOYS, 7)
