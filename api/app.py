@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 import optimizer
 from api.executor import Executor, LocalProcessExecutor
@@ -19,45 +21,28 @@ from api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from api.routes import health, issues_response, v1
 from api.settings import Settings, load_settings
 from api.store import JobStore
-from optimizer.core.issues import Issue, format_path
+from optimizer.core.issues import Issue, issues_from_validation_error
 
 log = logging.getLogger(__name__)
 
 ExecutorFactory = Callable[[JobStore, Settings, Metrics], Executor]
 
-_CODES = {
-    "missing": "missing_field",
-    "extra_forbidden": "unknown_field",
-    "json_invalid": "malformed_json",
-    "greater_than": "out_of_range",
-    "greater_than_equal": "out_of_range",
-    "less_than": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "literal_error": "invalid_choice",
-    "enum": "invalid_choice",
-    "too_long": "too_long",
-    "string_too_long": "too_long",
-}
-
-
-def _issue_code(error_type: str) -> str:
-    if error_type in _CODES:
-        return _CODES[error_type]
-    if error_type.endswith(("_parsing", "_type")):
-        return "wrong_type"
-    return error_type
-
 
 def validation_issues(exc: RequestValidationError) -> list[Issue]:
-    """FastAPI's own request errors (query, headers, body) in the contract's issue shape."""
-    issues = []
-    for err in exc.errors():
-        loc = list(err.get("loc", ()))
-        path = format_path(loc)
-        detail = f"{path or 'request'}: {err.get('msg', 'invalid')}"
-        if "input" in err and err.get("type") != "missing":
-            detail = f"{path or 'request'} = {err['input']!r}: {err.get('msg', 'invalid')}"
-        issues.append(Issue(code=_issue_code(str(err.get("type", ""))), path=path, detail=detail))
+    """FastAPI's own request errors (query, headers, body) in the contract's issue shape.
+
+    They are pydantic's errors, so the document's own translation reads them: the same codes
+    and the same "path = value: message" details.
+    """
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError(str(err.get("type", "invalid")), str(err.get("msg", ""))),
+            loc=tuple(err.get("loc", ())),
+            input=err.get("input"),
+        )
+        for err in exc.errors()
+    ]
+    issues = issues_from_validation_error(ValidationError.from_exception_data("request", details))
     return issues or [Issue(code="invalid_request", detail="the request is invalid")]
 
 

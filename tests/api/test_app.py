@@ -4,7 +4,6 @@ auth, listing, kinds, health and metrics. The executor is a stand-in that runs n
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from datetime import timedelta
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 from api import create_app, load_settings
 from api.settings import SettingsError
 from api.store import JobStore
-from api.worker import solve_in_process
+from optimizer.core.documents import solve_document
 from optimizer.registry import KINDS
 from tests.api.conftest import instance_bytes, kind_params
 
@@ -41,7 +40,7 @@ class IdleExecutor:
 
     def solve_now(self, document: str, overrides: dict[str, Any]) -> Future[dict[str, Any]]:
         future: Future[dict[str, Any]] = Future()
-        solution = solve_in_process(document, overrides, None, threading.Event())
+        solution = solve_document(document, overrides=overrides)
         future.set_result(solution.model_dump(mode="json"))
         return future
 
@@ -135,6 +134,34 @@ def test_sync_solve_of_an_infeasible_or_any_status_is_200(client: TestClient, ki
     response = client.post("/v1/solve", content=instance_bytes(kind))
     assert response.status_code == 200
     assert response.json()["status"] in ("optimal", "feasible", "infeasible", "no_solution")
+
+
+def test_a_solver_the_kind_cannot_use_is_refused_before_queueing(
+    client: TestClient, executor: IdleExecutor
+) -> None:
+    raw = instance_bytes(first_kind())
+    for path in ("/v1/solve", "/v1/jobs"):
+        response = client.post(path, content=raw, params={"solver": "magic"})
+        assert response.status_code == 422
+        issues = response.json()["issues"]
+        assert [(i["code"], i["path"]) for i in issues] == [
+            ("unsupported_solver", "options.solver")
+        ]
+    assert executor.submitted == []
+    data = json.loads(raw)
+    data["options"]["solver"] = "magic"
+    report = client.post("/v1/validate", json=data).json()
+    assert [i["code"] for i in report["issues"]] == ["unsupported_solver"]
+
+
+def test_a_bad_query_value_is_an_issue_naming_parameter_and_value(client: TestClient) -> None:
+    response = client.post(
+        "/v1/solve", content=instance_bytes(first_kind()), params={"time_limit_s": "soon"}
+    )
+    assert response.status_code == 422
+    [issue] = response.json()["issues"]
+    assert issue["code"] == "wrong_type" and issue["path"] == "query.time_limit_s"
+    assert issue["detail"].startswith("query.time_limit_s = 'soon': ")
 
 
 def test_absurd_nesting_is_an_issue_not_a_crash(client: TestClient) -> None:
