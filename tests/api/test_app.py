@@ -234,9 +234,24 @@ def test_key_file_and_open_mode(tmp_path: Path, executor: IdleExecutor) -> None:
 
 
 def test_bad_settings_fail_clearly() -> None:
-    with pytest.raises(SettingsError, match="UNISHARE_MAX_CONCURRENT_SOLVES"):
+    with pytest.raises(SettingsError, match="UNISHARE_MAX_CONCURRENT_SOLVES = 'many': "):
         load_settings({"UNISHARE_MAX_CONCURRENT_SOLVES": "many"})
+    with pytest.raises(SettingsError, match="UNISHARE_CANCEL_GRACE_S = '-1': "):
+        load_settings({"UNISHARE_CANCEL_GRACE_S": "-1"})
     assert load_settings({"UNISHARE_MAX_TIME_LIMIT_S": "5"}).max_time_limit_s == 5
+
+
+def test_settings_come_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNISHARE_API_KEYS", " one ,two,")
+    monkeypatch.setenv("UNISHARE_MAX_QUEUED_JOBS", "7")
+    monkeypatch.setenv("UNISHARE_API_KEY_FILE", "")  # empty: unset, as before
+    settings = load_settings()
+    assert settings.api_keys == ("one", "two")
+    assert settings.max_queued_jobs == 7 and settings.api_key_file is None
+    assert settings.table_prefix == "unishare_" and settings.max_time_limit_s == 300
+    # An explicit mapping replaces the process's variables; arguments win over both.
+    assert load_settings({}, max_queued_jobs=3).max_queued_jobs == 3
+    assert load_settings({}).api_keys == ()
 
 
 def test_health_and_metrics(client: TestClient, executor: IdleExecutor) -> None:
