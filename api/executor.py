@@ -372,11 +372,11 @@ class LocalProcessExecutor:
                 return
             self._store_has_work = True  # there may be more
             self._spawn(
-                key=job["id"],
-                job_id=job["id"],
-                kind=job["kind"],
-                document=job["document"],
-                overrides=job["overrides"],
+                key=job.id,
+                job_id=job.id,
+                kind=job.kind,
+                document=job.document or "",
+                overrides=job.overrides,
                 future=None,
             )
 

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api.auth import require_api_key
 from api.documents import Accepted, accept, entity_limit_issue, examples, parse
 from api.executor import ExecutorOverloaded
-from api.store import FINISHED, RUNNING, STATUSES, IdempotencyConflict, QueueFull
+from api.store import FINISHED, RUNNING, STATUSES, IdempotencyConflict, Job, QueueFull
 from optimizer.core.issues import Issue
 from optimizer.registry import KINDS
 
@@ -182,38 +182,38 @@ def job_links(job_id: str) -> dict[str, str]:
     }
 
 
-def job_view(job: dict[str, Any]) -> dict[str, Any]:
-    started, finished = job.get("started_at"), job.get("finished_at")
-    if started is not None and job["status"] == RUNNING:
+def job_view(job: Job) -> dict[str, Any]:
+    started, finished = job.started_at, job.finished_at
+    if started is not None and job.status == RUNNING:
         elapsed: float | None = (datetime.now(UTC) - started).total_seconds()
     elif started is not None and finished is not None:
         elapsed = (finished - started).total_seconds()
     else:
         elapsed = None
     return {
-        "id": job["id"],
-        "status": job["status"],
-        "kind": job["kind"],
-        "name": job["name"],
-        "created_at": _iso(job["created_at"]),
+        "id": job.id,
+        "status": job.status,
+        "kind": job.kind,
+        "name": job.name,
+        "created_at": _iso(job.created_at),
         "started_at": _iso(started),
         "finished_at": _iso(finished),
-        "updated_at": _iso(job["updated_at"]),
-        "attempts": job["attempts"],
-        "cancel_requested": bool(job["cancel_requested"]),
-        "options": job["overrides"],
+        "updated_at": _iso(job.updated_at),
+        "attempts": job.attempts,
+        "cancel_requested": job.cancel_requested,
+        "options": job.overrides,
         "progress": {
-            "objective": job["objective"],
-            "bound": job["bound"],
-            "gap": job["gap"],
-            "solutions": job["solutions"],
+            "objective": job.objective,
+            "bound": job.bound,
+            "gap": job.gap,
+            "solutions": job.solutions,
             "elapsed_s": elapsed,
-            "solver_elapsed_s": job["elapsed_s"],
-            "phase": job["phase"],
+            "solver_elapsed_s": job.elapsed_s,
+            "phase": job.phase,
         },
-        "solution_status": job["solution_status"],
-        "error": job["error"],
-        "links": job_links(job["id"]),
+        "solution_status": job.solution_status,
+        "error": job.error,
+        "links": job_links(job.id),
     }
 
 
@@ -258,17 +258,15 @@ async def submit_job(
         ) from None
     except IdempotencyConflict as exc:
         raise HTTPException(409, str(exc)) from None
-    state.executor.submit(job["id"])
+    state.executor.submit(job.id)
     body = {
-        "id": job["id"],
-        "status": job["status"],
-        "kind": job["kind"],
-        "name": job["name"],
-        "links": job_links(job["id"]),
+        "id": job.id,
+        "status": job.status,
+        "kind": job.kind,
+        "name": job.name,
+        "links": job_links(job.id),
     }
-    return JSONResponse(
-        status_code=202, content=body, headers={"Location": f"/v1/jobs/{job['id']}"}
-    )
+    return JSONResponse(status_code=202, content=body, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
 @v1.get("/jobs", summary="List jobs, newest first")
@@ -292,8 +290,8 @@ def list_jobs(
     }
 
 
-def _job_or_404(request: Request, job_id: str, heavy: bool = False) -> dict[str, Any]:
-    job = request.app.state.store.get(job_id, heavy=heavy)
+def _job_or_404(request: Request, job_id: str, heavy: bool = False) -> Job:
+    job: Job | None = request.app.state.store.get(job_id, heavy=heavy)
     if job is None:
         raise HTTPException(404, f"no job with id {job_id!r}")
     return job
@@ -311,13 +309,11 @@ def get_job(request: Request, job_id: str) -> dict[str, Any]:
 )
 def get_solution(request: Request, job_id: str) -> Response:
     job = _job_or_404(request, job_id, heavy=True)
-    if job["status"] not in FINISHED:
-        raise HTTPException(409, f"job {job_id} is {job['status']}; no solution yet")
-    if job["solution"] is None:
-        raise HTTPException(
-            409, f"job {job_id} is {job['status']} without a solution: {job['error']}"
-        )
-    return JSONResponse(content=job["solution"])
+    if job.status not in FINISHED:
+        raise HTTPException(409, f"job {job_id} is {job.status}; no solution yet")
+    if job.solution is None:
+        raise HTTPException(409, f"job {job_id} is {job.status} without a solution: {job.error}")
+    return JSONResponse(content=job.solution)
 
 
 @v1.delete(
@@ -329,14 +325,14 @@ def get_solution(request: Request, job_id: str) -> Response:
 def cancel_job(request: Request, job_id: str) -> Response:
     state = request.app.state
     current = _job_or_404(request, job_id)
-    if current["status"] in FINISHED:
-        if current["status"] == "cancelled":
+    if current.status in FINISHED:
+        if current.status == "cancelled":
             return JSONResponse(status_code=200, content=job_view(current))
-        raise HTTPException(409, f"job {job_id} already {current['status']}")
+        raise HTTPException(409, f"job {job_id} already {current.status}")
     job = state.store.request_cancel(job_id)
     if job is None:
         raise HTTPException(404, f"no job with id {job_id!r}")
-    if job["status"] == RUNNING:
+    if job.status == RUNNING:
         state.executor.cancel(job_id)
     return JSONResponse(status_code=202, content=job_view(job))
 
@@ -376,7 +372,7 @@ async def job_events(
                 quiet_since = time.monotonic()
                 continue
             job = await run_in_threadpool(store.get, job_id)
-            if job is None or job["status"] in FINISHED:
+            if job is None or job.status in FINISHED:
                 # The final status event is written with the status itself: drain and end.
                 for e in await run_in_threadpool(store.events_after, job_id, last):
                     yield _sse(e.id, e.type, {"job": job_id, **e.data})

@@ -275,15 +275,15 @@ def test_store_prunes_old_finished_jobs_and_requeues_running(tmp_path: Path) -> 
             kind="matching", name=f"j{i}", document="{}", overrides={}, request_sha256="x"
         )
         assert created
-        made.append(job["id"])
+        made.append(job.id)
     running = store.claim_next("me")
-    assert running is not None and running["id"] == made[0]
+    assert running is not None and running.id == made[0]
     store.request_cancel(made[1])  # queued -> cancelled now
     assert store.prune(timedelta(hours=1)) == 0
     assert store.prune(timedelta(seconds=-1)) == 1  # only the finished one
     assert store.get(made[1]) is None and store.events_after(made[1]) == []
     assert store.requeue(reason="test") == [made[0]]
-    assert store.get(made[0])["status"] == "queued"  # type: ignore[index]
+    assert store.get(made[0]).status == "queued"
     store.dispose()
 
 
@@ -306,10 +306,10 @@ def test_recover_requeues_only_jobs_whose_server_is_gone(tmp_path: Path) -> None
     for label, owner in owners.items():
         store.submit(kind="matching", name=label, document="{}", overrides={}, request_sha256=label)
         job = store.claim_next(owner)
-        assert job is not None and job["name"] == label
-        ids[label] = job["id"]
+        assert job is not None and job.name == label
+        ids[label] = job.id
     with store.engine.begin() as conn:
-        old = store.get(ids["stale-elsewhere"])["updated_at"] - timedelta(hours=1)  # type: ignore[index]
+        old = store.get(ids["stale-elsewhere"]).updated_at - timedelta(hours=1)
         conn.execute(
             update(store.jobs)
             .where(store.jobs.c.id == ids["stale-elsewhere"])
@@ -317,7 +317,7 @@ def test_recover_requeues_only_jobs_whose_server_is_gone(tmp_path: Path) -> None
         )
     requeued = store.recover("me", lease=timedelta(minutes=1), owner_dead=owner_is_dead)
     assert sorted(requeued) == sorted([ids["dead-here"], ids["stale-elsewhere"]])
-    status = {label: store.get(i)["status"] for label, i in ids.items()}  # type: ignore[index]
+    status = {label: store.get(i).status for label, i in ids.items()}
     assert status == {
         "me": "running",
         "alive-elsewhere": "running",
