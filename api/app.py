@@ -18,7 +18,7 @@ import optimizer
 from api.executor import Executor, LocalProcessExecutor
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from api.routes import health, issues_response, v1
+from api.routes import InvalidRequest, health, issues_response, v1
 from api.settings import Settings, load_settings
 from api.store import JobStore
 from optimizer.core.issues import Issue, issues_from_validation_error
@@ -92,12 +92,17 @@ def create_app(
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return issues_response(validation_issues(exc))
 
+    @app.exception_handler(InvalidRequest)
+    async def _invalid(_request: Request, exc: InvalidRequest) -> JSONResponse:
+        return issues_response(exc.issues)
+
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return JSONResponse(status_code=500, content={"detail": "internal server error"})
 
-    app.include_router(v1)
+    for router in v1:
+        app.include_router(router)
     app.include_router(health)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
