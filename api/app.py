@@ -61,7 +61,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = JobStore(settings.database_url, table_prefix=settings.table_prefix)
-        store.create_schema()
+        store.migrate()
         executor = factory(store, settings, metrics)
         metrics.watch(store, executor.running, executor.waiting)
         app.state.store = store

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from api.store.migrate import upgrade
 from api.store.records import Job
 from api.store.tables import make_engine, tables, writing
 
@@ -45,11 +46,9 @@ class StoreBase:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def create_schema(self) -> None:
-        self.tables.meta.create_all(self.engine)
-
-    def drop_schema(self) -> None:
-        self.tables.meta.drop_all(self.engine)
+    def migrate(self) -> None:
+        """Create the tables, or upgrade them, to the schema this code expects."""
+        upgrade(self.engine, self.tables.prefix)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -268,7 +268,7 @@ def test_health_and_metrics(client: TestClient, executor: IdleExecutor) -> None:
 
 def test_store_prunes_old_finished_jobs_and_requeues_running(tmp_path: Path) -> None:
     store = JobStore(f"sqlite:///{tmp_path / 's.db'}")
-    store.create_schema()
+    store.migrate()
     made = []
     for i in range(3):
         job, created = store.submit(
@@ -295,7 +295,7 @@ def test_recover_requeues_only_jobs_whose_server_is_gone(tmp_path: Path) -> None
     from api.executor import owner_is_dead
 
     store = JobStore(f"sqlite:///{tmp_path / 'r.db'}")
-    store.create_schema()
+    store.migrate()
     owners = {
         "me": "me",
         "alive-elsewhere": "another-host:1:abc",

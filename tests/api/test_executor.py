@@ -33,7 +33,7 @@ def test_worker_faults_touch_only_their_own_job(tmp_path: Path) -> None:
         cancel_grace_s=1,
     )
     store = JobStore(settings.database_url)
-    store.create_schema()
+    store.migrate()
     finished: list[tuple[str, str]] = []
     executor = LocalProcessExecutor(
         store, settings, on_finished=lambda kind, outcome, _s: finished.append((kind, outcome))
