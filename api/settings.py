@@ -6,7 +6,6 @@ a SQLite file under ``./var/`` and local worker processes.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -24,8 +23,6 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as SourceError
 
 from optimizer.core.issues import issues_from_validation_error
-
-log = logging.getLogger(__name__)
 
 PREFIX = "UNISHARE_"
 
