@@ -164,6 +164,38 @@ def test_a_bad_query_value_is_an_issue_naming_parameter_and_value(client: TestCl
     assert issue["detail"].startswith("query.time_limit_s = 'soon': ")
 
 
+def read_stream(client: TestClient, job_id: str, **headers: str) -> list[tuple[str, str, dict]]:
+    """(id, event, data) of each event, until the server ends the stream."""
+    events, fields = [], {}
+    with client.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if not line:
+                if "event" in fields:
+                    events.append((fields["id"], fields["event"], json.loads(fields["data"])))
+                fields = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+    return events
+
+
+def test_events_of_a_finished_job_replay_and_resume_after_last_event_id(
+    client: TestClient,
+) -> None:
+    job_id = client.post("/v1/jobs", content=instance_bytes(first_kind())).json()["id"]
+    client.delete(f"/v1/jobs/{job_id}")
+    events = read_stream(client, job_id)
+    assert [(name, data) for _, name, data in events] == [
+        ("status", {"job": job_id, "status": "queued"}),
+        ("status", {"job": job_id, "status": "cancelled"}),
+    ]
+    first_id = events[0][0]
+    assert read_stream(client, job_id, **{"Last-Event-ID": first_id}) == events[1:]
+    assert client.get("/v1/jobs/no-such-job/events").status_code == 404
+
+
 def test_absurd_nesting_is_an_issue_not_a_crash(client: TestClient) -> None:
     deep = b"[" * 20_000 + b"]" * 20_000
     for path in ("/v1/solve", "/v1/jobs"):
