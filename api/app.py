@@ -11,53 +11,38 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 import optimizer
 from api.executor import Executor, LocalProcessExecutor
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from api.routes import health, issues_response, v1
+from api.routes import InvalidRequest, health, issues_response, v1
 from api.settings import Settings, load_settings
 from api.store import JobStore
-from optimizer.core.issues import Issue, format_path
+from optimizer.core.issues import Issue, issues_from_validation_error
 
 log = logging.getLogger(__name__)
 
 ExecutorFactory = Callable[[JobStore, Settings, Metrics], Executor]
 
-_CODES = {
-    "missing": "missing_field",
-    "extra_forbidden": "unknown_field",
-    "json_invalid": "malformed_json",
-    "greater_than": "out_of_range",
-    "greater_than_equal": "out_of_range",
-    "less_than": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "literal_error": "invalid_choice",
-    "enum": "invalid_choice",
-    "too_long": "too_long",
-    "string_too_long": "too_long",
-}
-
-
-def _issue_code(error_type: str) -> str:
-    if error_type in _CODES:
-        return _CODES[error_type]
-    if error_type.endswith(("_parsing", "_type")):
-        return "wrong_type"
-    return error_type
-
 
 def validation_issues(exc: RequestValidationError) -> list[Issue]:
-    """FastAPI's own request errors (query, headers, body) in the contract's issue shape."""
-    issues = []
-    for err in exc.errors():
-        loc = list(err.get("loc", ()))
-        path = format_path(loc)
-        detail = f"{path or 'request'}: {err.get('msg', 'invalid')}"
-        if "input" in err and err.get("type") != "missing":
-            detail = f"{path or 'request'} = {err['input']!r}: {err.get('msg', 'invalid')}"
-        issues.append(Issue(code=_issue_code(str(err.get("type", ""))), path=path, detail=detail))
+    """FastAPI's own request errors (query, headers, body) in the contract's issue shape.
+
+    They are pydantic's errors, so the document's own translation reads them: the same codes
+    and the same "path = value: message" details.
+    """
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError(str(err.get("type", "invalid")), str(err.get("msg", ""))),
+            loc=tuple(err.get("loc", ())),
+            input=err.get("input"),
+        )
+        for err in exc.errors()
+    ]
+    issues = issues_from_validation_error(ValidationError.from_exception_data("request", details))
     return issues or [Issue(code="invalid_request", detail="the request is invalid")]
 
 
@@ -76,7 +61,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = JobStore(settings.database_url, table_prefix=settings.table_prefix)
-        store.create_schema()
+        store.migrate()
         executor = factory(store, settings, metrics)
         metrics.watch(store, executor.running, executor.waiting)
         app.state.store = store
@@ -107,12 +92,17 @@ def create_app(
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return issues_response(validation_issues(exc))
 
+    @app.exception_handler(InvalidRequest)
+    async def _invalid(_request: Request, exc: InvalidRequest) -> JSONResponse:
+        return issues_response(exc.issues)
+
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return JSONResponse(status_code=500, content={"detail": "internal server error"})
 
-    app.include_router(v1)
+    for router in v1:
+        app.include_router(router)
     app.include_router(health)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

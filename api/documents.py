@@ -10,6 +10,7 @@ from typing import Any
 
 from optimizer.core.documents import ParsedDocument, load_json, parse_document, resolve_options
 from optimizer.core.issues import Issue
+from optimizer.core.runner import unsupported_solver
 from optimizer.registry import KINDS
 
 
@@ -92,18 +93,10 @@ def accept(
     options, issues = resolve_options(parsed.instance, overrides)
     if options is None:
         return issues
-    solvers = KINDS[parsed.kind].solvers
-    if options.solver not in solvers:
-        return [
-            Issue(
-                code="unsupported_solver",
-                path="options.solver",
-                detail=(
-                    f"options.solver = {options.solver!r} is not available for {parsed.kind}; "
-                    f"choose one of {', '.join(solvers)}"
-                ),
-            )
-        ]
+    # parse_document checked the document's solver; a query may name another one.
+    refused = unsupported_solver(parsed.kind, KINDS[parsed.kind].solvers, options.solver)
+    if refused is not None:
+        return [refused]
     # The server's cap applies whatever the document or the query asked for.
     overrides["time_limit_s"] = min(options.time_limit_s, max_time_limit_s)
     document = json.dumps(data, separators=(",", ":"), ensure_ascii=False)

@@ -20,6 +20,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") ->
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic narrates every start ("Context impl …"); the store logs what a migration changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = load_settings()
         settings.all_api_keys()

@@ -6,16 +6,28 @@ a SQLite file under ``./var/`` and local worker processes.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings import SettingsError as SourceError
 
-log = logging.getLogger(__name__)
+from optimizer.core.issues import issues_from_validation_error
 
 PREFIX = "UNISHARE_"
+
+# The variables load_settings() was given in place of the process's own, if any.
+_environ: ContextVar[Mapping[str, str] | None] = ContextVar("unishare_environ", default=None)
 
 
 def default_worker_memory_mb() -> int:
@@ -30,10 +42,24 @@ def default_worker_memory_mb() -> int:
     return max(4096, int(total * 0.75 / max(1, os.cpu_count() or 1)))
 
 
-class Settings(BaseModel):
+class _GivenEnviron(EnvSettingsSource):
+    """Environment variables from a mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
+        self._given = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # As for os.environ: names are case-insensitive and empty values count as unset.
+        return {k.lower(): v for k, v in self._given.items() if v != ""}
+
+
+class Settings(BaseSettings):
     """What an operator can tune; each field is ``UNISHARE_<FIELD NAME IN CAPITALS>``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_ignore_empty=True, extra="forbid", frozen=True
+    )
 
     database_url: str = Field(
         "sqlite:///./var/unishare.db",
@@ -42,7 +68,8 @@ class Settings(BaseModel):
     table_prefix: str = Field(
         "unishare_", description="Prefix of the service's table names (lets tests share a DB)."
     )
-    api_keys: tuple[str, ...] = Field(
+    # NoDecode: the variable is a comma-separated list, not JSON.
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Comma-separated API keys; when any is set, /v1 requires one."
     )
     api_key_file: Path | None = Field(
@@ -76,6 +103,27 @@ class Settings(BaseModel):
         600.0, gt=0, description="Longest wait of POST /v1/solve, queueing included."
     )
 
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(k.strip() for k in value.split(",") if k.strip())
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments first, then the environment; no .env or secrets files.
+        environ = _environ.get()
+        env = env_settings if environ is None else _GivenEnviron(settings_cls, environ)
+        return (init_settings, env)
+
     def all_api_keys(self) -> tuple[str, ...]:
         """Keys from ``api_keys`` and ``api_key_file``, blanks and comments dropped."""
         keys = [k for k in self.api_keys if k]
@@ -91,23 +139,19 @@ class SettingsError(ValueError):
     """An environment variable holds a value the service cannot use."""
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from ``environ`` (default ``os.environ``), then ``overrides``."""
-    env = os.environ if environ is None else environ
-    values: dict[str, object] = {}
-    for name in Settings.model_fields:
-        raw = env.get(PREFIX + name.upper())
-        if raw is None or raw == "":
-            continue
-        if name == "api_keys":
-            values[name] = tuple(k.strip() for k in raw.split(",") if k.strip())
-        else:
-            values[name] = raw
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    token = _environ.set(environ)
     try:
-        return Settings.model_validate(values)
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
+        # The same "name = value: reason" as a document's issues, named as the operator set it.
         problems = "; ".join(
-            f"{PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+            PREFIX + issue.path.upper() + issue.detail.removeprefix(issue.path)
+            for issue in issues_from_validation_error(exc)
         )
         raise SettingsError(f"invalid settings: {problems}") from None
+    except SourceError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from None
+    finally:
+        _environ.reset(token)

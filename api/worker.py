@@ -9,7 +9,6 @@ the pipe closes and the worker kills its own process group, since nobody wants t
 
 from __future__ import annotations
 
-import logging
 import os
 import resource
 import signal
@@ -18,13 +17,11 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-# Imported here so that a forkserver preloading this module starts every worker warm.
-from optimizer.core.documents import parse_document, resolve_options
-from optimizer.core.envelope import Explanation, Solution, Status
+# Imported here so that a forkserver preloading this module starts every worker warm:
+# solve_document finds each kind through the registry, which imports every kind's model.
+import optimizer.registry  # noqa: F401
+from optimizer.core.documents import solve_document
 from optimizer.core.runner import ProgressUpdate
-from optimizer.registry import KINDS
-
-log = logging.getLogger(__name__)
 
 # Bound-only updates are frequent and only the latest matters; send at most this often.
 BOUND_INTERVAL_S = 0.2
@@ -35,21 +32,6 @@ def _kill_own_group() -> None:
         os.killpg(os.getpgrp(), signal.SIGKILL)
     finally:
         os._exit(1)
-
-
-def solve_in_process(
-    document: str, overrides: dict[str, Any], progress: Any, stop: threading.Event
-) -> Solution:
-    """Parse and solve ``document``; every failure becomes a solution document."""
-    parsed = parse_document(document)
-    if parsed.instance is None or parsed.kind is None or parsed.kind not in KINDS:
-        return Solution(
-            kind=parsed.kind, name=parsed.name, status=Status.INVALID, issues=parsed.issues
-        )
-    options, issues = resolve_options(parsed.instance, overrides)
-    if options is None:
-        return Solution(kind=parsed.kind, name=parsed.name, status=Status.INVALID, issues=issues)
-    return KINDS[parsed.kind].solve(parsed.instance, options, progress=progress, stop=stop)
 
 
 def ping() -> None:
@@ -111,18 +93,7 @@ def run_job(conn: Connection, document: str, overrides: dict[str, Any], memory_m
             )
         )
 
-    try:
-        solution = solve_in_process(document, overrides, on_progress, stop)
-    except BaseException as exc:  # report, never die silently
-        log.exception("worker solve failed")
-        solution = Solution(
-            status=Status.ERROR,
-            explanations=[
-                Explanation(
-                    subject="solve",
-                    code="internal_error",
-                    detail=f"{type(exc).__name__}: {exc}",
-                )
-            ],
-        )
+    # The same document path as the CLI: invalid input and our own bugs come back as
+    # solution documents, never as exceptions.
+    solution = solve_document(document, overrides=overrides, progress=on_progress, stop=stop)
     send(("result", solution.model_dump(mode="json")))

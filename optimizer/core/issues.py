@@ -66,6 +66,7 @@ _CODE_BY_PYDANTIC_TYPE = {
     "too_short": "too_short",
     "too_long": "too_long",
     "string_too_short": "too_short",
+    "string_too_long": "too_long",
     "int_type": "wrong_type",
     "int_parsing": "wrong_type",
     "int_from_float": "wrong_type",

@@ -24,6 +24,8 @@ from optimizer.core.documents import parse_document
 from optimizer.registry import KINDS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Trust authentication on loopback; each test that uses it makes its own database there.
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 API_KEY = "test-key-" + uuid.uuid4().hex
 STARTUP_DEADLINE_S = 120.0
 FINISHED = {"succeeded", "failed", "cancelled"}
@@ -220,6 +222,30 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield make
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database (``unishare_api_<random>``), dropped afterwards, so
+    that tests running in parallel elsewhere never see each other's tables."""
+    from sqlalchemy import create_engine, make_url, text
+
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+    name = f"unishare_api_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def job_status(client: httpx.Client, job_id: str) -> dict[str, Any]:

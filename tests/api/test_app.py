@@ -4,7 +4,6 @@ auth, listing, kinds, health and metrics. The executor is a stand-in that runs n
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from datetime import timedelta
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 from api import create_app, load_settings
 from api.settings import SettingsError
 from api.store import JobStore
-from api.worker import solve_in_process
+from optimizer.core.documents import solve_document
 from optimizer.registry import KINDS
 from tests.api.conftest import instance_bytes, kind_params
 
@@ -41,7 +40,7 @@ class IdleExecutor:
 
     def solve_now(self, document: str, overrides: dict[str, Any]) -> Future[dict[str, Any]]:
         future: Future[dict[str, Any]] = Future()
-        solution = solve_in_process(document, overrides, None, threading.Event())
+        solution = solve_document(document, overrides=overrides)
         future.set_result(solution.model_dump(mode="json"))
         return future
 
@@ -137,6 +136,66 @@ def test_sync_solve_of_an_infeasible_or_any_status_is_200(client: TestClient, ki
     assert response.json()["status"] in ("optimal", "feasible", "infeasible", "no_solution")
 
 
+def test_a_solver_the_kind_cannot_use_is_refused_before_queueing(
+    client: TestClient, executor: IdleExecutor
+) -> None:
+    raw = instance_bytes(first_kind())
+    for path in ("/v1/solve", "/v1/jobs"):
+        response = client.post(path, content=raw, params={"solver": "magic"})
+        assert response.status_code == 422
+        issues = response.json()["issues"]
+        assert [(i["code"], i["path"]) for i in issues] == [
+            ("unsupported_solver", "options.solver")
+        ]
+    assert executor.submitted == []
+    data = json.loads(raw)
+    data["options"]["solver"] = "magic"
+    report = client.post("/v1/validate", json=data).json()
+    assert [i["code"] for i in report["issues"]] == ["unsupported_solver"]
+
+
+def test_a_bad_query_value_is_an_issue_naming_parameter_and_value(client: TestClient) -> None:
+    response = client.post(
+        "/v1/solve", content=instance_bytes(first_kind()), params={"time_limit_s": "soon"}
+    )
+    assert response.status_code == 422
+    [issue] = response.json()["issues"]
+    assert issue["code"] == "wrong_type" and issue["path"] == "query.time_limit_s"
+    assert issue["detail"].startswith("query.time_limit_s = 'soon': ")
+
+
+def read_stream(client: TestClient, job_id: str, **headers: str) -> list[tuple[str, str, dict]]:
+    """(id, event, data) of each event, until the server ends the stream."""
+    events, fields = [], {}
+    with client.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if not line:
+                if "event" in fields:
+                    events.append((fields["id"], fields["event"], json.loads(fields["data"])))
+                fields = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+    return events
+
+
+def test_events_of_a_finished_job_replay_and_resume_after_last_event_id(
+    client: TestClient,
+) -> None:
+    job_id = client.post("/v1/jobs", content=instance_bytes(first_kind())).json()["id"]
+    client.delete(f"/v1/jobs/{job_id}")
+    events = read_stream(client, job_id)
+    assert [(name, data) for _, name, data in events] == [
+        ("status", {"job": job_id, "status": "queued"}),
+        ("status", {"job": job_id, "status": "cancelled"}),
+    ]
+    first_id = events[0][0]
+    assert read_stream(client, job_id, **{"Last-Event-ID": first_id}) == events[1:]
+    assert client.get("/v1/jobs/no-such-job/events").status_code == 404
+
+
 def test_absurd_nesting_is_an_issue_not_a_crash(client: TestClient) -> None:
     deep = b"[" * 20_000 + b"]" * 20_000
     for path in ("/v1/solve", "/v1/jobs"):
@@ -207,9 +266,24 @@ def test_key_file_and_open_mode(tmp_path: Path, executor: IdleExecutor) -> None:
 
 
 def test_bad_settings_fail_clearly() -> None:
-    with pytest.raises(SettingsError, match="UNISHARE_MAX_CONCURRENT_SOLVES"):
+    with pytest.raises(SettingsError, match="UNISHARE_MAX_CONCURRENT_SOLVES = 'many': "):
         load_settings({"UNISHARE_MAX_CONCURRENT_SOLVES": "many"})
+    with pytest.raises(SettingsError, match="UNISHARE_CANCEL_GRACE_S = '-1': "):
+        load_settings({"UNISHARE_CANCEL_GRACE_S": "-1"})
     assert load_settings({"UNISHARE_MAX_TIME_LIMIT_S": "5"}).max_time_limit_s == 5
+
+
+def test_settings_come_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNISHARE_API_KEYS", " one ,two,")
+    monkeypatch.setenv("UNISHARE_MAX_QUEUED_JOBS", "7")
+    monkeypatch.setenv("UNISHARE_API_KEY_FILE", "")  # empty: unset, as before
+    settings = load_settings()
+    assert settings.api_keys == ("one", "two")
+    assert settings.max_queued_jobs == 7 and settings.api_key_file is None
+    assert settings.table_prefix == "unishare_" and settings.max_time_limit_s == 300
+    # An explicit mapping replaces the process's variables; arguments win over both.
+    assert load_settings({}, max_queued_jobs=3).max_queued_jobs == 3
+    assert load_settings({}).api_keys == ()
 
 
 def test_health_and_metrics(client: TestClient, executor: IdleExecutor) -> None:
@@ -226,22 +300,22 @@ def test_health_and_metrics(client: TestClient, executor: IdleExecutor) -> None:
 
 def test_store_prunes_old_finished_jobs_and_requeues_running(tmp_path: Path) -> None:
     store = JobStore(f"sqlite:///{tmp_path / 's.db'}")
-    store.create_schema()
+    store.migrate()
     made = []
     for i in range(3):
         job, created = store.submit(
             kind="matching", name=f"j{i}", document="{}", overrides={}, request_sha256="x"
         )
         assert created
-        made.append(job["id"])
+        made.append(job.id)
     running = store.claim_next("me")
-    assert running is not None and running["id"] == made[0]
+    assert running is not None and running.id == made[0]
     store.request_cancel(made[1])  # queued -> cancelled now
     assert store.prune(timedelta(hours=1)) == 0
     assert store.prune(timedelta(seconds=-1)) == 1  # only the finished one
     assert store.get(made[1]) is None and store.events_after(made[1]) == []
     assert store.requeue(reason="test") == [made[0]]
-    assert store.get(made[0])["status"] == "queued"  # type: ignore[index]
+    assert store.get(made[0]).status == "queued"
     store.dispose()
 
 
@@ -253,7 +327,7 @@ def test_recover_requeues_only_jobs_whose_server_is_gone(tmp_path: Path) -> None
     from api.executor import owner_is_dead
 
     store = JobStore(f"sqlite:///{tmp_path / 'r.db'}")
-    store.create_schema()
+    store.migrate()
     owners = {
         "me": "me",
         "alive-elsewhere": "another-host:1:abc",
@@ -264,10 +338,10 @@ def test_recover_requeues_only_jobs_whose_server_is_gone(tmp_path: Path) -> None
     for label, owner in owners.items():
         store.submit(kind="matching", name=label, document="{}", overrides={}, request_sha256=label)
         job = store.claim_next(owner)
-        assert job is not None and job["name"] == label
-        ids[label] = job["id"]
+        assert job is not None and job.name == label
+        ids[label] = job.id
     with store.engine.begin() as conn:
-        old = store.get(ids["stale-elsewhere"])["updated_at"] - timedelta(hours=1)  # type: ignore[index]
+        old = store.get(ids["stale-elsewhere"]).updated_at - timedelta(hours=1)
         conn.execute(
             update(store.jobs)
             .where(store.jobs.c.id == ids["stale-elsewhere"])
@@ -275,7 +349,7 @@ def test_recover_requeues_only_jobs_whose_server_is_gone(tmp_path: Path) -> None
         )
     requeued = store.recover("me", lease=timedelta(minutes=1), owner_dead=owner_is_dead)
     assert sorted(requeued) == sorted([ids["dead-here"], ids["stale-elsewhere"]])
-    status = {label: store.get(i)["status"] for label, i in ids.items()}  # type: ignore[index]
+    status = {label: store.get(i).status for label, i in ids.items()}
     assert status == {
         "me": "running",
         "alive-elsewhere": "running",

@@ -34,7 +34,7 @@ def test_worker_faults_touch_only_their_own_job(tmp_path: Path) -> None:
         cancel_grace_s=1,
     )
     store = JobStore(settings.database_url)
-    store.create_schema()
+    store.migrate()
     finished: list[tuple[str, str]] = []
     executor = LocalProcessExecutor(
         store, settings, on_finished=lambda kind, outcome, _s: finished.append((kind, outcome))
@@ -50,7 +50,7 @@ def test_worker_faults_touch_only_their_own_job(tmp_path: Path) -> None:
             overrides={"time_limit_s": 4},
             request_sha256=str(len(ids)),
         )
-        ids.append(job["id"])
+        ids.append(job.id)
     executor.start()
     try:
         wait_for(lambda: executor.running() == 2, 90, "both jobs to start")
@@ -59,17 +59,17 @@ def test_worker_faults_touch_only_their_own_job(tmp_path: Path) -> None:
         os.killpg(victim, signal.SIGKILL)
         for job_id in ids:
             wait_for(
-                lambda j=job_id: store.get(j)["status"] in ("succeeded", "failed"),  # type: ignore[index]
+                lambda j=job_id: store.get(j).status in ("succeeded", "failed"),
                 60,
                 f"job {job_id} to end",
             )
         killed, survivor = (store.get(j, heavy=True) for j in ids)
         assert killed is not None and survivor is not None
-        assert killed["status"] == "failed"
-        assert "SIGKILL" in killed["error"]
-        assert killed["solution"]["status"] == "error"
-        assert survivor["status"] == "succeeded", survivor["error"]
-        verify_solution(documents[1], survivor["solution"])
+        assert killed.status == "failed"
+        assert "SIGKILL" in killed.error
+        assert killed.solution["status"] == "error"
+        assert survivor.status == "succeeded", survivor.error
+        verify_solution(documents[1], survivor.solution)
         assert sorted(outcome for _, outcome in finished) == ["failed", "feasible"]
         assert executor.alive()
 
@@ -88,13 +88,13 @@ def test_worker_faults_touch_only_their_own_job(tmp_path: Path) -> None:
         # No executor.submit(): the supervisor also finds jobs stored by others (regression:
         # a submit that landed while the supervisor looked at an empty queue was lost).
         wait_for(
-            lambda: store.get(job["id"])["status"] in ("succeeded", "failed"),  # type: ignore[index]
+            lambda: store.get(job.id).status in ("succeeded", "failed"),
             90,
             "the job after the factory died",
         )
-        after = store.get(job["id"], heavy=True)
-        assert after is not None and after["status"] == "succeeded", after["error"]
-        verify_solution(tiny, after["solution"])
+        after = store.get(job.id, heavy=True)
+        assert after is not None and after.status == "succeeded", after.error
+        verify_solution(tiny, after.solution)
 
         # A hung worker (SIGSTOP: it cannot answer the stop request) is killed, whole group,
         # once the grace period has passed, and its job ends cancelled with the reason.
@@ -106,20 +106,20 @@ def test_worker_faults_touch_only_their_own_job(tmp_path: Path) -> None:
             overrides={"time_limit_s": 100},
             request_sha256="hung",
         )
-        executor.submit(hung["id"])
-        wait_for(lambda: hung["id"] in executor._runs, 60, "the hung job to start")
-        pid = executor._runs[hung["id"]].process.pid
+        executor.submit(hung.id)
+        wait_for(lambda: hung.id in executor._runs, 60, "the hung job to start")
+        pid = executor._runs[hung.id].process.pid
         wait_for(lambda: _leads_group(pid), 30, "the worker to lead its process group")
         os.kill(pid, signal.SIGSTOP)
-        store.request_cancel(hung["id"])
-        executor.cancel(hung["id"])
+        store.request_cancel(hung.id)
+        executor.cancel(hung.id)
         wait_for(
-            lambda: store.get(hung["id"])["status"] == "cancelled",  # type: ignore[index]
+            lambda: store.get(hung.id).status == "cancelled",
             30,
             "the hung job to be cancelled",
         )
-        ended = store.get(hung["id"])
-        assert ended is not None and "grace" in ended["error"]
+        ended = store.get(hung.id)
+        assert ended is not None and "grace" in ended.error
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)  # nothing of its process group is left
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api import create_app, load_settings
-from api.worker import solve_in_process
 from optimizer.cli import app
 from optimizer.core.documents import parse_document, solve_document
 from optimizer.core.envelope import Status
@@ -232,9 +230,3 @@ def test_the_http_validate_reports_warnings_as_valid(client):
         ("unknown_reference", "shipping[0].to")
     ]
     assert report["issues"][0]["detail"].endswith("did you mean 'xju-lib'?")
-
-
-def test_the_http_worker_keeps_the_warnings_in_the_solution():
-    solution = solve_in_process(json.dumps(late_loan()), {}, None, threading.Event())
-    assert solution.status == Status.OPTIMAL
-    assert [(i.code, i.severity) for i in solution.issues] == [("date_outside_horizon", "warning")]
