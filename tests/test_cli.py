@@ -340,3 +340,30 @@ def test_show_refuses_a_document_that_is_not_a_solution(tmp_path):
     result = invoke("show", INSTANCES / "instruments" / "small-two-days.json")
     assert result.exit_code == 2
     assert "not a solution document" in result.output
+
+
+def test_show_names_each_partner_and_counts_matched_institutions_per_region(tmp_path):
+    """Regression: `show` ignored the instance for matching, so no names or regions appeared."""
+    example = INSTANCES / "matching" / "east-west-counterparts.json"
+    invoke("solve", example, "-o", tmp_path, "--time-limit", "10")
+    solution = json.loads((tmp_path / "east-west-counterparts.solution.json").read_text())
+    result = invoke(
+        "show", tmp_path / "east-west-counterparts.solution.json", "--instance", example
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    institutions = {x["id"]: x for x in json.loads(example.read_text())["institutions"]}
+    for pair in solution["solution"]["pairs"]:
+        row = next(
+            line
+            for line in lines
+            if line.startswith(f"{pair['a']} · ") and f"│ {pair['b']} · " in line
+        )
+        assert f"({institutions[pair['a']]['region']})" in row
+        assert institutions[pair["b"]]["name"][:20] in row
+    by_region = solution["kpis"]["by_region"]
+    table = result.output.split("by region")[1].split("\n\n")[0]
+    for region, figures in by_region.items():
+        row = next(line for line in table.splitlines() if line.startswith(region))
+        cells = [cell.strip() for cell in row.split("│")]
+        assert cells[:3] == [region, str(figures["institutions"]), str(figures["matched"])]

@@ -3,19 +3,16 @@ how each province fares."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-NO_REGION = "(no region)"
-
 
 def render(solution: dict[str, Any], instance: dict[str, Any] | None) -> list[RenderableType]:
-    """Pairs or groups; with the instance, each institution's name and region, and a table
-    of matched institutions per region."""
+    """Pairs or groups, with each institution's name and region when the instance is given,
+    and the matched institutions per region."""
     body = solution.get("solution") or {}
     institutions = {x["id"]: x for x in (instance or {}).get("institutions", [])}
     parts: list[RenderableType] = []
@@ -23,8 +20,9 @@ def render(solution: dict[str, Any], instance: dict[str, Any] | None) -> list[Re
         parts += _pairs(body, institutions)
     if "groups" in body:
         parts += _groups(body, institutions)
-    if institutions:
-        parts.append(_regions(body, institutions))
+    by_region = (solution.get("kpis") or {}).get("by_region")
+    if by_region:
+        parts.append(_regions(by_region, "pairs" if "pairs" in body else "groups"))
     return parts
 
 
@@ -69,28 +67,16 @@ def _groups(body: dict[str, Any], institutions: dict[str, dict[str, Any]]) -> li
     return parts
 
 
-def _regions(body: dict[str, Any], institutions: dict[str, dict[str, Any]]) -> Table:
-    """Institutions, matched institutions and pairs (or groups) touching each region."""
-    region = {iid: inst.get("region") or NO_REGION for iid, inst in institutions.items()}
-    members = Counter(region.values())
-    matched: Counter[str] = Counter()
-    touching: Counter[str] = Counter()
-    if "pairs" in body:
-        partnered = {i for p in body["pairs"] for i in (p["a"], p["b"])}
-        sets = [{p["a"], p["b"]} for p in body["pairs"]]
-    else:
-        partnered = {m for g in body.get("groups", []) for m in g["members"]}
-        sets = [set(g["members"]) for g in body.get("groups", [])]
-    for iid in partnered:
-        matched[region.get(iid, NO_REGION)] += 1
-    for together in sets:
-        for name in {region.get(i, NO_REGION) for i in together}:
-            touching[name] += 1
-    label = "pairs" if "pairs" in body else "groups"
-    table = _table("by region", ("region", "institutions", "matched", "share", label))
-    for name in sorted(members, key=lambda r: (r == NO_REGION, r)):
-        share = matched[name] / members[name]
+def _regions(by_region: dict[str, dict[str, Any]], label: str) -> Table:
+    """The plan's ``by_region`` KPIs as a table."""
+    table = _table("by region", ("region", "institutions", "matched", "share", label, "mean"))
+    for name, row in by_region.items():
         table.add_row(
-            name, str(members[name]), str(matched[name]), f"{share:.0%}", str(touching[name])
+            name,
+            str(row["institutions"]),
+            str(row["matched"]),
+            f"{row['share_matched']:.0%}",
+            str(row["pairs_or_groups"]),
+            f"{row['mean_score']:.4f}",
         )
     return table
