@@ -7,8 +7,7 @@ from typing import Any
 
 from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import Outcome, OutOfTime, SolveContext
-from optimizer.matching import explain
-from optimizer.matching.groups import solve_groups
+from optimizer.matching import explain, groups
 from optimizer.matching.pairs import (
     is_plain_matching,
     solve_pairs_blossom,
@@ -17,6 +16,7 @@ from optimizer.matching.pairs import (
 )
 from optimizer.matching.schema import MatchingInstance
 from optimizer.matching.scores import Candidates, build_candidates
+from optimizer.matching.slots import solve_groups_compact
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
     backend = context.options.solver
     if backend == "auto":
         backend = "highs"
-    result = solve_groups(instance, cands, backend, context)
+    result = _groups_by_size(instance, cands, backend, context)
     if result.status == Status.INFEASIBLE:
         return Outcome(
             Status.INFEASIBLE,
@@ -140,15 +140,17 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
         )
 
     ordered = sorted((sorted(g) for g in result.groups), key=lambda g: (-group_score(g), g))
-    groups: list[dict[str, Any]] = [
+    chosen_groups: list[dict[str, Any]] = [
         {"id": f"g{k + 1}", "members": [ids[i] for i in g], "score": group_score(g)}
         for k, g in enumerate(ordered)
     ]
-    grouped = {m for g in groups for m in g["members"]}
+    grouped = {m for g in chosen_groups for m in g["members"]}
     ungrouped = [x for x in ids if x not in grouped]
-    payload = {"groups": groups, "ungrouped": ungrouped}
+    payload = {"groups": chosen_groups, "ungrouped": ungrouped}
     explanations = (
-        explain.ungrouped(instance, cands, groups, ungrouped) if context.options.explain else []
+        explain.ungrouped(instance, cands, chosen_groups, ungrouped)
+        if context.options.explain
+        else []
     )
     kpis = {"candidate_pairs": len(cands), "method": result.method}
     return Outcome(
@@ -160,3 +162,18 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
         explanations=explanations,
         kpis=kpis,
     )
+
+
+def _groups_by_size(
+    instance: MatchingInstance, cands: Candidates, backend: str, context: SolveContext
+) -> groups.GroupsResult:
+    """Set partitioning over every candidate group while they can be listed; the compact
+    slot model beyond that."""
+    group = instance.group
+    sizes = [len(b) for b in groups.blocks(instance)]
+    total = groups.count_groups(sizes, group.min_size, group.max_size)
+    if total > groups.MAX_COLUMNS:
+        log.info("%d candidate groups: using the compact CP-SAT model", total)
+        return solve_groups_compact(instance, cands, context)
+    columns = groups.enumerate_groups(instance, cands)
+    return groups.solve_set_partitioning(instance, columns, backend, context)

@@ -16,6 +16,7 @@ from optimizer.matching import groups as groups_module
 from optimizer.matching import solve
 from optimizer.matching.schema import MatchingInstance
 from optimizer.matching.scores import build_candidates
+from optimizer.matching.slots import solve_groups_compact
 
 
 def _instance(seed: int) -> MatchingInstance:
@@ -53,7 +54,7 @@ def test_compact_model_reaches_the_set_partitioning_optimum(seed):
     instance = _instance(seed)
     reference = solve(instance, Options(solver="highs", time_limit_s=20, threads=1))
     context = SolveContext(options=Options(time_limit_s=20, threads=1))
-    result = groups_module.solve_groups_compact(instance, build_candidates(instance), context)
+    result = solve_groups_compact(instance, build_candidates(instance), context)
     if reference.status == Status.INFEASIBLE:
         assert result.status == Status.INFEASIBLE
         return
