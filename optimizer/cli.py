@@ -52,15 +52,19 @@ class Row:
     note: str = ""
 
 
+NOT_INSTANCES = (".solution.json", ".patch.json")
+
+
 def collect_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """All ``*.json`` files named or found under folders, and the paths that do not exist."""
+    """All ``*.json`` files named or found under folders, and the paths that do not exist.
+
+    Folders are searched for instances: solution documents and scenario patches are skipped.
+    """
     files: list[Path] = []
     missing: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(
-                p for p in path.rglob("*.json") if not p.name.endswith(".solution.json")
-            )
+            files += sorted(p for p in path.rglob("*.json") if not p.name.endswith(NOT_INSTANCES))
         elif path.is_file():
             files.append(path)
         else:
@@ -311,6 +315,73 @@ def issue_line(issue: Issue) -> str:
     text = issue.detail if issue.detail.startswith(where) else f"{where}: {issue.detail}"
     label = issue.code if issue.severity == "error" else f"{issue.code} (warning)"
     return f"[{colour}]{label}[/] {escape(text)}"
+
+
+@app.command()
+def compare(
+    base: Annotated[Path, typer.Argument(help="The base instance document.")],
+    variants: Annotated[
+        list[Path],
+        typer.Argument(help="Variants: whole documents, or JSON merge patches of the base."),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the comparison document here.")
+    ] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Seconds per scenario.")
+    ] = None,
+    solver: Annotated[str | None, typer.Option("--solver")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="0 = all cores.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Scenarios at once.")] = 1,
+) -> None:
+    """Solve a base and its variants; print what each variant changes and what it costs."""
+    from optimizer.core.documents import load_json
+    from optimizer.core.scenarios import compare_documents
+    from optimizer.show import comparison_view
+
+    documents = []
+    for path in [base, *variants]:
+        try:
+            data, issues = load_json(path.read_bytes())
+        except OSError as exc:
+            err.print(f"[red]cannot read[/] {path}: {exc.strerror}")
+            raise typer.Exit(EXIT_INVALID) from None
+        for issue in issues:
+            err.print(f"[red]{path}[/]: {issue.detail}")
+        if issues:
+            raise typer.Exit(EXIT_INVALID)
+        documents.append(data)
+    overrides = {"time_limit_s": time_limit, "solver": solver, "seed": seed, "threads": threads}
+    comparison = compare_documents(
+        documents[0],
+        [(path.stem, data) for path, data in zip(variants, documents[1:], strict=True)],
+        solve_all=lambda docs: _solve_all(docs, overrides, jobs),
+    )
+    if output is not None:
+        output.write_text(comparison.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    out.print(comparison_view(comparison))
+    statuses = [comparison.base.status, *(v.status for v in comparison.variants)]
+    if Status.INVALID in statuses:
+        raise typer.Exit(EXIT_INVALID)
+    raise typer.Exit(EXIT_INTERNAL if Status.ERROR in statuses else EXIT_OK)
+
+
+def _solve_all(documents: list[Any], overrides: dict[str, Any], jobs: int) -> list[Solution]:
+    """Solve documents in order, ``jobs`` at a time."""
+    from optimizer.core.documents import solve_document
+
+    with err.status(f"solving {len(documents)} scenarios"):
+        if jobs == 1:
+            return [solve_document(d, overrides=overrides) for d in documents]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(_solve_one, documents, [overrides] * len(documents)))
+
+
+def _solve_one(document: Any, overrides: dict[str, Any]) -> Solution:
+    from optimizer.core.documents import solve_document
+
+    return solve_document(document, overrides=overrides)
 
 
 @app.command()

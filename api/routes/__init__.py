@@ -4,10 +4,10 @@
 """
 
 from api.routes import health as _health
-from api.routes import jobs, kinds, solving
+from api.routes import jobs, kinds, scenarios, solving
 from api.routes.common import InvalidRequest, issues_response
 
-v1 = (solving.router, jobs.router, kinds.router)
+v1 = (solving.router, scenarios.router, jobs.router, kinds.router)
 health = _health.router
 
 __all__ = ["InvalidRequest", "health", "issues_response", "v1"]

@@ -100,6 +100,7 @@ ModelFn = Callable[[InstanceT, SolveContext], Outcome]
 VerifyFn = Callable[[InstanceT, dict[str, Any]], Verification]
 KpiFn = Callable[[InstanceT, dict[str, Any]], dict[str, Any]]
 ExplainFn = Callable[[InstanceT, dict[str, Any]], list[Explanation]]
+ItemsFn = Callable[[dict[str, Any]], dict[str, Any]]
 RenderFn = Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]
 """(solution document, instance document or None) -> rich renderables for ``unishare show``."""
 
@@ -142,6 +143,8 @@ class Kind(Generic[InstanceT]):
     """Figures of a verified plan, from the plan alone; merged over the model's own KPIs."""
     explain: ExplainFn[InstanceT] | None = None
     """Reasons read off a verified plan (why an item is left out), when options.explain."""
+    items: ItemsFn | None = None
+    """The plan as keyed items (``optimizer/core/plans.py``), for scenario diffs."""
     render: RenderFn | None = None
     """The kind's part of ``unishare show``: tables of its solution payload."""
 

@@ -2,6 +2,7 @@
 
 from optimizer.core.runner import Kind
 from optimizer.instruments.model import SOLVERS, build_and_solve
+from optimizer.instruments.plan import items
 from optimizer.instruments.render import render
 from optimizer.instruments.schema import InstrumentsInstance
 from optimizer.instruments.verify import verify
@@ -19,6 +20,7 @@ KIND: Kind[InstrumentsInstance] = Kind(
     build_and_solve=build_and_solve,
     verify=verify,
     maximize=_maximize,
+    items=items,
     render=render,
 )
 solve = KIND.solve

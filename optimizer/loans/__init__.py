@@ -2,6 +2,7 @@
 
 from optimizer.core.runner import Kind
 from optimizer.loans.model import SOLVERS, build_and_solve
+from optimizer.loans.plan import items
 from optimizer.loans.render import render
 from optimizer.loans.schema import LoansInstance
 from optimizer.loans.verify import verify
@@ -14,6 +15,7 @@ KIND: Kind[LoansInstance] = Kind(
     build_and_solve=build_and_solve,
     verify=verify,
     maximize=False,
+    items=items,
     render=render,
 )
 solve = KIND.solve

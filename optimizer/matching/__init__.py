@@ -3,6 +3,7 @@
 from optimizer.core.runner import Kind
 from optimizer.matching.kpis import kpis
 from optimizer.matching.model import SOLVERS, build_and_solve
+from optimizer.matching.plan import items
 from optimizer.matching.render import render
 from optimizer.matching.schema import MatchingInstance
 from optimizer.matching.verify import verify
@@ -16,6 +17,7 @@ KIND: Kind[MatchingInstance] = Kind(
     verify=verify,
     maximize=True,
     kpis=kpis,
+    items=items,
     render=render,
 )
 solve = KIND.solve

@@ -1,0 +1,24 @@
+"""A matching plan as items: each pair, or each institution's place in a consortium."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optimizer.core.plans import PlanItems
+
+
+def pair_key(a: str, b: str) -> str:
+    return "+".join(sorted((a, b)))
+
+
+def items(payload: dict[str, Any]) -> PlanItems:
+    """Pairs mode: one item per pair (key ``a+b``, ids sorted). Groups mode: one item per
+    grouped institution, whose value is the other members of its group (so joining or
+    leaving a group moves everyone in it)."""
+    if "groups" in payload:
+        return {
+            member: sorted(m for m in group["members"] if m != member)
+            for group in payload["groups"]
+            for member in group["members"]
+        }
+    return {pair_key(p["a"], p["b"]): True for p in payload["pairs"]}
