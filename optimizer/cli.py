@@ -96,7 +96,7 @@ def output_names(files: list[Path]) -> dict[Path, str]:
     return names
 
 
-def solve_file(path: Path, target: Path, overrides: dict[str, Any]) -> Row:
+def solve_file(path: Path, target: Path, overrides: dict[str, Any], previous: Any = None) -> Row:
     """Solve one file and write its solution document to ``target``; never raises."""
     from optimizer.core.documents import solve_document
 
@@ -110,7 +110,9 @@ def solve_file(path: Path, target: Path, overrides: dict[str, Any]) -> Row:
             issues=[Issue(code="unreadable", detail=f"cannot read {path}: {exc.strerror}")],
         )
     else:
-        solution = solve_document(raw, overrides=overrides, default_name=path.stem)
+        solution = solve_document(
+            raw, overrides=overrides, default_name=path.stem, previous=previous
+        )
     note = ""
     if solution.status == Status.INVALID and solution.issues:
         first = solution.issues[0]
@@ -198,10 +200,29 @@ def solve(
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="0 = all cores.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous", help="Re-plan against this solution (*.solution.json) of the same kind."
+        ),
+    ] = None,
+    change_penalty: Annotated[
+        float | None, typer.Option("--change-penalty", help="Cost of each changed item.")
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Re-planning moment, ISO 8601 with offset.")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Solver logs.")] = False,
 ) -> None:
     """Solve instance files; write DIR/<stem>.solution.json for each."""
     _configure_logging(verbose)
+    earlier = None
+    if previous is not None:
+        try:
+            earlier = json.loads(previous.read_bytes())
+        except (OSError, ValueError) as exc:
+            err.print(f"[red]cannot read the previous solution[/] {previous}: {exc}")
+            raise typer.Exit(EXIT_INVALID) from None
     files, missing = collect_files(paths)
     for path in missing:
         err.print(f"[red]no such file or folder:[/] {path}")
@@ -212,8 +233,15 @@ def solve(
     for path, name in output_names(files).items():
         if name != f"{path.stem}.solution.json":
             err.print(f"[yellow]another input is also named {path.stem}:[/] {path} -> {name}")
-    overrides = {"time_limit_s": time_limit, "solver": solver, "seed": seed, "threads": threads}
-    rows = run_batch(files, output, overrides, jobs)
+    overrides = {
+        "time_limit_s": time_limit,
+        "solver": solver,
+        "seed": seed,
+        "threads": threads,
+        "change_penalty": change_penalty,
+        "now": now,
+    }
+    rows = run_batch(files, output, overrides, jobs, earlier)
     rows += [
         Row(str(p), None, "invalid", None, None, None, 0.0, None, "no such file") for p in missing
     ]
@@ -224,7 +252,13 @@ def solve(
     raise typer.Exit(exit_code(rows))
 
 
-def run_batch(files: list[Path], out_dir: Path, overrides: dict[str, Any], jobs: int) -> list[Row]:
+def run_batch(
+    files: list[Path],
+    out_dir: Path,
+    overrides: dict[str, Any],
+    jobs: int,
+    previous: Any = None,
+) -> list[Row]:
     """Solve every file (in ``jobs`` processes when > 1) and return rows in input order."""
     rows: dict[Path, Row] = {}
     targets = {path: out_dir / name for path, name in output_names(files).items()}
@@ -242,11 +276,13 @@ def run_batch(files: list[Path], out_dir: Path, overrides: dict[str, Any], jobs:
         if jobs == 1:
             for path in files:
                 progress.update(task, description=path.name)
-                rows[path] = solve_file(path, targets[path], overrides)
+                rows[path] = solve_file(path, targets[path], overrides, previous)
                 progress.advance(task)
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(solve_file, p, targets[p], overrides): p for p in files}
+                futures = {
+                    pool.submit(solve_file, p, targets[p], overrides, previous): p for p in files
+                }
                 for future in as_completed(futures):
                     path = futures[future]
                     try:

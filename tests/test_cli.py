@@ -367,3 +367,22 @@ def test_show_names_each_partner_and_counts_matched_institutions_per_region(tmp_
         row = next(line for line in table.splitlines() if line.startswith(region))
         cells = [cell.strip() for cell in row.split("│")]
         assert cells[:3] == [region, str(figures["institutions"]), str(figures["matched"])]
+
+
+def test_previous_makes_a_replan_and_another_kind_is_refused(tmp_path):
+    example = INSTANCES / "matching" / "east-west-counterparts.json"
+    first = tmp_path / "first"
+    invoke("solve", example, "-o", first)
+    previous = first / "east-west-counterparts.solution.json"
+    again = tmp_path / "again"
+    result = invoke("solve", example, "-o", again, "--previous", previous)
+    assert result.exit_code == 0, result.output
+    solution = read_solutions(again)["east-west-counterparts"]
+    assert solution.changes is not None and solution.changes.changed == 0
+    assert solution.changes.kept == len(solution.solution["pairs"])
+
+    other = INSTANCES / "loans" / "six-libraries.json"
+    refused = invoke("solve", other, "-o", tmp_path / "refused", "--previous", previous)
+    assert refused.exit_code == 2
+    solution = read_solutions(tmp_path / "refused")["six-libraries"]
+    assert [(i.code, i.path) for i in solution.issues] == [("wrong_plan", "previous")]

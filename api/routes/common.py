@@ -77,6 +77,12 @@ class OptionQuery:
         seed: Annotated[int | None, Query()] = None,
         relative_gap: Annotated[float | None, Query(ge=0)] = None,
         explain: Annotated[bool | None, Query()] = None,
+        change_penalty: Annotated[
+            float | None, Query(ge=0, description="Re-planning: cost of each changed item.")
+        ] = None,
+        now: Annotated[
+            str | None, Query(description="Re-planning: the moment, ISO 8601 with offset.")
+        ] = None,
     ):
         self.values = {
             "time_limit_s": time_limit_s,
@@ -85,6 +91,8 @@ class OptionQuery:
             "seed": seed,
             "relative_gap": relative_gap,
             "explain": explain,
+            "change_penalty": change_penalty,
+            "now": now,
         }
 
 

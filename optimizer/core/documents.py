@@ -130,6 +130,32 @@ def resolve_options(
         return None, issues
 
 
+def with_previous(data: Any, previous: Any) -> tuple[Any, list[Issue]]:
+    """The instance document ``data`` re-planning against the solution document
+    ``previous`` (its ``solution`` object becomes the instance's ``previous``), or the
+    issues that stop it: not a solution with a plan, or a plan of another kind."""
+    if not isinstance(data, dict):
+        return data, []
+    if not isinstance(previous, dict) or not isinstance(previous.get("solution"), dict):
+        issue = Issue(
+            code="wrong_plan",
+            path="previous",
+            detail="the previous solution document has no solution object to re-plan against",
+        )
+        return data, [issue]
+    if previous.get("kind") != data.get("kind"):
+        issue = Issue(
+            code="wrong_plan",
+            path="previous",
+            detail=(
+                f"the previous solution is of kind {previous.get('kind')!r}, "
+                f"the instance of kind {data.get('kind')!r}"
+            ),
+        )
+        return data, [issue]
+    return {**data, "previous": previous["solution"]}, []
+
+
 def solve_document(
     raw: bytes | str | Any,
     *,
@@ -137,13 +163,23 @@ def solve_document(
     default_name: str | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    previous: Any = None,
 ) -> Solution:
     """Parse, validate and solve one document; every outcome is a solution document, never an
     exception: malformed input is ``invalid`` with issues, our own bug is ``error``.
 
     ``stop``, once set, asks a running solve to end early and return its best solution.
+    ``previous``, a solution document of the same kind, makes it a re-plan against that
+    plan (its ``solution`` object becomes the document's ``previous``).
     """
     try:
+        if previous is not None:
+            data, issues = load_json(raw) if isinstance(raw, bytes | str) else (raw, [])
+            if not issues:
+                data, issues = with_previous(data, previous)
+            if issues:
+                return invalid_solution(ParsedDocument(None, default_name, None, issues))
+            raw = data
         return _solve_parsed(
             parse_document(raw, default_name=default_name), overrides, progress, stop
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from optimizer.core.issues import Issue
+from optimizer.core.plans import PlanDiff
 
 
 class Status(StrEnum):
@@ -30,6 +31,12 @@ class Status(StrEnum):
 ABSOLUTE_GAP_TOLERANCE = 1e-6
 
 
+# Re-planning's default cost of changing one item, in objective units: below any real
+# difference of weights, scores or costs in the examples, so it keeps what ties, and changes
+# what pays.
+DEFAULT_CHANGE_PENALTY = 0.01
+
+
 class Options(BaseModel):
     """Solve options; any of them may be overridden from the CLI or an HTTP query."""
 
@@ -48,6 +55,22 @@ class Options(BaseModel):
         0.0, ge=0, allow_inf_nan=False, description="Stop within this gap; 0 = prove optimality."
     )
     explain: bool = Field(True, description="Explain everything left unmatched or unserved.")
+    change_penalty: float = Field(
+        DEFAULT_CHANGE_PENALTY,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "Re-planning: objective units each item of `previous` costs when it is moved or "
+            "dropped (a booking, a pair or group membership, a loan)."
+        ),
+    )
+    now: AwareDatetime | None = Field(
+        None,
+        description=(
+            "Re-planning: the moment of planning. Bookings of `previous` that start before it "
+            "and loans that ship on or before its date are frozen."
+        ),
+    )
 
     def merged(self, overrides: dict[str, Any] | None) -> Options:
         """These options with the non-``None`` ``overrides`` applied (validated again)."""
@@ -65,6 +88,11 @@ class InstanceBase(BaseModel):
     name: str | None = Field(None, description="Human name; defaults to the file stem.")
     description: str | None = Field(None, description="What the instance is about.")
     options: Options = Field(default_factory=Options)
+
+    def previous_plan(self) -> dict[str, Any] | None:
+        """The ``previous`` plan to re-plan against, as a solution payload; None for a fresh
+        plan. A kind that takes ``previous`` returns it here."""
+        return None
 
     def warnings(self) -> list[Issue]:
         """What looks wrong in this valid instance without making it invalid: severity
@@ -122,6 +150,9 @@ class Solution(BaseModel):
     explanations: list[Explanation] = Field(default_factory=list)
     kpis: dict[str, Any] = Field(default_factory=dict)
     verification: Verification = Field(default_factory=Verification)
+    changes: PlanDiff | None = Field(
+        None, description="Re-planning: how the plan differs from `previous` (contract 3.8)."
+    )
     issues: list[Issue] = Field(default_factory=list)
     run: RunInfo = Field(default_factory=RunInfo)
 

@@ -17,6 +17,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -34,6 +35,8 @@ from optimizer.core.envelope import (
     relative_gap,
 )
 from optimizer.core.issues import Issue
+from optimizer.core.numbers import exact
+from optimizer.core.plans import PlanDiff, diff_plans
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,8 @@ VerifyFn = Callable[[InstanceT, dict[str, Any]], Verification]
 KpiFn = Callable[[InstanceT, dict[str, Any]], dict[str, Any]]
 ExplainFn = Callable[[InstanceT, dict[str, Any]], list[Explanation]]
 ItemsFn = Callable[[dict[str, Any]], dict[str, Any]]
+FrozenFn = Callable[[InstanceT, dict[str, Any]], set[str]]
+ReasonsFn = Callable[[InstanceT, PlanDiff], dict[str, str]]
 RenderFn = Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]
 """(solution document, instance document or None) -> rich renderables for ``unishare show``."""
 
@@ -144,7 +149,12 @@ class Kind(Generic[InstanceT]):
     explain: ExplainFn[InstanceT] | None = None
     """Reasons read off a verified plan (why an item is left out), when options.explain."""
     items: ItemsFn | None = None
-    """The plan as keyed items (``optimizer/core/plans.py``), for scenario diffs."""
+    """The plan as keyed items (``optimizer/core/plans.py``): scenario diffs, and the
+    changes of a re-plan against ``previous`` (which the shared path prices and checks)."""
+    frozen: FrozenFn[InstanceT] | None = None
+    """Re-planning: the items of ``previous`` that must stay as they are (started, shipped)."""
+    change_reasons: ReasonsFn[InstanceT] | None = None
+    """Re-planning: why items were moved or dropped, for those the kind can name a cause of."""
     render: RenderFn | None = None
     """The kind's part of ``unishare show``: tables of its solution payload."""
 
@@ -194,6 +204,45 @@ def internal_error(
         ],
         kpis={"traceback": "".join(traceback.format_exception(exc, limit=8))},
     )
+
+
+def _price_changes(
+    kind: Kind[InstanceT],
+    instance: InstanceT,
+    previous: dict[str, Any],
+    plan: dict[str, Any],
+    verification: Verification,
+    options: Options,
+) -> tuple[PlanDiff, float | None]:
+    """The re-plan's changes against ``previous``, and the objective with their cost: each
+    moved or dropped item costs ``change_penalty``. A frozen item that changed is a violation.
+
+    Counted here from the kind's items, apart from the model, like the rest of verification.
+    """
+    assert kind.items is not None
+    changes = diff_plans(kind.items(previous), kind.items(plan))
+    if kind.frozen is not None:
+        frozen = kind.frozen(instance, previous)
+        changed = [m.item for m in changes.moved_items] + [d.item for d in changes.dropped_items]
+        for item in sorted(frozen.intersection(changed)):
+            verification.violations.append(f"{item} is frozen (options.now) but was changed")
+            verification.valid = False
+    reasons = kind.change_reasons(instance, changes) if kind.change_reasons is not None else {}
+    default = (
+        f"the new plan gains more than the change costs (change_penalty "
+        f"{options.change_penalty:g} per change)"
+    )
+    for moved in changes.moved_items:
+        moved.reason = reasons.get(moved.item, default)
+    for dropped in changes.dropped_items:
+        dropped.reason = reasons.get(dropped.item, default)
+    objective = verification.objective
+    if objective is not None:
+        sense = -1.0 if kind.maximizes(instance) else 1.0
+        objective = float(
+            exact(objective) + Decimal(sense) * exact(options.change_penalty) * changes.changed
+        )
+    return changes, objective
 
 
 def _verify(kind: Kind[InstanceT], instance: InstanceT, solution: dict[str, Any]) -> Verification:
@@ -252,9 +301,15 @@ def run_solve(
     bound = outcome.bound
     verification = Verification()
 
+    changes: PlanDiff | None = None
     if outcome.solution is not None and status in (Status.OPTIMAL, Status.FEASIBLE):
         verification = _verify(kind, instance, outcome.solution)
         objective = verification.objective
+        previous = instance.previous_plan()
+        if previous is not None and kind.items is not None and verification.valid:
+            changes, objective = _price_changes(
+                kind, instance, previous, outcome.solution, verification, options
+            )
         if not verification.valid:
             log.error("verification failed for %s: %s", instance.name, verification.violations)
             status = Status.ERROR
@@ -283,6 +338,15 @@ def run_solve(
 
     explanations = outcome.explanations if options.explain or status == Status.INFEASIBLE else []
     kpis = dict(outcome.kpis)
+    if changes is not None:
+        kpis.update(
+            changes_kept=changes.kept,
+            changes_moved=changes.moved,
+            changes_dropped=changes.dropped,
+            changes_added=changes.added,
+            change_cost=options.change_penalty * changes.changed,
+            objective_before_changes=verification.objective,
+        )
     if outcome.solution is not None and status in (Status.OPTIMAL, Status.FEASIBLE):
         # The plan verified: the kind's own readings of it join the model's.
         if kind.kpis is not None:
@@ -301,6 +365,7 @@ def run_solve(
         explanations=explanations,
         kpis=kpis,
         verification=verification,
+        changes=changes,
         issues=instance.warnings(),  # a valid instance's issues are only ever warnings
         run=run,
     )

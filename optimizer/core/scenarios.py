@@ -5,7 +5,7 @@ base: a variant without a ``kind`` field is a patch. Each scenario is solved on 
 path (verified like every solve); the comparison reports, per variant, what changed in the
 plan (``plans.diff_plans`` over the kind's items), how each KPI moved, and the price of the
 variant: how much worse its objective is than the base's, with the range the true optima's
-difference can lie in given both bounds (contract 3.8).
+difference can lie in given both bounds (contract 3.9).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from optimizer.matching.kpis import kpis
 from optimizer.matching.model import SOLVERS, build_and_solve
 from optimizer.matching.plan import items
 from optimizer.matching.render import render
+from optimizer.matching.replan import change_reasons
 from optimizer.matching.schema import MatchingInstance
 from optimizer.matching.verify import verify
 
@@ -18,6 +19,7 @@ KIND: Kind[MatchingInstance] = Kind(
     maximize=True,
     kpis=kpis,
     items=items,
+    change_reasons=change_reasons,
     render=render,
 )
 solve = KIND.solve

@@ -7,7 +7,7 @@ from typing import Any
 
 from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import Outcome, OutOfTime, SolveContext
-from optimizer.matching import explain, groups
+from optimizer.matching import explain, groups, replan
 from optimizer.matching.pairs import (
     is_plain_matching,
     solve_pairs_blossom,
@@ -60,12 +60,17 @@ def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveCo
     backend = context.options.solver
     if backend == "auto":
         backend = choose_pairs_backend(instance, cands)
+    weighed, breaking_all = replan.pairs_with_keep_bonus(
+        instance, cands, context.options.change_penalty
+    )
     if backend == "blossom":
-        result = solve_pairs_blossom(instance, cands, context)
+        result = solve_pairs_blossom(instance, weighed, context)
     elif backend == "cp-sat":
-        result = solve_pairs_cpsat(instance, cands, context)
+        result = solve_pairs_cpsat(instance, weighed, context)
     else:
-        result = solve_pairs_mip(instance, cands, backend, context)
+        result = solve_pairs_mip(instance, weighed, backend, context)
+    if result.bound is not None:
+        result.bound -= breaking_all
     if result.status == Status.INFEASIBLE:
         return Outcome(
             Status.INFEASIBLE,
@@ -175,5 +180,10 @@ def _groups_by_size(
     if total > groups.MAX_COLUMNS:
         log.info("%d candidate groups: using the compact CP-SAT model", total)
         return solve_groups_compact(instance, cands, context)
-    columns = groups.enumerate_groups(instance, cands)
-    return groups.solve_set_partitioning(instance, columns, backend, context)
+    columns, breaking_all = replan.columns_with_keep_bonus(
+        instance, cands, groups.enumerate_groups(instance, cands), context.options.change_penalty
+    )
+    result = groups.solve_set_partitioning(instance, columns, backend, context)
+    if result.bound is not None:
+        result.bound -= breaking_all
+    return result

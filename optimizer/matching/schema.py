@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -64,6 +64,30 @@ class GroupRules(Strict):
     cover_all: bool = False
 
 
+class PlannedPair(Strict):
+    """A pair of a previous plan, as a solution lists it (score and breakdown are ignored)."""
+
+    a: Id
+    b: Id
+    score: float | None = None
+    breakdown: dict[str, float] | None = None
+
+
+class PlannedGroup(Strict):
+    id: str | None = None
+    members: list[Id] = Field(min_length=1)
+    score: float | None = None
+
+
+class MatchingPlan(Strict):
+    """The ``solution`` object of an earlier matching solution: pairs, or groups."""
+
+    pairs: list[PlannedPair] | None = None
+    unmatched: list[Id] | None = None
+    groups: list[PlannedGroup] | None = None
+    ungrouped: list[Id] | None = None
+
+
 class MatchingInstance(InstanceBase):
     kind: Literal["matching"] = "matching"
     mode: Literal["pairs", "groups"] = "pairs"
@@ -74,6 +98,18 @@ class MatchingInstance(InstanceBase):
     weights: Weights = Field(default_factory=Weights)
     rules: Rules = Field(default_factory=Rules)
     group: GroupRules = Field(default_factory=GroupRules)
+    previous: MatchingPlan | None = Field(
+        None,
+        description=(
+            "Re-planning: the solution object of an earlier plan. Each of its pairs (or "
+            "each institution's group) that changes costs options.change_penalty."
+        ),
+    )
+
+    def previous_plan(self) -> dict[str, Any] | None:
+        if self.previous is None:
+            return None
+        return self.previous.model_dump(mode="json", exclude_none=True)
 
     @model_validator(mode="after")
     def _cross_field_checks(self) -> MatchingInstance:
@@ -111,6 +147,8 @@ class MatchingInstance(InstanceBase):
                 check.reference(b, ids, f"{path}[1]", "institution")
                 if a == b:
                     check.add("self_pair", path, f"{path} pairs {a!r} with itself")
+        if self.previous is not None:
+            self._check_previous(check)
         if self.group.min_size > self.group.max_size:
             check.add(
                 "min_above_max",
@@ -121,9 +159,49 @@ class MatchingInstance(InstanceBase):
         check.raise_if_any()
         return self
 
+    def _check_previous(self, check: IssueCollector) -> None:
+        """Hard: ``previous`` is a plan of this mode."""
+        assert self.previous is not None
+        listed = "pairs" if self.previous.pairs is not None else None
+        if self.previous.groups is not None:
+            listed = "groups" if listed is None else "both"
+        if listed is None or listed == "both":
+            check.add(
+                "wrong_plan",
+                "previous",
+                "previous must be the solution object of a matching solution, with either "
+                "pairs or groups",
+            )
+        elif listed != self.mode:
+            check.add(
+                "wrong_plan",
+                f"previous.{listed}",
+                f"previous lists {listed}, but this instance is in {self.mode} mode",
+            )
+
     def warnings(self) -> list[Issue]:
-        """A single institution: there is nobody to pair or group it with."""
+        """A single institution: there is nobody to pair or group it with. A previous plan
+        that names institutions no longer here: its pairs and groups with them are dropped."""
         check = IssueCollector()
+        if self.previous is not None:
+            ids = {x.id for x in self.institutions}
+            named = [
+                (f"previous.pairs[{k}].{end}", getattr(pair, end))
+                for k, pair in enumerate(self.previous.pairs or [])
+                for end in ("a", "b")
+            ] + [
+                (f"previous.groups[{k}].members[{m}]", member)
+                for k, group in enumerate(self.previous.groups or [])
+                for m, member in enumerate(group.members)
+            ]
+            for path, iid in named:
+                if iid not in ids:
+                    check.warn(
+                        "previous_unknown_id",
+                        path,
+                        f"institution {iid!r} of the previous plan is not in the instance: "
+                        "its pair or group is dropped",
+                    )
         if len(self.institutions) < 2:
             check.warn(
                 "too_few_institutions",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Callable
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -315,10 +316,11 @@ def brute_force_pairs(doc: dict[str, Any]) -> tuple[float, list[frozenset[str]]]
     return best[0], sorted(required, key=sorted) + best[1]
 
 
-def brute_force_groups(
+def group_rules(
     doc: dict[str, Any],
-) -> tuple[float, list[frozenset[str]]] | None:
-    """The best set of disjoint groups by enumeration, or None when no grouping is feasible."""
+) -> tuple[Callable[[tuple[str, ...]], bool], Callable[[tuple[str, ...]], float], bool, set[str]]:
+    """The contract's group rules as plain functions: whether members form a valid group,
+    its score, whether every institution must be grouped, and who is in a required pair."""
     insts = institutions_of(doc)
     by_id = {x["id"]: x for x in insts}
     rules = {**RULE_DEFAULTS, **doc.get("rules", {})}
@@ -344,6 +346,17 @@ def brute_force_groups(
 
     def score(members: tuple[str, ...]) -> float:
         return sum(cands.get(frozenset(p), 0.0) for p in itertools.combinations(members, 2))
+
+    return valid, score, group["cover_all"], in_required
+
+
+def brute_force_groups(
+    doc: dict[str, Any],
+) -> tuple[float, list[frozenset[str]]] | None:
+    """The best set of disjoint groups by enumeration, or None when no grouping is feasible."""
+    insts = institutions_of(doc)
+    group = {**GROUP_DEFAULTS, **doc.get("group", {})}
+    valid, score, _, in_required = group_rules(doc)
 
     @cache
     def best(remaining: tuple[str, ...]) -> tuple[float, tuple[tuple[str, ...], ...]] | None:
