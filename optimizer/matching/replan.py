@@ -74,13 +74,24 @@ def change_reasons(instance: MatchingInstance, changes: PlanDiff) -> dict[str, s
         }
     given_up = [(d.item, d.value) for d in changes.dropped_items]
     given_up += [(m.item, m.before) for m in changes.moved_items]
+    capacity = {x.id: x.capacity for x in instance.institutions}
+    had: dict[str, int] = {}
+    for pair in (instance.previous.pairs or []) if instance.previous else []:
+        for end in (pair.a, pair.b):
+            had[end] = had.get(end, 0) + 1
     reasons: dict[str, str] = {}
     for item, before in given_up:
         # A pair's key names both ends; a membership's value names the other members.
         named = item.split("+") if instance.mode == "pairs" else [item, *before]
         gone = [x for x in named if x not in ids]
+        shrunk = [x for x in named if x in ids and had.get(x, 0) > capacity[x]]
         if gone:
             reasons[item] = f"{', '.join(gone)} is no longer in the instance"
         elif instance.mode == "pairs" and item not in candidates:
             reasons[item] = "the pair is no longer a candidate under the rules"
+        elif instance.mode == "pairs" and shrunk:
+            reasons[item] = "; ".join(
+                f"{x}'s capacity is now {capacity[x]}, below the {had[x]} pairs it had"
+                for x in shrunk
+            )
     return reasons

@@ -227,3 +227,22 @@ def test_a_plan_of_another_mode_or_kind_is_invalid_with_its_path(previous, path)
     parsed = parse_document(matching(["a", "b"], {"a-b": 1.0}, previous=previous))
     assert parsed.instance is None
     assert path in [i.path for i in parsed.issues]
+
+
+def test_next_years_counterparts_keep_last_years_pairs_where_they_still_work():
+    """The shipped re-planning example: a fresh solve keeps far fewer of last year's pairs."""
+    folder = INSTANCES / "replan"
+    doc = json.loads((folder / "east-west-next-year.json").read_text())
+    last_year = json.loads((folder / "east-west-last-year.solution.json").read_text())
+    previous = {frozenset((p["a"], p["b"])) for p in last_year["solution"]["pairs"]}
+    fresh = solve_document(doc)
+    replanned = solve_document(doc, previous=last_year)
+    assert fresh.status == replanned.status == Status.OPTIMAL
+    kept_fresh = previous & {frozenset((p["a"], p["b"])) for p in fresh.solution["pairs"]}
+    assert replanned.changes.kept > len(kept_fresh)
+    # Keeping costs at most what the change penalty saves on the pairs it keeps.
+    saved = doc["options"].get("change_penalty", 0.01) * (replanned.changes.kept - len(kept_fresh))
+    assert replanned.kpis["objective_before_changes"] >= fresh.objective - saved - 1e-9
+    # SJTU went from two partners to one: the pair it gave up says so.
+    (dropped,) = replanned.changes.dropped_items
+    assert "sjtu's capacity is now 1, below the 2 pairs it had" in dropped.reason
