@@ -235,9 +235,9 @@ def column_generation(
             len(priced),
             context.elapsed(),
         )
-        # Near the end, rounds add little to the bound and re-solves slow down (measured
-        # at 20,000 requests: 5-8 s a round within 0.02 % of the LP); the rounding needs
-        # that time more than the bound needs its last 0.01 %.
+        # Near the end, rounds add little to the bound and re-solves slow down; the
+        # rounding needs that time more than the bound needs its last 0.01 % (measured
+        # at 20,000 requests; see benchmarks/RESULTS.md).
         close = lp.value - priced.bound <= max(1e-6, CLOSE_ENOUGH * abs(lp.value))
         if not len(priced) or close or context.remaining() < keep_s or context.stop.is_set():
             break
@@ -247,8 +247,9 @@ def column_generation(
     return master, last, float(best) if np.isfinite(best) else None
 
 
-# Share of the time limit column generation leaves to the rounding (measured at 20,000
-# requests: the residual MIP takes 2-5 s of a 60 s limit).
+# Share of the time limit column generation leaves to the rounding: enough for the
+# residual MIP on the largest instances (measured at 20,000 requests; see
+# benchmarks/RESULTS.md).
 ROUNDING_SHARE = 0.15
 
 

@@ -39,30 +39,24 @@ SOLVERS = ("auto", "highs", "cbc", "cp-sat", "rota")
 
 
 def choose_backend(cands: Candidates, rows: Rows) -> str:
-    """``auto`` for the general model.
-
-    Measured with ``benchmarks/loans.py --sizes 300,800 --solvers auto,cp-sat,cbc
-    --time-limit 30`` (2 cores): at 300 requests (11,818 candidate loans) the LP-guided
-    HiGHS path proves the optimum in 2.2 s, CBC in 5.0 s, CP-SAT in 16 s; at 800 requests
-    (63,103 candidates) HiGHS is within 0.05 % of its bound in 2.1 s while CP-SAT stops at
-    30 s with a plan 64 % dearer and CBC finds no plan. So HiGHS always.
-    """
+    """``auto`` for the general model: HiGHS always, the fastest to prove small models
+    optimal and the only backend near its bound on large ones (measured with
+    benchmarks/loans.py; see benchmarks/RESULTS.md)."""
     return "highs"
 
 
 # Above this many live arcs the model starts from each request's cheapest arcs on their
-# first day and column generation brings in the rest (see ``colgen``). Measured with
-# benchmarks/loans.py (seeds 1 and 3): at 1,000 and 3,000 requests it ends at the same
-# plan and bound as the model with every ship day, in less time; at 5,000 requests the
-# full model has half a million candidate loans, and column generation closes to 0.05 %
-# in 6 s. Below the threshold the full model's MIP can prove optimality outright.
+# first day and column generation brings in the rest (see ``colgen``): past it that reaches
+# the full model's plan and bound sooner, below it the full model's MIP can prove
+# optimality outright (measured with benchmarks/loans.py; see benchmarks/RESULTS.md).
 RESTRICT_ABOVE_ARCS = 5_000
 ARCS_PER_REQUEST = 4
 
 
 def reserve_s(instance: LoansInstance) -> float:
     """Seconds kept back from the solvers for naming copies, explaining and verifying the
-    plan (measured: ~3 s at 20,000 requests on a busy machine)."""
+    plan, growing with the requests (measured at 20,000 requests; see
+    benchmarks/RESULTS.md)."""
     return 0.1 + 2e-4 * len(instance.requests)
 
 

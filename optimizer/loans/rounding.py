@@ -23,9 +23,9 @@ from optimizer.loans.formulation import Rows, constraint_matrix, objective_coeff
 
 log = logging.getLogger(__name__)
 
-# Measured on the western consortium (57,000 candidate loans): HiGHS's branch-and-bound
-# spent over 30 s past a 13 s limit in its root node without improving plan or bound, so
-# the whole-model MIP runs only on models up to this size.
+# HiGHS's branch-and-bound on the whole model stalls in its root node past its time limit
+# on large models, so the whole-model MIP runs only up to this size (measured on the
+# western consortium example; see benchmarks/RESULTS.md).
 FULL_MIP_MAX_CANDIDATES = 20_000
 
 
@@ -146,8 +146,8 @@ def round_lp(
     used = matrix[:, np.flatnonzero(fixed)].sum(axis=1).A1 if fixed.any() else 0.0
     sub = matrix[:, free]
     # The LP rounded greedily: the residual MIP's first incumbent, and the plan to keep if
-    # the MIP does no better in its time (measured at 20,000 requests: a residual MIP of
-    # 11,000 candidates stopped at a plan 7 % above the LP, the greedy rounding at 1 %).
+    # the MIP does no better in its time, as on the largest instances (measured at 20,000
+    # requests; see benchmarks/RESULTS.md).
     greedy = greedy_completion(matrix, lower, upper, fixed, lp_ranking(lp_x, cost), request)
     residual = run_highs(
         sub,
