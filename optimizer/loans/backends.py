@@ -17,6 +17,7 @@ import numpy as np
 from optimizer.core import highs as highs_adapter
 from optimizer.core.envelope import Status
 from optimizer.core.runner import SolveContext
+from optimizer.core.scaling import integer_scale
 from optimizer.loans.candidates import Candidates
 from optimizer.loans.formulation import Rows, constraint_matrix, objective_coefficients
 
@@ -148,18 +149,15 @@ def solve_cbc(cands: Candidates, rows: Rows, context: SolveContext) -> Result:
     return Result(result.status, "cbc", chosen, result.bound, result.version, "")
 
 
-CPSAT_SCALE = 1000
-
-
 def solve_cp_sat(cands: Candidates, rows: Rows, context: SolveContext) -> Result:
+    """CP-SAT on the whole MIP, its costs scaled to integers; the bound is widened by what
+    that rounding can move any plan's cost, and optimality claimed only when it still holds."""
     from ortools.sat.python import cp_model
 
     from optimizer.core.cpsat import cpsat_version, run_cpsat
 
     cost, offset = objective_coefficients(cands)
-    scaled = np.round(cost * CPSAT_SCALE)
-    # Rounding slack: the scaled objective of any plan is within this of the true one.
-    slack = float(np.abs(scaled - cost * CPSAT_SCALE).sum()) / CPSAT_SCALE
+    scaling = integer_scale(cost)
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{v}") for v in range(len(cands))]
     for idx, coef, lo, hi in zip(rows.index, rows.coef, rows.lower, rows.upper, strict=True):
@@ -168,15 +166,20 @@ def solve_cp_sat(cands: Candidates, rows: Rows, context: SolveContext) -> Result
             model.add(expr >= int(np.ceil(lo)))
         if np.isfinite(hi):
             model.add(expr <= int(np.floor(hi)))
-    model.minimize(sum(int(c) * x[v] for v, c in enumerate(scaled.tolist())))
-    run = run_cpsat(model, context, scale=CPSAT_SCALE)
+    model.minimize(sum(int(c) * x[v] for v, c in enumerate(scaling.scaled(cost).tolist())))
+    run = run_cpsat(model, context, scale=scaling.scale)
     if not run.has_solution:
         return Result(run.status, "cp-sat", np.zeros(0, dtype=np.int64), None, cpsat_version(), "")
     chosen = np.array([v for v in range(len(x)) if run.solver.boolean_value(x[v])], dtype=np.int64)
     bound = None
-    status = run.status
     if run.bound_scaled is not None:
-        bound = run.bound_scaled / CPSAT_SCALE + offset - slack
-    if slack > 1e-9 and status == Status.OPTIMAL:
-        status = Status.FEASIBLE
+        bound = run.bound_scaled / scaling.scale + offset - scaling.rounding_error(cost)
+    status = run.status
+    if status == Status.OPTIMAL and not scaling.exact:
+        # Optimal for the rounded costs only: it stands if the widened bound still closes
+        # the gap for the true ones.
+        objective = float(cost[chosen].sum()) + offset
+        gap = max(1e-6, context.options.relative_gap * abs(objective))
+        if bound is None or objective - bound > gap:
+            status = Status.FEASIBLE
     return Result(status, "cp-sat", chosen, bound, cpsat_version(), "")
