@@ -59,8 +59,9 @@ class Arc:
 
 @dataclass
 class ArcTable:
-    """Every arc as parallel arrays, sorted by request: a million arcs build in a second
-    this way, where Python objects took fourteen."""
+    """Every arc as parallel arrays, sorted by request: an order of magnitude faster to
+    build than an object per arc (measured with benchmarks/loans.py; see
+    benchmarks/RESULTS.md)."""
 
     request: np.ndarray
     pool: np.ndarray

@@ -235,9 +235,9 @@ def column_generation(
             len(priced),
             context.elapsed(),
         )
-        # Near the end, rounds add little to the bound and re-solves slow down; the
-        # rounding needs that time more than the bound needs its last 0.01 % (measured
-        # at 20,000 requests; see benchmarks/RESULTS.md).
+        # Near the end, rounds add little to the bound and re-solves slow down (measured at
+        # 20,000 requests; see benchmarks/RESULTS.md); the rounding needs that time more
+        # than the bound needs its last 0.01 %.
         close = lp.value - priced.bound <= max(1e-6, CLOSE_ENOUGH * abs(lp.value))
         if not len(priced) or close or context.remaining() < keep_s or context.stop.is_set():
             break
