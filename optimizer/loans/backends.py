@@ -8,7 +8,6 @@ status and bound; which of them runs, and on which part of the model, is decided
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +19,6 @@ from optimizer.core.runner import SolveContext
 from optimizer.core.scaling import integer_scale
 from optimizer.loans.candidates import Candidates
 from optimizer.loans.formulation import Rows, constraint_matrix, objective_coefficients
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
