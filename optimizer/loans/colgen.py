@@ -1,5 +1,6 @@
 """Column generation for large loans instances: the LP over every candidate loan, grown
-from each request's cheapest arcs, with a proven bound at every round.
+from each request's cheapest arcs, with a proven bound at every round, then rounded to a
+plan (``solve_priced``).
 
 The restricted master lives in one HiGHS object. Loans priced in (``pricing``) are added as
 columns, and the shelf rows they make necessary as rows, so each LP starts from the last
@@ -19,8 +20,17 @@ import numpy as np
 from optimizer.core import highs as highs_adapter
 from optimizer.core.envelope import Status
 from optimizer.core.runner import SolveContext
+from optimizer.loans.backends import Result, run_highs
 from optimizer.loans.candidates import Candidates
-from optimizer.loans.pricing import add_columns, price
+from optimizer.loans.formulation import build_rows, objective_coefficients
+from optimizer.loans.pricing import add_columns, completion, price
+from optimizer.loans.rounding import (
+    FULL_MIP_MAX_CANDIDATES,
+    cheapest_first,
+    greedy_completion,
+    lp_ranking,
+    round_lp,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +51,6 @@ class RestrictedMaster:
     """The LP relaxation over the candidate loans currently in ``cands``."""
 
     def __init__(self, cands: Candidates, context: SolveContext) -> None:
-
-        from optimizer.loans.model import build_rows, objective_coefficients
-
         self.cands = cands
         self.rows = build_rows(cands, complete=True)
         rows = self.rows
@@ -238,3 +245,84 @@ def column_generation(
     if last.x is not None and len(last.x) < len(cands):
         last.x = np.concatenate([last.x, np.zeros(len(cands) - len(last.x))])
     return master, last, float(best) if np.isfinite(best) else None
+
+
+# Share of the time limit column generation leaves to the rounding: enough for the
+# residual MIP on the largest instances (measured at 20,000 requests; see
+# benchmarks/RESULTS.md).
+ROUNDING_SHARE = 0.15
+
+
+def solve_priced(cands: Candidates, context: SolveContext) -> Result:
+    """Column generation (see ``colgen``) while time allows, then the last LP rounded to a
+    plan. The bound is the best Lagrangian bound of the pricing. When the model is small
+    enough, the loans that could still improve on the plan (``pricing.completion``) join
+    it and a MIP over the whole closes the gap: its bound then holds for every plan."""
+    keep = ROUNDING_SHARE * context.options.time_limit_s
+    master, lp, bound = column_generation(cands, context, keep_s=keep)
+    cost, offset = objective_coefficients(cands)
+    matrix = master.matrix()
+    lower, upper = np.array(master.rows.lower), np.array(master.rows.upper)
+    if lp.x is None:
+        chosen = cheapest_first(cands, matrix, lower, upper)
+        return Result(Status.FEASIBLE, "greedy", chosen, bound, None, "priced/greedy")
+    if context.stop.is_set():
+        # Asked to stop (a cancelled job): the LP rounded greedily, no MIP to wait for.
+        none = np.zeros(len(cands), dtype=bool)
+        ranked = lp_ranking(lp.x, cost)
+        x = greedy_completion(matrix, lower, upper, none, ranked, cands.var_request())
+        if x is not None:
+            chosen = np.flatnonzero(x > 0.5)
+            return Result(Status.FEASIBLE, "highs", chosen, bound, None, "priced/lp-greedy")
+    result = round_lp(
+        cands,
+        matrix,
+        lower,
+        upper,
+        lp.x,
+        bound if bound is not None else -np.inf,
+        context,
+        exact=False,
+        polish=False,
+    )
+    result.bound = bound
+    result.method = f"priced/{result.method}"
+    objective = float(cost[result.selected].sum()) + offset
+    if bound is not None and objective - bound <= max(
+        1e-6, context.options.relative_gap * abs(objective)
+    ):
+        result.status = Status.OPTIMAL
+        return result
+    if context.remaining() < 3.0 or len(cands) > FULL_MIP_MAX_CANDIDATES or lp.duals is None:
+        return result
+    room = FULL_MIP_MAX_CANDIDATES - len(cands)
+    extra = completion(cands, master.rows, lp.duals, objective, limit=room)
+    if extra is not None:
+        master.add(*extra)
+    log.info(
+        "MIP over %d candidate loans (%s)",
+        len(cands),
+        "every loan that could improve the plan" if extra is not None else "the LP's loans",
+    )
+    cost, offset = objective_coefficients(cands)
+    start = np.zeros(len(cands))
+    start[result.selected] = 1.0
+    # HiGHS overshoots its limit on large models (presolve, the root LP): leave margin.
+    mip = run_highs(
+        master.matrix(),
+        cost,
+        np.array(master.rows.lower),
+        np.array(master.rows.upper),
+        context,
+        relax=False,
+        start=start,
+        time_limit=0.7 * context.remaining() - 1.0,
+    )
+    if mip.x is not None and float(cost @ np.round(mip.x)) + offset < objective:
+        result.selected = np.flatnonzero(mip.x > 0.5)
+        result.method = "priced/lp+mip"
+    if extra is not None and mip.bound is not None:
+        result.bound = max(bound if bound is not None else -np.inf, mip.bound + offset)
+        if mip.status == Status.OPTIMAL:
+            result.status = Status.OPTIMAL
+    return result

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.loans.candidates import Candidates, segments
+from optimizer.loans.arcs import segments
+from optimizer.loans.candidates import Candidates
 
 EPS = 1e-7
 # Days a copy comes home offered to each waiting loan (see ``_home_days``).

@@ -129,7 +129,8 @@ def test_instances_without_reuse_are_assignments_even_with_short_loans(
     # Loans shorter than the horizon, but every copy is wanted only within one loan's
     # time: no copy can be lent twice, so even a large model must stay whole and exact.
     import optimizer.loans.model as model
-    from optimizer.loans.candidates import build_arcs, build_pools, single_use
+    from optimizer.loans.arcs import build_arcs, build_pools
+    from optimizer.loans.candidates import single_use
 
     monkeypatch.setattr(model, "RESTRICT_ABOVE_ARCS", 1)
     checked = 0
