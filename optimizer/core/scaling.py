@@ -14,6 +14,10 @@ import numpy as np
 
 # Weights with up to this many decimals scale exactly.
 EXACT_POWER = 9
+# A decimal times its power of ten is whole up to the double's rounding, a few parts in
+# 1e16 of the product; anything further off is a genuine fraction. (A tolerance relative to
+# 1e-9 took every value as whole at 10**9, whose products are ~1e9.)
+WHOLE_TOLERANCE = 1e-13
 # A double holds integers exactly up to 2**53: no scaled sum may pass it.
 DOUBLE_EXACT = 2**53
 
@@ -54,6 +58,6 @@ def integer_scale(values: Iterable[float] | np.ndarray, *, multiplier: float = 1
             break
         finest = scale
         scaled = array * scale
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+        if np.all(np.abs(scaled - np.round(scaled)) <= WHOLE_TOLERANCE * (1.0 + np.abs(scaled))):
             return IntegerScale(scale, True)
     return IntegerScale(finest, False)

@@ -42,3 +42,19 @@ def test_scaled_sums_stay_exact_in_a_double():
     assert not scaling.exact
     assert sum(abs(v) for v in values) * 1_000_000 * scaling.scale < DOUBLE_EXACT
     assert sum(abs(v) for v in values) * 1_000_000 * scaling.scale * 10 >= DOUBLE_EXACT
+
+
+def test_large_full_precision_values_are_not_taken_as_whole():
+    """Regression: a tolerance of 1e-9 relative to the scaled value was a whole unit at
+    10**9, so any full-precision weight in [0.1, 10) counted as exact there, with no
+    rounding error reported, and a rounded optimum was called proven."""
+    values = [3.141592653589793, 2.718281828459045, 1.4142135623730951]
+    scaling = integer_scale(values)
+    assert not scaling.exact
+    assert scaling.rounding_error(values) > 0
+
+
+def test_decimals_of_large_values_are_still_whole():
+    values = [123456.789, 98765.4321, 0.5]
+    scaling = integer_scale(values)
+    assert (scaling.scale, scaling.exact) == (10_000, True)
