@@ -31,6 +31,7 @@ import numpy as np
 
 from optimizer.core.envelope import Status
 from optimizer.instruments.timeline import (
+    DAY,
     Segment,
     Timeline,
     intersect_ranges,
@@ -42,7 +43,6 @@ from optimizer.instruments.timeline import (
 
 log = logging.getLogger(__name__)
 
-DAY = 1440
 # Windows longer than this many days are only kept from the horizon start or to its end,
 # and then only whole numbers of such spans long. All windows between day boundaries grow
 # with the square of the days: 10,000 rigid requests over 66 days gave 7.6 million

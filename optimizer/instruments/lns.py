@@ -17,11 +17,10 @@ import logging
 import random
 from collections.abc import Callable
 
-from optimizer.instruments.timeline import Placed, Timeline, subtract
+from optimizer.instruments.timeline import DAY, Placed, Timeline, subtract
 
 log = logging.getLogger(__name__)
 
-DAY = 1440
 # Requests freed per neighbourhood, the CP-SAT seconds each may take, and how often it is
 # a whole day across every type. Measured on the 1,000-request week (45 s from the warm start,
 # seed 1): single types only 1639; three in four whole days 1648-1655; 30 requests at 0.5 s 1623.

@@ -15,6 +15,9 @@ from optimizer.instruments.schema import InstrumentsInstance, Window, minutes, s
 
 Segment = tuple[int, int]
 
+DAY = 1440
+"""Minutes in a day: the grid of the capacity rows and of the large-week neighbourhoods."""
+
 
 def subtract(segments: list[Segment], holes: list[Segment]) -> list[Segment]:
     """``segments`` minus ``holes``; both lists of half-open [a, b), result sorted, merged."""
