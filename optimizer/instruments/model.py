@@ -35,7 +35,8 @@ from typing import Any
 from optimizer.core.cpsat import cpsat_version, run_cpsat
 from optimizer.core.envelope import Status
 from optimizer.core.numbers import exact_sum
-from optimizer.core.runner import Outcome, SolveContext
+from optimizer.core.runner import Outcome, OutOfTime, SolveContext
+from optimizer.core.scaling import IntegerScale, integer_scale
 from optimizer.instruments import capacity, explain, rigid
 from optimizer.instruments.greedy import GreedyResult, greedy
 from optimizer.instruments.schema import InstrumentsInstance
@@ -64,29 +65,16 @@ LARGE_INTERVALS = 3000
 LP_SHARE = 0.2
 
 
-def weight_scale(weights: list[float], multiplier: int = 1) -> tuple[int, float]:
-    """An integer scale for the weights, and the most the rounding can move a weighted sum.
+def weight_scaling(weights: list[float], multiplier: int = 1) -> tuple[IntegerScale, float]:
+    """The integer scale of the weights, and the most its rounding can move a weighted sum
+    (each weight counted at most ``multiplier`` times in one sum: minutes of tardiness).
 
-    Weights with up to six decimals scale exactly. Others are rounded at the finest scale
-    up to 1e-9 that keeps every scaled sum (weights times ``multiplier``, the most minutes
-    a weight multiplies) exact in a double, and the rounding error is returned, so the
-    reported bound stays a true bound. At 1e-6 the error of a few hundred full-precision
-    weights already exceeded the 1e-6 within which a bound proves optimality.
+    The error is measured rather than read off ``IntegerScale.exact``, which counts a value
+    as whole within 1e-9 of the scaled value: at 10**9 that passes full-precision weights
+    such as 3.7168142711 as exact, and a bound without their error is no bound.
     """
-    for k in range(7):
-        scale = 10**k
-        if all(abs(w * scale - round(w * scale)) < 1e-9 for w in weights):
-            return scale, 0.0
-    total = sum(abs(w) for w in weights) * max(1, multiplier)
-    k = 6
-    while k < 9 and total * 10 ** (k + 1) < 2**53:
-        k += 1
-    scale = 10**k
-    return scale, sum(abs(w - round(w * scale) / scale) for w in weights)
-
-
-class OutOfTime(Exception):
-    """The time limit ran out while the model was being built."""
+    scaling = integer_scale(weights, multiplier=multiplier)
+    return scaling, IntegerScale(scaling.scale, exact=False).rounding_error(weights)
 
 
 @dataclass
@@ -152,7 +140,7 @@ class ScheduleModel:
         self.lp_value: float | None = None
         for r in range(len(tl.requests)):
             if out_of_time is not None and r % 50 == 0 and out_of_time():
-                raise OutOfTime
+                raise OutOfTime(f"built the model of {r} of {len(tl.requests)} requests")
             self._request(r)
         self.identical = identical_requests(tl)
         self._no_overlap()
@@ -478,11 +466,11 @@ class ScheduleModel:
         objective = tl.instance.objective
         weights = [r.weight for r in tl.requests]
         minutes = tl.horizon if objective == "min_weighted_tardiness" else 1
-        self.scale, self.rounding = weight_scale(weights, minutes)
+        scaling, self.rounding = weight_scaling(weights, minutes)
+        self.scale = scaling.scale
+        scaled: list[int] = scaling.scaled(weights).tolist()
         if objective == "max_weighted_served":
-            total = sum(
-                round(w * self.scale) * p for w, p in zip(weights, self.served, strict=True)
-            )
+            total = sum(c * p for c, p in zip(scaled, self.served, strict=True))
             self.lp_value = self.lp_bound()
             if self.lp_value is not None and self.rounding == 0:
                 # The LP bounds the integer objective too: tell CP-SAT, so it can stop there.
@@ -518,7 +506,7 @@ class ScheduleModel:
             late = m.new_int_var(0, max(0, tl.horizon - req.due), f"late[{req.id}]")
             m.add(late >= end - req.due)
             self.tardiness[r] = late
-            total.append(round(req.weight * self.scale) * late)
+            total.append(scaled[r] * late)
         m.minimize(sum(total))
 
     def true_bound(self, scaled: float | None) -> float | None:
@@ -720,7 +708,9 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         rel = capacity.relaxation(tl, options)
         # The LP bounds and guides; it may not take the time the search needs.
         lp = capacity.lp_solution(tl, rel, time_limit=LP_SHARE * context.remaining())
-        scale, rounding = weight_scale([r.weight for r in tl.requests])
+        weights = [r.weight for r in tl.requests]
+        scaling, rounding = weight_scaling(weights)
+        scale = scaling.scale
         guide, limit, integral = [], math.inf, False
         if lp is not None:
             limit = _settled(lp.bound, scale, rounding)
@@ -754,7 +744,7 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
             if outcome is not None:
                 return outcome
         if capacity.flexible_option_count(options) > LARGE_INTERVALS:
-            return _solve_large(tl, rel, lp, start, context, extra, scale, rounding)
+            return _solve_large(tl, rel, lp, start, context, extra, scaling, rounding)
     try:
         # Large weeks can take longer to build than the limit allows: then the warm start
         # is the answer, rather than a run far past the limit.
@@ -865,7 +855,7 @@ def _solve_large(
     start: GreedyResult,
     context: SolveContext,
     extra: dict[str, Any],
-    scale: int,
+    scaling: IntegerScale,
     rounding: float,
 ) -> Outcome:
     """Large weeks: neighbourhood search from the warm start, bounded by the capacity rows.
@@ -880,10 +870,11 @@ def _solve_large(
     from optimizer.instruments.lns import improve
 
     weights = [r.weight for r in tl.requests]
+    scale = scaling.scale
     value = _greedy_value(tl, start)
     limit = _large_bound(tl, rel, lp, context, scale, rounding)
     context.report(objective=value, bound=limit, solutions=1, phase="cp-sat")
-    scaled = [round(w * scale) for w in weights]
+    scaled: list[int] = scaling.scaled(weights).tolist()
 
     def search(placed: list[Placed], served: list[int], until: float) -> tuple[Any, Any, int]:
         """CP-SAT neighbourhoods until ``until`` seconds are left."""
