@@ -879,12 +879,9 @@ def _solve_large(
     def search(placed: list[Placed], served: list[int], until: float) -> tuple[Any, Any, int]:
         """CP-SAT neighbourhoods until ``until`` seconds are left."""
         return improve(
-            tl, placed, served,
-            seed=context.options.seed,
+            tl, placed, served, context,
             time_left=lambda: context.remaining() - until,
-            stop=context.stop.is_set,
-            threads=context.threads,
-            scale=scale,
+            scaling=scaling,
             bound=limit,
             on_improve=lambda v: context.report(
                 objective=v, bound=limit, solutions=1, phase="cp-sat"
