@@ -436,7 +436,7 @@ class ScheduleModel:
     def _energy_cuts(self) -> None:
         """Redundant: the capacity rows of :mod:`optimizer.instruments.capacity` on served literals.
 
-        Every schedule satisfies them (see :func:`~optimizer.instruments.capacity.energy_rows`);
+        Every schedule satisfies them (see :func:`~optimizer.instruments.rows.energy_rows`);
         they give CP-SAT's LP relaxation, and so its bound, their strength.
         """
         if self.relaxation is None:

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from optimizer.core.documents import parse_document, solve_document
-from optimizer.instruments import capacity, model
+from optimizer.instruments import capacity, model, packing
 from optimizer.instruments.timeline import build_timeline
 from tests.instruments.helpers import TEST_OPTIONS, at, base_document, request, step
 
@@ -28,7 +28,7 @@ def test_knapsack_matches_brute_force():
         for counts in itertools.product(*(range(cap // s + 1) for s in sizes)):
             if sum(c * s for c, s in zip(counts, sizes, strict=True)) <= cap:
                 best = max(best, sum(c * v for c, v in zip(counts, values, strict=True)))
-        assert capacity._knapsack(sizes, values, cap) == best
+        assert packing._knapsack(sizes, values, cap) == best
 
 
 def _two_shifts(n: int, minutes: int) -> dict:
@@ -119,7 +119,7 @@ def test_a_large_week_carries_a_bound_even_on_a_short_limit(monkeypatch):
 def test_minutes_between_grid_points_by_prefix_sums_match_the_direct_count():
     import random
 
-    from optimizer.instruments.capacity import _minutes, _minutes_on
+    from optimizer.instruments.rows import _minutes, _minutes_on
     from optimizer.instruments.timeline import merge
 
     rng = random.Random(5)
@@ -158,13 +158,15 @@ def test_the_dual_bound_holds_for_any_duals_and_is_tight_for_the_solvers():
 
 
 def test_windows_reach_a_week_and_whole_weeks_from_the_horizon_ends():
-    grid, windows = capacity.day_windows(30 * 1440)
+    from optimizer.instruments.rows import day_windows
+
+    grid, windows = day_windows(30 * 1440)
     assert grid == list(range(0, 30 * 1440 + 1, 1440))
     assert (0, 21 * 1440) in windows and (2 * 1440, 30 * 1440) in windows  # whole weeks
     assert (0, 20 * 1440) not in windows and (3 * 1440, 30 * 1440) not in windows
     assert (3 * 1440, 10 * 1440) in windows and (3 * 1440, 11 * 1440) not in windows
     assert (0, 30 * 1440) in windows  # the whole horizon
-    _, week = capacity.day_windows(7 * 1440)
+    _, week = day_windows(7 * 1440)
     assert len(week) == 7 * 8 // 2  # a week keeps every window between day boundaries
 
 
