@@ -10,6 +10,7 @@ from typing import Any
 from optimizer.core.cpsat import run_cpsat
 from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import SolveContext
+from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.greedy import Board
 from optimizer.instruments.schema import stamp
 from optimizer.instruments.timeline import Placed, Timeline, start_ranges
@@ -298,8 +299,6 @@ def greedy_failures(tl: Timeline, failed: list[int]) -> list[Explanation]:
 
 def infeasible_core(tl: Timeline, context: SolveContext) -> list[Explanation]:
     """A small set of mandatory requests and pins that cannot all hold, from CP-SAT cores."""
-    from optimizer.instruments.model import ScheduleModel
-
     sm = ScheduleModel(tl, relax_must=True)
     names = sm.assumptions
 

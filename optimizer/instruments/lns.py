@@ -22,8 +22,9 @@ from optimizer.core.cpsat import run_cpsat
 from optimizer.core.envelope import Status
 from optimizer.core.runner import SolveContext
 from optimizer.core.scaling import IntegerScale
-from optimizer.instruments.model import ScheduleModel
-from optimizer.instruments.timeline import DAY, Placed, Timeline, subtract
+from optimizer.instruments.formulation import ScheduleModel
+from optimizer.instruments.timeline import DAY, Placed, Timeline, sub_timeline
+from optimizer.instruments.warmstart import hint
 
 log = logging.getLogger(__name__)
 
@@ -43,33 +44,6 @@ MIXED = 0.75
 # booked ones by the LP too, seed 3 over seven runs: noise 0.5 mean 1693, 0.25 mean 1700
 # (1696-1708), 0.1 1699-1704 (three runs).
 PROMISE_NOISE = 0.25
-
-
-def sub_timeline(tl: Timeline, free: list[int], fixed: list[Placed]) -> Timeline:
-    """The timeline left for requests ``free`` once the bookings ``fixed`` are in place."""
-    holes: list[list[tuple[int, int]]] = [[] for _ in tl.instrument_ids]
-    op_holes: list[list[tuple[int, int]]] = [[] for _ in tl.operator_ids]
-    used: dict[tuple[str, str], int] = {}
-    for p in fixed:
-        c = tl.changeover[p.instrument]
-        holes[p.instrument].append((p.start - c, p.end + c))
-        if p.operator is not None:
-            op_holes[p.operator].append((p.start, p.end))
-        key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
-        used[key] = used.get(key, 0) + p.end - p.start
-    requests = []
-    for k, r in enumerate(free):
-        req = tl.requests[r]
-        steps = [dataclasses.replace(s, request=k) for s in req.steps]
-        requests.append(dataclasses.replace(req, steps=steps))
-    return dataclasses.replace(
-        tl,
-        free=[subtract(f, h) for f, h in zip(tl.free, holes, strict=True)],
-        operator_free=[subtract(f, h) for f, h in zip(tl.operator_free, op_holes, strict=True)],
-        requests=requests,
-        quotas={key: q - used.get(key, 0) for key, q in tl.quotas.items()},
-        _operators_for=[],
-    )
 
 
 def _neighbourhood(
@@ -172,7 +146,8 @@ def improve(
         m.maximize(sum(weight[r] * sm.served[k] for k, r in enumerate(free)))
         m.add(sum(weight[r] * sm.served[k] for k, r in enumerate(free)) >= base)
         index = {r: k for k, r in enumerate(free)}
-        sm.hint(
+        hint(
+            sm,
             [
                 dataclasses.replace(p, request=index[p.request])
                 for p in placed

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from optimizer.core.documents import parse_document, solve_document
-from optimizer.instruments import capacity, model, packing
+from optimizer.instruments import capacity, formulation, model, packing
 from optimizer.instruments.timeline import build_timeline
 from tests.instruments.helpers import TEST_OPTIONS, at, base_document, request, step
 
@@ -109,7 +109,7 @@ def test_a_large_week_carries_a_bound_even_on_a_short_limit(monkeypatch):
     def no_full_model(*args, **kwargs):
         raise AssertionError("the large-week path builds no model of the whole week")
 
-    monkeypatch.setattr(model.ScheduleModel, "set_objective", no_full_model)
+    monkeypatch.setattr(formulation.ScheduleModel, "set_objective", no_full_model)
     doc = week_document(60, 12, 8, seed=11)
     sol = solve_document(doc, overrides={**TEST_OPTIONS, "time_limit_s": 2, "explain": False})
     assert sol.verification.valid
@@ -185,9 +185,9 @@ def test_a_model_given_the_rows_does_not_solve_their_lp_again(monkeypatch):
 
     monkeypatch.setattr(capacity, "lp_bound", must_not_run)
     monkeypatch.setattr(capacity, "lp_solution", must_not_run)
-    gave_up = model.ScheduleModel(tl, relaxation=rel, lp=None)
+    gave_up = formulation.ScheduleModel(tl, relaxation=rel, lp=None)
     gave_up.set_objective()
     assert gave_up.lp_value is None
-    given = model.ScheduleModel(tl, relaxation=rel, lp=solved)
+    given = formulation.ScheduleModel(tl, relaxation=rel, lp=solved)
     given.set_objective()
     assert given.lp_value == solved.bound

@@ -10,8 +10,8 @@ import pytest
 from optimizer.core.documents import parse_document, solve_document
 from optimizer.instruments import model
 from optimizer.instruments.greedy import greedy
-from optimizer.instruments.lns import PROMISE_NOISE, _neighbourhood, sub_timeline
-from optimizer.instruments.timeline import build_timeline
+from optimizer.instruments.lns import PROMISE_NOISE, _neighbourhood
+from optimizer.instruments.timeline import build_timeline, sub_timeline
 from tests.instruments.helpers import TEST_OPTIONS, at, base_document, request, step
 
 
