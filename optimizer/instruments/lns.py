@@ -29,20 +29,15 @@ from optimizer.instruments.warmstart import hint
 log = logging.getLogger(__name__)
 
 # Requests freed per neighbourhood, the CP-SAT seconds each may take, and how often it is
-# a whole day across every type. Measured on the 1,000-request week (45 s from the warm start,
-# seed 1): single types only 1639; three in four whole days 1648-1655; 30 requests at 0.5 s 1623.
+# a whole day across every type. Measured on the 1,000-request benchmark weeks; see
+# benchmarks/RESULTS.md.
 SIZE = 60
 STEP_SECONDS = 2.0
 MIXED = 0.75
 # A neighbourhood takes in unserved requests by the capacity LP's share of them, most first,
 # and frees booked ones by that share, least first, each share with up to this much noise
-# added: ties (most shares are 0 or 1) are broken at random.
-# Measured from the same schedules (1,000-request weeks, 25 s of neighbourhoods): unserved
-# requests in random order, seed 1 from 1628 to 1641-1653, seed 2 from 1691 to 1698-1708,
-# seed 3 from 1657 to 1674-1687; ranked by the LP (noise 0.5), 1658-1662, 1717 and
-# 1694-1701; by weight per minute instead, seed 2 1709-1720, seed 3 1687-1692. Freeing
-# booked ones by the LP too, seed 3 over seven runs: noise 0.5 mean 1693, 0.25 mean 1700
-# (1696-1708), 0.1 1699-1704 (three runs).
+# added: ties (most shares are 0 or 1) are broken at random. Ranking by the LP, and this
+# noise, measured on the 1,000-request benchmark weeks; see benchmarks/RESULTS.md.
 PROMISE_NOISE = 0.25
 
 

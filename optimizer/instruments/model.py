@@ -124,8 +124,8 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
             guide = [lp_order(tl, options, lp)]
             integral = all(min(x, 1 - x) < 1e-6 for x in lp.served)
         # An integral LP's order is tried first (placed by start it is often the optimum);
-        # otherwise after weight per minute, which did better on the benchmark weeks
-        # (1,000 requests, seed 3: 1630 against 1598).
+        # otherwise after weight per minute, which did better on the 1,000-request benchmark
+        # weeks (see benchmarks/RESULTS.md).
         start = warm_start(tl, base, context, guide, limit, guides_first=integral)
         start_value = greedy_value(tl, start)
         # solver "cp-sat" asks for the CP-SAT model; "auto" takes these shorter ways first.
@@ -329,19 +329,13 @@ def _solve_large(
 
 
 # Large weeks: the share of the time CP-SAT's neighbourhoods have before re-packing starts,
-# and the seconds of neighbourhoods between re-packing passes. Measured on the
-# 1,000-request weeks at 60 s (benchmarks/instruments.py), with neighbourhoods ranking
-# waiting requests by the LP: seed 3 1706-1707 starting at 45 % of the time, 1710-1711 at
-# 70 %, 1694-1701 never; seed 2 1723-1725 at 45 %, 1718-1731 at 70 %. (Before that ranking,
-# re-packing first ended lower, seed 3 1695-1705 against 1703-1705.)
+# and the seconds of neighbourhoods between re-packing passes. Measured on the 1,000-request
+# benchmark weeks at 60 s; see benchmarks/RESULTS.md.
 REPACK_AFTER = 0.7
-
 REPACK_SEARCH_SECONDS = 8.0
-
 # Share of the time limit the large-week bound may take for HiGHS (the rest improves the
 # schedule), and the most seconds. See benchmarks/instruments.py for the measurements.
 MIP_BOUND_SHARE = 0.1
-
 MIP_BOUND_SECONDS = 10.0
 
 

@@ -1,10 +1,10 @@
 """Re-pack one day of staffed sessions with HiGHS: a large neighbourhood for large weeks.
 
 On a large week the staffed sessions are where the schedule loses most: operators sit
-idle while instruments they may serve are free, just not at the same time (on the
-1,000-request week of seed 3, after 55 s of neighbourhood search, 44 waiting requests would
-fit if operators were free and 45 if instruments were, but none as things stand). Moving
-one session to fill such a gap needs others to move with it, across instruments and
+idle while instruments they may serve are free, just not at the same time. After the
+neighbourhood search, dozens of waiting requests would fit if either were free, but none
+as things stand (measured on the 1,000-request benchmark weeks; see benchmarks/RESULTS.md).
+Moving one session to fill such a gap needs others to move with it, across instruments and
 operators at once.
 
 This neighbourhood frees every single-step staffed request booked to start on one day and
@@ -12,9 +12,9 @@ takes every waiting one that could start that day, keeps everything else fixed, 
 places the freed ones again with starts on a grid of ``GRID`` minutes (plus each booked
 one's own start, so the current schedule stays a solution). With the starts fixed, the
 choice is the clique MIP of :mod:`optimizer.instruments.rigid` (which request, instrument,
-operator and start), which HiGHS solves to optimality in about a second a day. Measured on
-that week: 1698 after the search, 1719 after one pass over the days (13 s), 1720 after
-two, where CP-SAT's neighbourhoods had levelled off.
+operator and start), which HiGHS solves to optimality in about a second a day, and which
+gains where CP-SAT's neighbourhoods level off (measured on the 1,000-request benchmark
+weeks; see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from optimizer.instruments.timeline import DAY, Placed, Timeline, start_ranges, 
 log = logging.getLogger(__name__)
 
 # Minutes between the starts offered to a freed session, and the most seconds a day's MIP
-# may take. Measured on the 1,000-request weeks (55 s in all, from the warm start): a
-# 60-minute grid left more time for the search and ended higher than 30 (seed 3: 1707
-# against 1705) and 15 (1695); moving unstaffed single steps too ended lower (1692).
+# may take. A 60-minute grid leaves more time for the search and ended higher than finer
+# ones; moving unstaffed single steps too ended lower. Measured on the 1,000-request
+# benchmark weeks; see benchmarks/RESULTS.md.
 GRID = 60
 DAY_SECONDS = 5.0
 
