@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def greedy_value(tl: Timeline, base: GreedyResult) -> float:
+    """The objective of a greedy schedule: weight served, makespan or weighted tardiness."""
     objective = tl.instance.objective
     if objective == "max_weighted_served":
         return float(sum(tl.requests[r].weight for r in base.served))
