@@ -87,9 +87,9 @@ def _solve(doc: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
 
 def _child(queue, doc, options, symmetry) -> None:
     if not symmetry:  # the comparison run: no group of identical requests is ordered
-        from optimizer.instruments import model
+        from optimizer.instruments import symmetry
 
-        model.identical_requests = lambda tl: []
+        symmetry.identical_requests = lambda tl: []
     queue.put(_solve(doc, options))
 
 

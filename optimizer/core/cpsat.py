@@ -41,11 +41,18 @@ def run_cpsat(
     scale: float = 1.0,
     time_limit: float | None = None,
     tune: Callable[[Any], None] | None = None,
+    threads: int | None = None,
+    seed: int | None = None,
+    report: bool = True,
 ) -> CpSatRun:
     """Solve ``model``; report improving solutions (divided by ``scale``) to the context.
 
     ``tune``, if given, receives the solver's parameters after the shared ones are set, for
-    a kind to adjust its search (for example which subsolvers run).
+    a kind to adjust its search (for example which subsolvers run). ``threads`` and ``seed``
+    replace the context's for this run (a sub-solve may draw its own seed, or need one
+    worker). With ``report`` false nothing is reported to the context: for sub-solves
+    (a neighbourhood, an infeasibility core) whose objective is not the instance's. A stop
+    request ends every run, reported or not.
     """
     from ortools.sat.python import cp_model
 
@@ -55,8 +62,8 @@ def run_cpsat(
     params.max_time_in_seconds = max(
         0.01, context.remaining() if time_limit is None else time_limit
     )
-    params.num_workers = context.threads
-    params.random_seed = options.seed % 2**31
+    params.num_workers = context.threads if threads is None else threads
+    params.random_seed = (options.seed if seed is None else seed) % 2**31
     params.relative_gap_limit = options.relative_gap
     params.absolute_gap_limit = 0.0
     params.log_search_progress = log.isEnabledFor(logging.DEBUG)
@@ -79,19 +86,19 @@ def run_cpsat(
                 phase="cp-sat",
             )
 
-    # A stop request must end the search even between solutions: watch the flag.
+    # A stop request must end the search even between solutions: watch the flag. Asked
+    # again until the run ends, as a request made before the search has started is lost.
     finished = threading.Event()
 
     def watch_stop() -> None:
         while not finished.wait(0.1):
             if context.stop.is_set():
                 solver.stop_search()
-                return
 
     watcher = threading.Thread(target=watch_stop, name="cpsat-stop-watch", daemon=True)
     watcher.start()
     try:
-        code = solver.solve(model, Progress())
+        code = solver.solve(model, Progress() if report else None)
     finally:
         finished.set()
         watcher.join()

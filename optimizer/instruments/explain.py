@@ -7,8 +7,10 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from optimizer.core.envelope import Explanation
+from optimizer.core.cpsat import run_cpsat
+from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import SolveContext
+from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.greedy import Board
 from optimizer.instruments.schema import stamp
 from optimizer.instruments.timeline import Placed, Timeline, start_ranges
@@ -297,24 +299,17 @@ def greedy_failures(tl: Timeline, failed: list[int]) -> list[Explanation]:
 
 def infeasible_core(tl: Timeline, context: SolveContext) -> list[Explanation]:
     """A small set of mandatory requests and pins that cannot all hold, from CP-SAT cores."""
-    from ortools.sat.python import cp_model
-
-    from optimizer.instruments.model import ScheduleModel
-
     sm = ScheduleModel(tl, relax_must=True)
     names = sm.assumptions
 
     def core_of(keys: list[int], limit: float) -> list[int] | None:
         sm.model.clear_assumptions()
         sm.model.add_assumptions([sm.assumption_literals[k] for k in keys])
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(0.05, limit)
-        solver.parameters.num_workers = 1
-        solver.parameters.random_seed = context.options.seed % 2**31
-        code = solver.solve(sm.model)
-        if code != cp_model.INFEASIBLE:
+        # One worker: with more, CP-SAT gives every assumption as the core (or-tools #3102).
+        run = run_cpsat(sm.model, context, time_limit=max(0.05, limit), threads=1, report=False)
+        if run.status != Status.INFEASIBLE:
             return None
-        return list(solver.sufficient_assumptions_for_infeasibility())
+        return list(run.solver.sufficient_assumptions_for_infeasibility())
 
     budget = min(10.0, max(1.0, context.remaining()))
     core = core_of(list(names), budget)

@@ -15,12 +15,18 @@ import dataclasses
 import logging
 import random
 from collections.abc import Callable
+from typing import Any
 
-from optimizer.instruments.timeline import Placed, Timeline, subtract
+from optimizer.core.cpsat import run_cpsat
+from optimizer.core.envelope import Status
+from optimizer.core.runner import SolveContext
+from optimizer.core.scaling import IntegerScale
+from optimizer.instruments.formulation import ScheduleModel
+from optimizer.instruments.timeline import DAY, Placed, Timeline, sub_timeline
+from optimizer.instruments.warmstart import hint
 
 log = logging.getLogger(__name__)
 
-DAY = 1440
 # Requests freed per neighbourhood, the CP-SAT seconds each may take, and how often it is
 # a whole day across every type: the best of the settings measured on the 1,000-request
 # benchmark weeks (see benchmarks/RESULTS.md).
@@ -33,33 +39,6 @@ MIXED = 0.75
 # order and weight per minute, and 0.25 the other noises, on the 1,000-request benchmark
 # weeks (see benchmarks/RESULTS.md).
 PROMISE_NOISE = 0.25
-
-
-def sub_timeline(tl: Timeline, free: list[int], fixed: list[Placed]) -> Timeline:
-    """The timeline left for requests ``free`` once the bookings ``fixed`` are in place."""
-    holes: list[list[tuple[int, int]]] = [[] for _ in tl.instrument_ids]
-    op_holes: list[list[tuple[int, int]]] = [[] for _ in tl.operator_ids]
-    used: dict[tuple[str, str], int] = {}
-    for p in fixed:
-        c = tl.changeover[p.instrument]
-        holes[p.instrument].append((p.start - c, p.end + c))
-        if p.operator is not None:
-            op_holes[p.operator].append((p.start, p.end))
-        key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
-        used[key] = used.get(key, 0) + p.end - p.start
-    requests = []
-    for k, r in enumerate(free):
-        req = tl.requests[r]
-        steps = [dataclasses.replace(s, request=k) for s in req.steps]
-        requests.append(dataclasses.replace(req, steps=steps))
-    return dataclasses.replace(
-        tl,
-        free=[subtract(f, h) for f, h in zip(tl.free, holes, strict=True)],
-        operator_free=[subtract(f, h) for f, h in zip(tl.operator_free, op_holes, strict=True)],
-        requests=requests,
-        quotas={key: q - used.get(key, 0) for key, q in tl.quotas.items()},
-        _operators_for=[],
-    )
 
 
 def _neighbourhood(
@@ -121,33 +100,32 @@ def improve(
     tl: Timeline,
     placed: list[Placed],
     served: list[int],
+    context: SolveContext,
     *,
-    seed: int,
     time_left: Callable[[], float],
-    stop: Callable[[], bool],
-    threads: int,
-    scale: int,
+    scaling: IntegerScale,
     on_improve: Callable[[float], None] | None = None,
     bound: float | None = None,
     promise: list[float] | None = None,
 ) -> tuple[list[Placed], list[int], int]:
-    """Improve (placed, served) until the time is up; returns them and the neighbourhoods tried.
+    """Improve (placed, served) until ``time_left()`` runs out or the context is asked to
+    stop; returns them and the neighbourhoods tried.
 
-    ``promise`` ranks the requests a neighbourhood frees and takes in (see
-    :func:`_neighbourhood`): the capacity LP's share of each request serves well.
+    Each neighbourhood is one :func:`~optimizer.core.cpsat.run_cpsat` run on the context's
+    threads, with a seed drawn from ``options.seed``, reporting nothing itself: the whole
+    schedule's value goes to ``on_improve``. ``promise`` ranks the requests a neighbourhood
+    frees and takes in (see :func:`_neighbourhood`): the capacity LP's share of each
+    request serves well.
     """
-    from ortools.sat.python import cp_model
-
-    from optimizer.instruments.model import ScheduleModel
-
-    rng = random.Random(seed)
-    weight = [round(r.weight * scale) for r in tl.requests]
+    rng = random.Random(context.options.seed)
+    weight: list[int] = scaling.scaled([r.weight for r in tl.requests]).tolist()
+    scale = scaling.scale
     value = sum(weight[r] for r in served)
     placed = list(placed)
     served_set = set(served)
     size = SIZE
     tries = 0
-    while time_left() > 0.5 and not stop():
+    while time_left() > 0.5 and not context.stop.is_set():
         if bound is not None and value >= bound * scale - 1e-9:
             break
         tries += 1
@@ -163,7 +141,8 @@ def improve(
         m.maximize(sum(weight[r] * sm.served[k] for k, r in enumerate(free)))
         m.add(sum(weight[r] * sm.served[k] for k, r in enumerate(free)) >= base)
         index = {r: k for k, r in enumerate(free)}
-        sm.hint(
+        hint(
+            sm,
             [
                 dataclasses.replace(p, request=index[p.request])
                 for p in placed
@@ -171,23 +150,25 @@ def improve(
             ],
             [index[r] for r in free if r in served_set],
         )
-        solver = cp_model.CpSolver()
-        params = solver.parameters
-        params.max_time_in_seconds = max(0.05, min(STEP_SECONDS, time_left() - 0.3))
-        params.num_workers = threads
-        params.random_seed = rng.randrange(2**31)
-        code = solver.solve(m)
-        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        run = run_cpsat(
+            m,
+            context,
+            time_limit=max(0.05, min(STEP_SECONDS, time_left() - 0.3)),
+            seed=rng.randrange(2**31),
+            tune=_exact,
+            report=False,
+        )
+        if not run.has_solution or run.objective_scaled is None:
             continue
-        new = round(solver.objective_value)
-        if code == cp_model.OPTIMAL and new == base:
+        new = round(run.objective_scaled)
+        if run.status == Status.OPTIMAL and new == base:
             size = min(200, size + 10)  # the slice was already optimal: widen it
         if new < base:
             continue
-        got = sm.read(solver)
+        got = sm.read(run.solver)
         placed = fixed + [dataclasses.replace(p, request=free[p.request]) for p in got]
         served_set = (served_set - free_set) | {
-            free[k] for k in range(len(free)) if solver.boolean_value(sm.served[k])
+            free[k] for k in range(len(free)) if run.solver.boolean_value(sm.served[k])
         }
         if new > base:
             value += new - base
@@ -195,3 +176,9 @@ def improve(
             if on_improve is not None:
                 on_improve(value / scale)
     return placed, sorted(served_set), tries
+
+
+def _exact(params: Any) -> None:
+    """A neighbourhood is solved to its own optimum: the gap the options allow is on the
+    whole week's objective, and an optimal neighbourhood is what widens the next."""
+    params.relative_gap_limit = 0.0

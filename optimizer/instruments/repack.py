@@ -22,8 +22,7 @@ import logging
 from collections.abc import Callable
 
 from optimizer.instruments import rigid
-from optimizer.instruments.lns import DAY, sub_timeline
-from optimizer.instruments.timeline import Placed, Timeline, start_ranges
+from optimizer.instruments.timeline import DAY, Placed, Timeline, start_ranges, sub_timeline
 
 log = logging.getLogger(__name__)
 

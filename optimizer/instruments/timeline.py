@@ -8,12 +8,16 @@ the same way. Everything is indexed once here so the solvers never touch datetim
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from optimizer.instruments.schema import InstrumentsInstance, Window, minutes, stamp
 
 Segment = tuple[int, int]
+
+DAY = 1440
+"""Minutes in a day: the grid of the capacity rows and of the large-week neighbourhoods."""
 
 
 def subtract(segments: list[Segment], holes: list[Segment]) -> list[Segment]:
@@ -331,3 +335,30 @@ def maximal_cliques(segments: list[tuple[int, int]]) -> list[list[int]]:
             grew = False
             active.discard(k)
     return cliques
+
+
+def sub_timeline(tl: Timeline, free: list[int], fixed: list[Placed]) -> Timeline:
+    """The timeline left for requests ``free`` once the bookings ``fixed`` are in place."""
+    holes: list[list[tuple[int, int]]] = [[] for _ in tl.instrument_ids]
+    op_holes: list[list[tuple[int, int]]] = [[] for _ in tl.operator_ids]
+    used: dict[tuple[str, str], int] = {}
+    for p in fixed:
+        c = tl.changeover[p.instrument]
+        holes[p.instrument].append((p.start - c, p.end + c))
+        if p.operator is not None:
+            op_holes[p.operator].append((p.start, p.end))
+        key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
+        used[key] = used.get(key, 0) + p.end - p.start
+    requests = []
+    for k, r in enumerate(free):
+        req = tl.requests[r]
+        steps = [dataclasses.replace(s, request=k) for s in req.steps]
+        requests.append(dataclasses.replace(req, steps=steps))
+    return dataclasses.replace(
+        tl,
+        free=[subtract(f, h) for f, h in zip(tl.free, holes, strict=True)],
+        operator_free=[subtract(f, h) for f, h in zip(tl.operator_free, op_holes, strict=True)],
+        requests=requests,
+        quotas={key: q - used.get(key, 0) for key, q in tl.quotas.items()},
+        _operators_for=[],
+    )

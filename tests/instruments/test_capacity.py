@@ -8,7 +8,7 @@ import random
 import pytest
 
 from optimizer.core.documents import parse_document, solve_document
-from optimizer.instruments import capacity, model
+from optimizer.instruments import capacity, formulation, model, packing
 from optimizer.instruments.generate import week_document
 from optimizer.instruments.timeline import build_timeline
 from tests.instruments.helpers import TEST_OPTIONS, at, base_document, request, step
@@ -29,7 +29,7 @@ def test_knapsack_matches_brute_force():
         for counts in itertools.product(*(range(cap // s + 1) for s in sizes)):
             if sum(c * s for c, s in zip(counts, sizes, strict=True)) <= cap:
                 best = max(best, sum(c * v for c, v in zip(counts, values, strict=True)))
-        assert capacity._knapsack(sizes, values, cap) == best
+        assert packing._knapsack(sizes, values, cap) == best
 
 
 def _two_shifts(n: int, minutes: int) -> dict:
@@ -106,7 +106,7 @@ def test_a_large_week_carries_a_bound_even_on_a_short_limit(monkeypatch):
     def no_full_model(*args, **kwargs):
         raise AssertionError("the large-week path builds no model of the whole week")
 
-    monkeypatch.setattr(model.ScheduleModel, "set_objective", no_full_model)
+    monkeypatch.setattr(formulation.ScheduleModel, "set_objective", no_full_model)
     doc = week_document(60, 12, 8, seed=11)
     sol = solve_document(doc, overrides={**TEST_OPTIONS, "time_limit_s": 2, "explain": False})
     assert sol.verification.valid
@@ -116,7 +116,7 @@ def test_a_large_week_carries_a_bound_even_on_a_short_limit(monkeypatch):
 def test_minutes_between_grid_points_by_prefix_sums_match_the_direct_count():
     import random
 
-    from optimizer.instruments.capacity import _minutes, _minutes_on
+    from optimizer.instruments.rows import _minutes, _minutes_on
     from optimizer.instruments.timeline import merge
 
     rng = random.Random(5)
@@ -155,13 +155,15 @@ def test_the_dual_bound_holds_for_any_duals_and_is_tight_for_the_solvers():
 
 
 def test_windows_reach_a_week_and_whole_weeks_from_the_horizon_ends():
-    grid, windows = capacity.day_windows(30 * 1440)
+    from optimizer.instruments.rows import day_windows
+
+    grid, windows = day_windows(30 * 1440)
     assert grid == list(range(0, 30 * 1440 + 1, 1440))
     assert (0, 21 * 1440) in windows and (2 * 1440, 30 * 1440) in windows  # whole weeks
     assert (0, 20 * 1440) not in windows and (3 * 1440, 30 * 1440) not in windows
     assert (3 * 1440, 10 * 1440) in windows and (3 * 1440, 11 * 1440) not in windows
     assert (0, 30 * 1440) in windows  # the whole horizon
-    _, week = capacity.day_windows(7 * 1440)
+    _, week = day_windows(7 * 1440)
     assert len(week) == 7 * 8 // 2  # a week keeps every window between day boundaries
 
 
@@ -180,9 +182,9 @@ def test_a_model_given_the_rows_does_not_solve_their_lp_again(monkeypatch):
 
     monkeypatch.setattr(capacity, "lp_bound", must_not_run)
     monkeypatch.setattr(capacity, "lp_solution", must_not_run)
-    gave_up = model.ScheduleModel(tl, relaxation=rel, lp=None)
+    gave_up = formulation.ScheduleModel(tl, relaxation=rel, lp=None)
     gave_up.set_objective()
     assert gave_up.lp_value is None
-    given = model.ScheduleModel(tl, relaxation=rel, lp=solved)
+    given = formulation.ScheduleModel(tl, relaxation=rel, lp=solved)
     given.set_objective()
     assert given.lp_value == solved.bound

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
@@ -10,8 +11,8 @@ from optimizer.core.documents import parse_document, solve_document
 from optimizer.instruments import model
 from optimizer.instruments.generate import week_document
 from optimizer.instruments.greedy import greedy
-from optimizer.instruments.lns import PROMISE_NOISE, _neighbourhood, sub_timeline
-from optimizer.instruments.timeline import build_timeline
+from optimizer.instruments.lns import PROMISE_NOISE, _neighbourhood
+from optimizer.instruments.timeline import build_timeline, sub_timeline
 from tests.instruments.helpers import TEST_OPTIONS, at, base_document, request, step
 
 
@@ -130,3 +131,62 @@ def test_booked_requests_leave_a_neighbourhood_least_promising_first(week):
         assert booked == in_window[: len(booked)]  # the same order, cut short
         kept = [promise[r] for r in in_window]
         assert kept == sorted(kept)  # nothing promised whole before one promised nothing
+
+
+def test_a_stop_request_ends_a_large_week_solve_inside_a_neighbourhood(monkeypatch):
+    """Regression: neighbourhoods ran a CP-SAT solver of their own, deaf to a stop request,
+    which only took effect once the neighbourhood ended. Here the one neighbourhood is the
+    whole week, with an hour to search it: only the stop request can end it in time, and
+    the answer is then the best schedule so far, verified."""
+    from optimizer.instruments.generate import week_document
+
+    from optimizer.core.envelope import Status
+    from optimizer.instruments import lns
+
+    monkeypatch.setattr(model, "LARGE_INTERVALS", 0)  # the large-week path
+    monkeypatch.setattr(model, "MIP_BOUND_SECONDS", 0.0)  # no HiGHS bound first
+    monkeypatch.setattr(lns, "DAY", 7 * 1440)  # a neighbourhood's day is the whole week,
+    monkeypatch.setattr(lns, "MIXED", 1.0)  # across every type,
+    monkeypatch.setattr(lns, "SIZE", 10**6)  # with every request in it,
+    monkeypatch.setattr(lns, "STEP_SECONDS", 3600.0)  # searched for up to an hour
+    real = lns.run_cpsat
+    neighbourhoods = []
+
+    def stop_as_the_neighbourhood_starts(cp_model, context, **kwargs):
+        context.stop.set()  # a client presses stop as the search begins
+        run = real(cp_model, context, **kwargs)
+        neighbourhoods.append(run.status)
+        return run
+
+    monkeypatch.setattr(lns, "run_cpsat", stop_as_the_neighbourhood_starts)
+    doc = week_document(300, 12, 8, seed=5)
+    options = {**TEST_OPTIONS, "time_limit_s": 3600, "explain": False}
+    solutions = []
+    worker = threading.Thread(
+        target=lambda: solutions.append(solve_document(doc, overrides=options)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=300)  # a generous deadline: the condition is that it returns at all
+    assert not worker.is_alive(), "the stop request did not end the neighbourhood"
+    (sol,) = solutions
+    assert neighbourhoods and neighbourhoods[0] != Status.OPTIMAL  # stopped, not finished
+    assert len(neighbourhoods) == 1  # and no neighbourhood after the stop
+    assert sol.status == Status.FEASIBLE
+    assert sol.verification.valid, sol.verification.violations
+    assert sol.objective is not None and sol.objective > 0
+
+
+def test_neighbourhoods_report_only_whole_schedules(week, monkeypatch):
+    """A neighbourhood's own objective is a part of the week's: progress shows only the
+    whole schedule's value, which never goes down, under a bound that holds."""
+    monkeypatch.setattr(model, "LARGE_INTERVALS", 0)
+    updates = []
+    options = {**TEST_OPTIONS, "time_limit_s": 4, "explain": False}
+    sol = solve_document(week, overrides=options, progress=updates.append)
+    assert sol.verification.valid
+    assert sol.kpis["neighbourhoods"] > 0
+    values = [u.objective for u in updates if u.objective is not None]
+    assert values and values == sorted(values)
+    assert values[-1] == pytest.approx(sol.objective)
+    bounds = {u.bound for u in updates if u.objective is not None}
+    assert all(b is not None and b >= values[-1] - 1e-9 for b in bounds)

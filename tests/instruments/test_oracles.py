@@ -186,7 +186,7 @@ def test_repeated_runs_keep_the_optimum_and_earlier_copies_go_first(seed):
 
 def test_identical_requests_are_grouped_only_when_nothing_but_the_id_differs():
     from optimizer.core.documents import parse_document
-    from optimizer.instruments.model import identical_requests
+    from optimizer.instruments.symmetry import identical_requests
     from optimizer.instruments.timeline import build_timeline
 
     requests = [
@@ -214,7 +214,7 @@ def test_model_orders_identical_requests_and_only_those(weight_of_b):
     from ortools.sat.python import cp_model
 
     from optimizer.core.documents import parse_document
-    from optimizer.instruments.model import ScheduleModel
+    from optimizer.instruments.formulation import ScheduleModel
     from optimizer.instruments.timeline import build_timeline
 
     requests = [
@@ -239,14 +239,15 @@ def test_model_orders_identical_requests_and_only_those(weight_of_b):
 
 def test_a_hint_serving_a_later_copy_is_relabelled_to_fit_the_order():
     from optimizer.core.documents import parse_document
-    from optimizer.instruments.model import ScheduleModel
+    from optimizer.instruments.formulation import ScheduleModel
+    from optimizer.instruments.symmetry import canonical
     from optimizer.instruments.timeline import Placed, build_timeline
 
     requests = [request(rid, step(["em-1"], 60)) for rid in ("a", "b", "c")]
     tl = build_timeline(parse_document(base_document(requests=requests, operators=[])).instance)
     sm = ScheduleModel(tl)
     hint = [Placed(2, 0, 0, None, 100, 160), Placed(1, 0, 0, None, 300, 360)]  # c, then b
-    placed, served = sm._canonical(hint, [1, 2])
+    placed, served = canonical(hint, [1, 2], sm.identical)
     assert sorted(served) == [0, 1]
     assert sorted((p.request, p.start) for p in placed) == [(0, 100), (1, 300)]
 

@@ -121,10 +121,10 @@ def documents_with_copies(draw):
 def test_ordering_identical_requests_keeps_the_optimum(doc):
     """Symmetry breaking may only remove schedules that have an equal twin: the proven
     optimum (or infeasibility) is the same with and without it."""
-    from optimizer.instruments import model
+    from optimizer.instruments import symmetry
 
     ordered = solve(doc, solver="cp-sat", time_limit_s=5)
-    with patch.object(model, "identical_requests", lambda tl: []):
+    with patch.object(symmetry, "identical_requests", lambda tl: []):
         plain = solve(doc, solver="cp-sat", time_limit_s=5)
     if ordered.status == Status.FEASIBLE or plain.status == Status.FEASIBLE:
         return  # one run was cut short: nothing proven to compare
