@@ -37,14 +37,9 @@ from optimizer.instruments.timeline import (
 
 def weight_scaling(weights: list[float], multiplier: int = 1) -> tuple[IntegerScale, float]:
     """The integer scale of the weights, and the most its rounding can move a weighted sum
-    (each weight counted at most ``multiplier`` times in one sum: minutes of tardiness).
-
-    The error is measured rather than read off ``IntegerScale.exact``, which counts a value
-    as whole within 1e-9 of the scaled value: at 10**9 that passes full-precision weights
-    such as 3.7168142711 as exact, and a bound without their error is no bound.
-    """
+    (each weight counted at most ``multiplier`` times in one sum: minutes of tardiness)."""
     scaling = integer_scale(weights, multiplier=multiplier)
-    return scaling, IntegerScale(scaling.scale, exact=False).rounding_error(weights)
+    return scaling, scaling.rounding_error(weights)
 
 
 @dataclass
