@@ -206,8 +206,11 @@ def test_schema_prints_the_json_schema():
     assert invoke("schema", "recipes").exit_code == 2
 
 
-def run_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
+def run_process(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``unishare ARGS`` in a real process, with ``env`` added to this one's environment."""
+    env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "optimizer", *args],
         cwd=cwd,

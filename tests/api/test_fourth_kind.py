@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.api.conftest import REPO_ROOT
+from tests.test_cli import run_process
 
 pytestmark = pytest.mark.slow
 
@@ -43,20 +42,9 @@ def best_by_brute_force(toys: list[dict[str, Any]], box: int) -> float:
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "COLUMNS": "200",
-        "PYTHONPATH": str(REPO_ROOT),
-        "UNISHARE_EXTRA_KINDS": EXTRA_KINDS,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "optimizer", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """The CLI in a real process that knows the toys kind, and only through the variable."""
+    extra = {"PYTHONPATH": str(REPO_ROOT), "UNISHARE_EXTRA_KINDS": EXTRA_KINDS}
+    return run_process(*args, cwd=cwd, env=extra)
 
 
 def test_the_cli_validates_solves_shows_and_describes_a_fourth_kind(tmp_path):
