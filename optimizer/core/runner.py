@@ -33,6 +33,7 @@ from optimizer.core.envelope import (
     proven_optimal,
     relative_gap,
 )
+from optimizer.core.exports import CalendarEvent, Table
 from optimizer.core.issues import Issue
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,10 @@ KpiFn = Callable[[InstanceT, dict[str, Any]], dict[str, Any]]
 ExplainFn = Callable[[InstanceT, dict[str, Any]], list[Explanation]]
 RenderFn = Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]
 """(solution document, instance document or None) -> rich renderables for ``unishare show``."""
+TableFn = Callable[[dict[str, Any], dict[str, Any] | None], Table]
+"""(solution document, instance document or None) -> the plan's items as rows."""
+CalendarFn = Callable[[dict[str, Any], dict[str, Any] | None], list[CalendarEvent]]
+"""(solution document, instance document or None) -> the plan's dated items."""
 
 
 def canonical_json(data: Any) -> str:
@@ -144,6 +149,10 @@ class Kind(Generic[InstanceT]):
     """Reasons read off a verified plan (why an item is left out), when options.explain."""
     render: RenderFn | None = None
     """The kind's part of ``unishare show``: tables of its solution payload."""
+    table: TableFn | None = None
+    """The plan's items as rows, one per item (left-out ones too): CSV and XLSX exports."""
+    calendar: CalendarFn | None = None
+    """The plan's dated items as calendar events, with the facets they can be filtered by."""
 
     def maximizes(self, instance: InstanceT) -> bool:
         return self.maximize(instance) if callable(self.maximize) else self.maximize

@@ -1,6 +1,7 @@
 """``instruments``: schedule shared large instruments across campuses (contract section 4)."""
 
 from optimizer.core.runner import Kind
+from optimizer.instruments.exports import calendar, table
 from optimizer.instruments.model import SOLVERS, build_and_solve
 from optimizer.instruments.render import render
 from optimizer.instruments.schema import InstrumentsInstance
@@ -20,6 +21,8 @@ KIND: Kind[InstrumentsInstance] = Kind(
     verify=verify,
     maximize=_maximize,
     render=render,
+    table=table,
+    calendar=calendar,
 )
 solve = KIND.solve
 

@@ -1,6 +1,7 @@
 """``loans``: allocate inter-library loans over time (contract section 5)."""
 
 from optimizer.core.runner import Kind
+from optimizer.loans.exports import table
 from optimizer.loans.model import SOLVERS, build_and_solve
 from optimizer.loans.render import render
 from optimizer.loans.schema import LoansInstance
@@ -15,6 +16,7 @@ KIND: Kind[LoansInstance] = Kind(
     verify=verify,
     maximize=False,
     render=render,
+    table=table,
 )
 solve = KIND.solve
 

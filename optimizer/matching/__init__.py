@@ -1,6 +1,7 @@
 """``matching``: pair complementary institutions, or form consortia (contract section 3)."""
 
 from optimizer.core.runner import Kind
+from optimizer.matching.exports import table
 from optimizer.matching.kpis import kpis
 from optimizer.matching.model import SOLVERS, build_and_solve
 from optimizer.matching.render import render
@@ -17,6 +18,7 @@ KIND: Kind[MatchingInstance] = Kind(
     maximize=True,
     kpis=kpis,
     render=render,
+    table=table,
 )
 solve = KIND.solve
 
