@@ -346,6 +346,8 @@ def _to_cell(value: Any, column: Column) -> Any:
     if value is None:
         return None
     if column.cell == "scalar":
+        if isinstance(value, float) and float(f"{value:.16g}") != value:
+            return repr(value)  # workbooks keep 16 digits; the text keeps the exact number
         return value
     if column.cell == "list" and value and all(_plain_text(x, ",") for x in value):
         return ", ".join(value)
