@@ -675,9 +675,9 @@ def _read_sheet(
         return {}
     parents: dict[str, int] = {}
     if sheet.parent is not None:
-        for index, item in enumerate(data.get(sheet.parent.field) or []):
-            if isinstance(item.get("id"), str):
-                parents.setdefault(item["id"], index)
+        for index, entry in enumerate(data.get(sheet.parent.field) or []):
+            if isinstance(entry.get("id"), str):
+                parents.setdefault(entry["id"], index)
             reader.where.setdefault(
                 f"{sheet.parent.field}[{index}].{sheet.field}",
                 CellRef(sheet.parent.name, parent_rows.get(index)),
