@@ -65,6 +65,10 @@ class NotAvailable(ExportError):
     """The kind has no such export at all (a calendar of pairs)."""
 
 
+class NoPlan(ExportError):
+    """The solution document holds no plan (infeasible, invalid, no solution…)."""
+
+
 def _kind_of(solution: Mapping[str, Any]) -> Kind[Any]:
     from optimizer.registry import KINDS
 
@@ -76,7 +80,7 @@ def _kind_of(solution: Mapping[str, Any]) -> Kind[Any]:
 
 def _check_plan(solution: Mapping[str, Any]) -> None:
     if not isinstance(solution.get("solution"), dict):
-        raise ExportError(
+        raise NoPlan(
             f"the solution document has status {solution.get('status')!r} and no plan to export"
         )
 
