@@ -172,6 +172,7 @@ def _columns(
     prefix: tuple[str, ...],
     owner: str,
     sheets: list[Sheet] | None,
+    within_required: bool = True,
 ) -> list[Column]:
     """The columns of ``fields``; a list of objects becomes a sheet appended to ``sheets``
     when it is given (only entries with an ``id`` can own the rows of another sheet), and a
@@ -181,7 +182,8 @@ def _columns(
         what, tp = _classify(info.annotation)
         description = info.description or ""
         if what == "model":
-            out += _columns(_fields(tp), (*prefix, key), owner, None)
+            required = within_required and info.is_required()
+            out += _columns(_fields(tp), (*prefix, key), owner, None, required)
             continue
         if what == "sheet" and sheets is not None:
             name = f"{owner}.{key}"[:31]
@@ -202,7 +204,7 @@ def _columns(
                 path=(*prefix, key),
                 cell=cell,
                 base=tp,
-                required=info.is_required() and not prefix,
+                required=info.is_required() and within_required,
                 default=_default(info),
                 description=description,
                 choices=_choices(tp) if cell == "scalar" else (),
@@ -387,8 +389,8 @@ def _put(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 def _type_name(column: Column) -> str:
     base = column.base
-    if column.choices and column.base is not bool:
-        name = "one of " + ", ".join(column.choices)
+    if typing.get_origin(base) is Literal:
+        name = "one of " + ", ".join(_choices(base))
     elif base in (AwareDatetime, NaiveDatetime) or (
         isinstance(base, type) and issubclass(base, datetime)
     ):
