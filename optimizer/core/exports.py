@@ -130,6 +130,8 @@ def to_xlsx(solution: Mapping[str, Any], instance: Mapping[str, Any] | None = No
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    from optimizer.core.spreadsheets import text_not_formulas
+
     table = plan_table(solution, instance)
     book = Workbook()
     sheet = book.active
@@ -138,15 +140,18 @@ def to_xlsx(solution: Mapping[str, Any], instance: Mapping[str, Any] | None = No
     sheet.append(table.columns)
     for row in table.rows:
         sheet.append([_cell(v) for v in row])
+        text_not_formulas(sheet)
     summary = book.create_sheet("summary")
     summary.append(["field", "value"])
     for key, value in _summary_rows(solution):
         summary.append([key, _cell(value)])
+        text_not_formulas(summary)
     explained = book.create_sheet("explanations")
     explained.append(["subject", "code", "detail", "related"])
     for e in solution.get("explanations") or []:
         related = ", ".join(e.get("related") or [])
         explained.append([e.get("subject"), e.get("code"), e.get("detail"), related])
+        text_not_formulas(explained)
     for ws in book.worksheets:
         for cell in ws[1]:
             cell.font = Font(bold=True)

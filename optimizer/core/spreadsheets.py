@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import types
 import typing
 import zipfile
@@ -36,6 +37,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from optimizer.core.issues import Issue, did_you_mean
+
+log = logging.getLogger(__name__)
 
 DOCUMENT_SHEET = "document"
 NOTES_SHEET = "notes"
@@ -428,6 +431,14 @@ def _note(column: Column) -> str:
     return "; ".join(parts)
 
 
+def text_not_formulas(ws: Any) -> None:
+    """Keep the text of the last row's cells as text: openpyxl makes a formula of any text
+    that starts with ``=``, and a name such as ``=cmd|...`` must never run in a spreadsheet."""
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str) and cell.value.startswith("="):
+            cell.data_type = "s"
+
+
 def _items(data: dict[str, Any], sheet: Sheet) -> list[tuple[Any, dict[str, Any]]]:
     """(parent id or None, entry) of every entry of ``sheet`` in ``data``."""
     if sheet.parent is None:
@@ -446,10 +457,7 @@ def _write(shape: Layout, data: dict[str, Any] | None) -> bytes:
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    def finish_row(ws: Any) -> None:
-        for cell in ws[ws.max_row]:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"  # text, never a formula
+    finish_row = text_not_formulas
 
     def choices(ws: Any, cells: str, column: Column) -> None:
         if column.choices:
@@ -596,9 +604,9 @@ class _Reader:
         while path:
             if path in self.where:
                 return self.where[path]
-            shorter = path.rstrip("]")
-            cut = max(path.rfind("."), path.rfind("[") if path.endswith("]") else -1)
-            if cut <= 0 or shorter == "":
+            # Up one level: "requests[3].steps[0].instruments[1]" -> "...steps[0].instruments".
+            cut = max(path.rfind("."), path.rfind("["))
+            if cut <= 0:
                 return None
             path = path[:cut]
         return None
@@ -652,6 +660,13 @@ def _read_sheet(
     rows = _rows(ws)
     columns = {c.name: c for c in sheet.columns}
     header = rows[0][1] if rows and rows[0][0] == 1 else ()
+    if rows and not header:
+        reader.issue(
+            "missing_column",
+            CellRef(sheet.name, 1),
+            f"row 1 of sheet {sheet.name} must hold the column names: {', '.join(sheet.headers)}",
+        )
+        return {}
     by_index: dict[int, Column | str] = {}
     for i, name in enumerate(header):
         if name is None or not str(name).strip():
@@ -687,7 +702,7 @@ def _read_sheet(
     else:
         reader.where.setdefault(sheet.field, CellRef(sheet.name))
     numbers: dict[int, int] = {}
-    for number, row in rows[1:] if header else rows:
+    for number, row in rows[1:]:
         if reader.rows_left is not None:
             reader.rows_left -= 1
             if reader.rows_left < 0:
@@ -762,6 +777,14 @@ def read_workbook(
         return WorkbookImport(None, reader.issues)
     try:
         return _read_book(reader, book, kind, KINDS, parse_document)
+    except Exception as exc:  # our own bug, or a workbook part we do not expect: never a crash
+        log.exception("reading a workbook failed")
+        reader.issue(
+            "unreadable_workbook",
+            CellRef(None),
+            f"the workbook could not be read: {type(exc).__name__}: {exc}",
+        )
+        return WorkbookImport(None, reader.issues)
     finally:
         book.close()
 

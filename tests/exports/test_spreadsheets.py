@@ -20,6 +20,9 @@ from optimizer.core.spreadsheets import (
     template,
     workbook,
 )
+from optimizer.instruments.generate import week_document
+from optimizer.loans.generate import loans_document
+from optimizer.matching.generate import groups_document, pairs_document
 from optimizer.registry import KINDS
 from tests.exports.helpers import REPO_ROOT, examples
 
@@ -382,3 +385,51 @@ def test_docs_list_every_sheet_and_column_of_each_kind() -> None:
         for column in shape.document:
             assert f"`{column.name}`" in section, (kind, column.name)
     assert set(BUILT_IN) <= set(KINDS)
+
+
+GENERATED = [
+    pytest.param(lambda seed: pairs_document(12, k=4, seed=seed), id="matching-pairs"),
+    pytest.param(lambda seed: groups_document(10, seed=seed), id="matching-groups"),
+    pytest.param(
+        lambda seed: week_document(n_requests=12, n_instruments=4, n_operators=2, seed=seed),
+        id="instruments-week",
+    ),
+    pytest.param(lambda seed: loans_document(20, libraries=4, copies=15, seed=seed), id="loans"),
+]
+
+
+@pytest.mark.parametrize("make", GENERATED)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generated_instances_round_trip(make: Any, seed: int) -> None:
+    """Seeded instances of every shape the generators make (pins, windows, scores, caps)."""
+    parsed = parse_document(make(seed))
+    assert parsed.instance is not None, parsed.issues
+    back = read_workbook(workbook(parsed.instance))
+    assert back.valid, [i.detail for i in back.issues][:3]
+    again = parse_document(back.document).instance
+    assert again is not None and again.model_dump() == parsed.instance.model_dump()
+
+
+def test_text_that_looks_like_a_formula_stays_text() -> None:
+    document = {
+        "kind": "matching",
+        "name": "=1+1",
+        "institutions": [{"id": "=HYPERLINK(1)", "name": "=cmd|' /C calc'!A0"}, {"id": "b"}],
+    }
+    parsed = parse_document(document)
+    assert parsed.instance is not None
+    raw = workbook(parsed.instance)
+    book = load_workbook(io.BytesIO(raw))
+    assert book["institutions"]["A2"].data_type == "s"
+    back = read_workbook(raw)
+    assert back.valid and back.document is not None
+    assert back.document["name"] == "=1+1"
+    assert back.document["institutions"][0]["name"] == "=cmd|' /C calc'!A0"
+
+
+def test_a_sheet_without_its_header_row_is_named() -> None:
+    def edit(book: Any) -> None:
+        book["copies"].delete_rows(1)
+        book["copies"].insert_rows(1)
+
+    assert issues_of(bad_workbook("loans", edit)) == [("missing_column", "copies", 1, None)]
