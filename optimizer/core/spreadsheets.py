@@ -97,22 +97,16 @@ class Layout:
         return next((s for s in self.sheets if s.name == name), None)
 
 
-def _alternatives(annotation: Any) -> tuple[list[Any], bool]:
-    """The types of a union other than None, and whether None is one of them."""
+def _plain(annotation: Any) -> Any:
+    """``annotation`` without ``Annotated`` and without ``None`` in a union; a union of
+    several other types stays as it is (its cells are JSON)."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _alternatives(typing.get_args(annotation)[0])
+        return _plain(typing.get_args(annotation)[0])
     if origin is typing.Union or origin is types.UnionType:
-        args = typing.get_args(annotation)
-        found = [_plain(a) for a in args if a is not type(None)]
-        return found, len(found) < len(args)
-    return [annotation], False
-
-
-def _plain(annotation: Any) -> Any:
-    """``annotation`` without ``Annotated`` and ``None`` alternatives (one type if it can)."""
-    found, _ = _alternatives(annotation)
-    return found[0] if len(found) == 1 else annotation
+        found = [_plain(a) for a in typing.get_args(annotation) if a is not type(None)]
+        return found[0] if len(found) == 1 else annotation
+    return annotation
 
 
 def _is_model(tp: Any) -> bool:
