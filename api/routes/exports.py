@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from api.routes.common import InvalidRequest, issues_response, v1_router
 from api.schemas import ImportReport, error_responses
 from api.store import Job
+from optimizer.core import spreadsheets
 from optimizer.core.exports import MEDIA_TYPES, ExportError, NoPlan, NotAvailable, export, file_stem
 from optimizer.core.issues import Issue
 from optimizer.core.spreadsheets import MEDIA_TYPE as XLSX
@@ -157,7 +158,16 @@ async def import_workbook(
         )
     raw = await request.body()
     max_rows = request.app.state.settings.max_entities
-    result = await run_in_threadpool(read_workbook, raw, kind=kind, max_rows=max_rows)
+    result = await run_in_threadpool(
+        read_workbook,
+        raw,
+        kind=kind,
+        max_rows=max_rows,
+        max_unzipped_bytes=spreadsheets.MAX_UNZIPPED_BYTES,
+    )
+    too_large = [i for i in result.issues if i.code == "too_large"]
+    if too_large:
+        raise HTTPException(413, too_large[0].detail)
     if any(i.code == "not_xlsx" for i in result.issues):
         return issues_response(list(result.issues))
     # 200 even when invalid, as /v1/validate: the issues say which cells to fix.

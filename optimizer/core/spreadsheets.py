@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 DOCUMENT_SHEET = "document"
 NOTES_SHEET = "notes"
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A workbook compresses its XML about tenfold; a sheet of 250,000 rows unpacks to roughly
+# 100 MB. More than this is refused before anything is unpacked (a zip bomb).
+MAX_UNZIPPED_BYTES = 400_000_000
 
 CellKind = Literal["scalar", "list", "pairs", "mapping", "json"]
 
@@ -750,8 +753,19 @@ def _read_sheet(
     return numbers
 
 
+def _unzipped_size(raw: bytes) -> int:
+    """What the workbook's parts take once unpacked, as its zip directory declares (reading
+    a part never yields more than its declared size)."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
 def read_workbook(
-    raw: bytes, *, kind: str | None = None, max_rows: int | None = None
+    raw: bytes,
+    *,
+    kind: str | None = None,
+    max_rows: int | None = None,
+    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
 ) -> WorkbookImport:
     """The instance document a workbook holds, checked by the normal parse path, with every
     issue naming its sheet, row and column. ``kind``, when given, is the kind expected."""
@@ -761,6 +775,18 @@ def read_workbook(
     from optimizer.registry import KINDS
 
     reader = _Reader(max_rows)
+    try:
+        unzipped = _unzipped_size(raw)
+    except zipfile.BadZipFile:
+        reader.issue("not_xlsx", CellRef(None), "the file is not an XLSX workbook (not a zip)")
+        return WorkbookImport(None, reader.issues)
+    if unzipped > max_unzipped_bytes:
+        reader.issue(
+            "too_large",
+            CellRef(None),
+            f"the workbook unpacks to {unzipped} bytes; at most {max_unzipped_bytes} are read",
+        )
+        return WorkbookImport(None, reader.issues)
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except zipfile.BadZipFile:

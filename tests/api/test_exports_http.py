@@ -170,3 +170,13 @@ def test_every_new_route_needs_the_key(client: TestClient) -> None:
         assert client.get(path, headers=anonymous).status_code == 401, path
     assert client.post("/v1/import", content=b"x", headers=anonymous).status_code == 401
     assert client.get("/v1/kinds/loans/template.xlsx", headers={"X-API-Key": KEY}).is_success
+
+
+def test_a_workbook_that_unpacks_too_large_is_413(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optimizer.core import spreadsheets
+
+    monkeypatch.setattr(spreadsheets, "MAX_UNZIPPED_BYTES", 1_000)
+    response = client.post("/v1/import", content=spreadsheets.template("loans"))
+    assert response.status_code == 413 and "unpacks to" in response.json()["detail"]

@@ -4,6 +4,7 @@ by hand validates, and every bad cell is an issue naming its sheet, row and colu
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -433,3 +434,15 @@ def test_a_sheet_without_its_header_row_is_named() -> None:
         book["copies"].insert_rows(1)
 
     assert issues_of(bad_workbook("loans", edit)) == [("missing_column", "copies", 1, None)]
+
+
+def test_a_workbook_that_unpacks_too_large_is_refused_unread() -> None:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * 2_000_000)
+    raw = packed.getvalue()
+    assert len(raw) < 10_000
+    result = read_workbook(raw, max_unzipped_bytes=1_000_000)
+    assert result.document is None and [i.code for i in result.issues] == ["too_large"]
+    # Under the limit, the same file is read and found not to be a workbook.
+    assert [i.code for i in read_workbook(raw).issues] == ["not_xlsx"]
