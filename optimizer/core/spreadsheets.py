@@ -232,6 +232,9 @@ def layout(kind: str) -> Layout:
         for child in children:
             child.parent = top
         sheets += [top, *children]
+    for column in document:
+        if column.name == "options.solver":  # the one option whose values depend on the kind
+            column.choices = tuple(KINDS[kind].solvers)
     return Layout(kind, document, sheets)
 
 
@@ -389,8 +392,8 @@ def _put(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 def _type_name(column: Column) -> str:
     base = column.base
-    if typing.get_origin(base) is Literal:
-        name = "one of " + ", ".join(_choices(base))
+    if typing.get_origin(base) is Literal or (column.choices and base is not bool):
+        name = "one of " + ", ".join(column.choices or _choices(base))
     elif base in (AwareDatetime, NaiveDatetime) or (
         isinstance(base, type) and issubclass(base, datetime)
     ):
@@ -410,6 +413,14 @@ def _type_name(column: Column) -> str:
         "mapping": f"'key: {name}, …'",
         "json": "JSON",
     }[column.cell]
+
+
+def _typed_as_text(column: Column) -> bool:
+    """Cells a spreadsheet must keep as typed: ids ("007"), datetimes with their offset,
+    lists. Numbers and booleans are left to the spreadsheet."""
+    if column.cell != "scalar":
+        return True
+    return not (isinstance(column.base, type) and issubclass(column.base, bool | int | float))
 
 
 def _note(column: Column) -> str:
@@ -478,6 +489,8 @@ def _write(shape: Layout, data: dict[str, Any] | None) -> bytes:
         ws.append([column.name, value, _note(column)])
         finish_row(ws)
         choices(ws, f"B{ws.max_row}", column)
+        if _typed_as_text(column):
+            ws.cell(ws.max_row, 2).number_format = "@"
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 36
     ws.column_dimensions["C"].width = 80
@@ -489,6 +502,7 @@ def _write(shape: Layout, data: dict[str, Any] | None) -> bytes:
         offset = 1 if sheet.key else 0
         if sheet.key:
             assert sheet.parent is not None
+            ws.column_dimensions["A"].number_format = "@"
             text = f"id of the entry of sheet {sheet.parent.name} this row belongs to; required"
             ws.cell(1, 1).comment = Comment(text, "UniShare")
             notes.append([sheet.name, sheet.key, text])
@@ -497,6 +511,8 @@ def _write(shape: Layout, data: dict[str, Any] | None) -> bytes:
             notes.append([sheet.name, column.name, _note(column)])
             letter = get_column_letter(i)
             choices(ws, f"{letter}2:{letter}10000", column)
+            if _typed_as_text(column):
+                ws.column_dimensions[letter].number_format = "@"
             ws.column_dimensions[letter].width = max(12, min(40, len(column.name) + 4))
         for parent_id, item in _items(data or {}, sheet):
             row = [parent_id] if sheet.key else []

@@ -230,9 +230,16 @@ def test_the_template_names_every_sheet_column_and_choice(kind: str) -> None:
         assert headers == sheet.headers
         assert all(book[sheet.name].cell(1, i + 1).comment for i in range(len(headers)))
         assert {(sheet.name, h) for h in headers} <= notes
-    # The choices of a fixed-choice field are offered in the cell.
+    # The choices of a fixed-choice field are offered in the cell, the kind's solvers too.
     choices = [v.formula1 for v in book[DOCUMENT_SHEET].data_validations.dataValidation]
     assert any("false" in f for f in choices)
+    assert '"' + ",".join(KINDS[kind].solvers) + '"' in choices
+    # Ids stay text: a spreadsheet would make 007 the number 7.
+    for sheet in shape.sheets:
+        ids = [i for i, h in enumerate(sheet.headers) if h == "id" or h == sheet.key]
+        for i in ids:
+            letter = chr(ord("A") + i)
+            assert book[sheet.name].column_dimensions[letter].number_format == "@", sheet.name
 
 
 def test_instrument_requests_steps_sheet_is_keyed_by_request() -> None:
