@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from api.store import RUNNING, Job, JobStatus
 from optimizer.core.issues import Issue
 from optimizer.core.spreadsheets import SheetIssue
+from optimizer.registry import KINDS
 
 
 class ErrorDetail(BaseModel):
@@ -48,8 +49,6 @@ class JobLinks(BaseModel):
 
     @classmethod
     def of(cls, job_id: str, kind: str | None = None) -> JobLinks:
-        from optimizer.registry import KINDS
-
         base = f"/v1/jobs/{job_id}"
         dated = kind in KINDS and KINDS[kind].calendar is not None
         return cls(
