@@ -70,7 +70,7 @@ FILLED: dict[str, tuple[dict[str, Any], dict[str, list[dict[str, Any]]], dict[st
                     "id": "a",
                     "name": "A",
                     "region": "Chongqing",
-                    "strengths": "ai: 0.8",
+                    "strengths": "computing: 0.8",
                     "needs": "law: 0.5",
                     "location.lat": 29.5,
                     "location.lon": 106.5,
@@ -79,7 +79,7 @@ FILLED: dict[str, tuple[dict[str, Any], dict[str, list[dict[str, Any]]], dict[st
                     "id": "b",
                     "name": "B",
                     "strengths": "law: 0.9",
-                    "needs": "ai: 0.4",
+                    "needs": "computing: 0.4",
                     "capacity": 2,
                     "hub": "yes",
                 },
@@ -97,7 +97,7 @@ FILLED: dict[str, tuple[dict[str, Any], dict[str, list[dict[str, Any]]], dict[st
                     "id": "a",
                     "name": "A",
                     "region": "Chongqing",
-                    "strengths": {"ai": 0.8},
+                    "strengths": {"computing": 0.8},
                     "needs": {"law": 0.5},
                     "location": {"lat": 29.5, "lon": 106.5},
                 },
@@ -105,7 +105,7 @@ FILLED: dict[str, tuple[dict[str, Any], dict[str, list[dict[str, Any]]], dict[st
                     "id": "b",
                     "name": "B",
                     "strengths": {"law": 0.9},
-                    "needs": {"ai": 0.4},
+                    "needs": {"computing": 0.4},
                     "capacity": 2,
                     "hub": True,
                 },
@@ -313,7 +313,7 @@ def test_an_offset_missing_from_a_datetime_cell_is_named() -> None:
 
 def test_unreadable_cells_columns_sheets_and_owners_are_issues() -> None:
     def edit(book: Any) -> None:
-        cell(book, "institutions", 2, "strengths").value = "ai 0.8"
+        cell(book, "institutions", 2, "strengths").value = "computing 0.8"
         book["institutions"].cell(1, 20).value = "capasity"
         book.create_sheet("institution")
 
