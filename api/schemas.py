@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from api.store import RUNNING, Job, JobStatus
 from optimizer.core.issues import Issue
+from optimizer.core.spreadsheets import SheetIssue
+from optimizer.registry import KINDS
 
 
 class ErrorDetail(BaseModel):
@@ -39,11 +41,25 @@ class JobLinks(BaseModel):
     solution: str = Field(description="Its solution document, once finished.")
     events: str = Field(description="Its server-sent events.")
     cancel: str = Field(description="DELETE here to cancel it.")
+    csv: str = Field(description="Its plan as CSV, one row per item, once finished.")
+    xlsx: str = Field(description="Its plan as an XLSX workbook, once finished.")
+    ics: str | None = Field(
+        None, description="Its dated items as iCalendar; null for kinds without them."
+    )
 
     @classmethod
-    def of(cls, job_id: str) -> JobLinks:
+    def of(cls, job_id: str, kind: str | None = None) -> JobLinks:
         base = f"/v1/jobs/{job_id}"
-        return cls(self=base, solution=f"{base}/solution", events=f"{base}/events", cancel=base)
+        dated = kind in KINDS and KINDS[kind].calendar is not None
+        return cls(
+            self=base,
+            solution=f"{base}/solution",
+            events=f"{base}/events",
+            cancel=base,
+            csv=f"{base}/solution.csv",
+            xlsx=f"{base}/solution.xlsx",
+            ics=f"{base}/solution.ics" if dated else None,
+        )
 
 
 class JobAccepted(BaseModel):
@@ -119,7 +135,7 @@ class JobView(BaseModel):
             ),
             solution_status=job.solution_status,
             error=job.error,
-            links=JobLinks.of(job.id),
+            links=JobLinks.of(job.id, job.kind),
         )
 
 
@@ -139,6 +155,7 @@ class KindLinks(BaseModel):
     # "schema" would shadow a BaseModel attribute; it is still called schema on the wire.
     instance_schema: str = Field(alias="schema", description="The kind's JSON Schema.")
     examples: str = Field(description="Its example documents.")
+    template: str = Field(description="An XLSX workbook to fill in, for POST /v1/import.")
 
 
 class KindInfo(BaseModel):
@@ -172,6 +189,19 @@ class JsonSchema(BaseModel):
     properties: dict[str, Any] | None = None
 
 
+class ImportReport(BaseModel):
+    """The answer of POST /v1/import: the document the workbook holds and its issues."""
+
+    document: dict[str, Any] | None = Field(
+        description="The instance document read (as read, even when invalid); null when "
+        "the workbook's kind could not be told."
+    )
+    issues: list[SheetIssue] = Field(
+        description="Errors and warnings, each with the sheet, row and column it came from."
+    )
+    valid: bool
+
+
 class Liveness(BaseModel):
     status: str
 
@@ -200,7 +230,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for error answers: 422 with issues, any other with a detail."""
     described = {
         401: "No API key, or a wrong one.",
-        404: "Unknown job or kind.",
+        404: "Unknown job or kind, or an export the kind does not have.",
         409: "Conflict: see the detail.",
         413: "The request body is larger than UNISHARE_MAX_BODY_BYTES.",
         422: "The document, the body or a query parameter is invalid.",

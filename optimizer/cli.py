@@ -444,6 +444,147 @@ def show(
     out.print(render(documents[0], documents[1] if len(documents) > 1 else None))
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        err.print(f"{path}: cannot read a JSON document: {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _write_output(target: Path, data: bytes) -> None:
+    """``data`` to ``target``, or to stdout when it is ``-``."""
+    if str(target) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        err.print(f"cannot write {target}: {exc.strerror}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+@app.command()
+def export(
+    solution: Annotated[Path, typer.Argument(help="A solution document (*.solution.json).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The file to write; - for stdout.")
+    ],
+    instance: Annotated[
+        Path | None,
+        typer.Option("--instance", "-i", help="Its instance, for names, sites, institutions."),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="csv, xlsx or ics; by default the output's suffix."),
+    ] = None,
+    instrument: Annotated[
+        str | None, typer.Option("--instrument", help="ics: only this instrument's bookings.")
+    ] = None,
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="ics: only this institution's bookings.")
+    ] = None,
+) -> None:
+    """Write a solution's plan as CSV, an XLSX workbook or an iCalendar file."""
+    from optimizer.core.exports import FORMATS, ExportError
+    from optimizer.core.exports import export as make_export
+
+    chosen = fmt or output.suffix.lstrip(".").lower()
+    if chosen not in FORMATS:
+        err.print(f"choose --format: one of {', '.join(FORMATS)}")
+        raise typer.Exit(EXIT_INVALID)
+    document = _read_json(solution)
+    if not isinstance(document, dict) or "status" not in document:
+        err.print(f"{solution}: not a solution document (no status)")
+        raise typer.Exit(EXIT_INVALID)
+    instance_document = _read_json(instance) if instance is not None else None
+    filters = {"instrument": instrument, "institution": institution}
+    try:
+        data = make_export(chosen, document, instance_document, filters)
+    except ExportError as exc:
+        err.print(f"{solution}: {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    _write_output(output, data)
+    if str(output) != "-":
+        out.print(f"[green]✓[/] {solution} -> {output}", highlight=False)
+
+
+@app.command(name="import")
+def import_workbook(
+    workbook: Annotated[Path, typer.Argument(help="An XLSX workbook laid out as the template.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="The instance document to write (default: .json)."),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="The kind expected; by default the workbook's.")
+    ] = None,
+) -> None:
+    """Read a workbook into an instance document; every issue names sheet, row and column."""
+    from optimizer.core.spreadsheets import read_workbook
+
+    try:
+        raw = workbook.read_bytes()
+    except OSError as exc:
+        out.print(f"[red]✗[/] {workbook}: cannot read: {exc.strerror}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    result = read_workbook(raw, kind=kind)
+    target = output if output is not None else workbook.with_suffix(".json")
+    kind_name = (result.document or {}).get("kind", "unknown kind")
+    if result.valid and result.document is not None:
+        _write_output(
+            target, (json.dumps(result.document, indent=1, ensure_ascii=False) + "\n").encode()
+        )
+        out.print(f"[green]✓[/] {workbook} ({kind_name}) -> {target}", highlight=False)
+    else:
+        out.print(f"[red]✗[/] {workbook} ({kind_name}): nothing written", highlight=False)
+    for issue in result.issues:
+        colour = "red" if issue.severity == "error" else "yellow"
+        label = issue.code if issue.severity == "error" else f"{issue.code} (warning)"
+        out.print(f"    [{colour}]{label}[/] {escape(issue.detail)}", highlight=False)
+    raise typer.Exit(EXIT_OK if result.valid else EXIT_INVALID)
+
+
+@app.command()
+def template(
+    kind: Annotated[str, typer.Argument(help="matching, instruments or loans.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="The workbook (default: KIND.xlsx).")
+    ] = None,
+    instance: Annotated[
+        Path | None,
+        typer.Option("--instance", "-i", help="Fill it with this instance document."),
+    ] = None,
+) -> None:
+    """Write an XLSX workbook to fill in: a sheet per list, notes on every column."""
+    from optimizer.core.documents import parse_document
+    from optimizer.core.spreadsheets import template as empty_template
+    from optimizer.core.spreadsheets import workbook
+    from optimizer.registry import KINDS
+
+    if kind not in KINDS:
+        err.print(f"unknown kind {kind!r}; choose one of {', '.join(sorted(KINDS))}")
+        raise typer.Exit(EXIT_INVALID)
+    if instance is None:
+        data = empty_template(kind)
+    else:
+        try:
+            parsed = parse_document(instance.read_bytes(), default_name=instance.stem)
+        except OSError as exc:
+            err.print(f"{instance}: cannot read: {exc.strerror}", highlight=False)
+            raise typer.Exit(EXIT_INVALID) from None
+        if parsed.instance is None or parsed.kind != kind:
+            err.print(f"{instance}: not a valid {kind} document", highlight=False)
+            for issue in parsed.issues:
+                err.print(f"    {issue_line(issue)}", highlight=False)
+            raise typer.Exit(EXIT_INVALID)
+        data = workbook(parsed.instance)
+    target = output if output is not None else Path(f"{kind}.xlsx")
+    _write_output(target, data)
+    out.print(f"[green]✓[/] {kind} -> {target}", highlight=False)
+
+
 @app.command()
 def jsplib(
     paths: Annotated[list[Path], typer.Argument(help="Job-shop files in the JSPLIB format.")],

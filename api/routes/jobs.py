@@ -72,7 +72,11 @@ async def submit_job(
     state.executor.submit(job.id)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return JobAccepted(
-        id=job.id, status=job.status, kind=job.kind, name=job.name, links=JobLinks.of(job.id)
+        id=job.id,
+        status=job.status,
+        kind=job.kind,
+        name=job.name,
+        links=JobLinks.of(job.id, job.kind),
     )
 
 

@@ -33,6 +33,7 @@ def list_kinds() -> list[KindInfo]:
             links=KindLinks(
                 instance_schema=f"/v1/kinds/{k.name}/schema",
                 examples=f"/v1/kinds/{k.name}/examples",
+                template=f"/v1/kinds/{k.name}/template.xlsx",
             ),
         )
         for k in KINDS.values()

@@ -34,6 +34,7 @@ from optimizer.core.envelope import (
     proven_optimal,
     relative_gap,
 )
+from optimizer.core.exports import CalendarEvent, Table
 from optimizer.core.issues import Issue
 from optimizer.core.numbers import exact
 from optimizer.core.plans import PlanDiff, diff_plans
@@ -108,6 +109,10 @@ FrozenFn = Callable[[InstanceT, dict[str, Any]], set[str]]
 ReasonsFn = Callable[[InstanceT, PlanDiff], dict[str, str]]
 RenderFn = Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]
 """(solution document, instance document or None) -> rich renderables for ``unishare show``."""
+TableFn = Callable[[dict[str, Any], dict[str, Any] | None], Table]
+"""(solution document, instance document or None) -> the plan's items as rows."""
+CalendarFn = Callable[[dict[str, Any], dict[str, Any] | None], list[CalendarEvent]]
+"""(solution document, instance document or None) -> the plan's dated items."""
 
 
 def canonical_json(data: Any) -> str:
@@ -157,6 +162,10 @@ class Kind(Generic[InstanceT]):
     """Re-planning: why items were moved or dropped, for those the kind can name a cause of."""
     render: RenderFn | None = None
     """The kind's part of ``unishare show``: tables of its solution payload."""
+    table: TableFn | None = None
+    """The plan's items as rows, one per item (left-out ones too): CSV and XLSX exports."""
+    calendar: CalendarFn | None = None
+    """The plan's dated items as calendar events, with the facets they can be filtered by."""
 
     def maximizes(self, instance: InstanceT) -> bool:
         return self.maximize(instance) if callable(self.maximize) else self.maximize

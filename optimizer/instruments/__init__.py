@@ -1,6 +1,7 @@
 """``instruments``: schedule shared large instruments across campuses (contract section 4)."""
 
 from optimizer.core.runner import Kind
+from optimizer.instruments.exports import calendar, table
 from optimizer.instruments.model import SOLVERS, build_and_solve
 from optimizer.instruments.plan import items
 from optimizer.instruments.render import render
@@ -22,6 +23,8 @@ KIND: Kind[InstrumentsInstance] = Kind(
     maximize=_maximize,
     items=items,
     render=render,
+    table=table,
+    calendar=calendar,
 )
 solve = KIND.solve
 

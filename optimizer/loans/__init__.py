@@ -1,6 +1,7 @@
 """``loans``: allocate inter-library loans over time (contract section 5)."""
 
 from optimizer.core.runner import Kind
+from optimizer.loans.exports import table
 from optimizer.loans.model import SOLVERS, build_and_solve
 from optimizer.loans.plan import items
 from optimizer.loans.render import render
@@ -17,6 +18,7 @@ KIND: Kind[LoansInstance] = Kind(
     maximize=False,
     items=items,
     render=render,
+    table=table,
 )
 solve = KIND.solve
 

@@ -1,6 +1,7 @@
 """``matching``: pair complementary institutions, or form consortia (contract section 3)."""
 
 from optimizer.core.runner import Kind
+from optimizer.matching.exports import table
 from optimizer.matching.kpis import kpis
 from optimizer.matching.model import SOLVERS, build_and_solve
 from optimizer.matching.plan import items
@@ -21,6 +22,7 @@ KIND: Kind[MatchingInstance] = Kind(
     items=items,
     change_reasons=change_reasons,
     render=render,
+    table=table,
 )
 solve = KIND.solve
 

@@ -40,5 +40,8 @@ def test_documented_examples_run(server: Server) -> None:
     assert '"valid": true' in out
     assert "event: status" in out and '"status":"succeeded"' in out
     assert "unishare_jobs{" in out
+    # The plan as CSV, and a template read back with its first issue placed in a cell.
+    assert "status,request,title,institution,step," in out and "\nbooked," in out
+    assert '"sheet": "document"' in out and '"column": "value"' in out
     for status in re.findall(r'"status": "(\w+)"', out):
         assert status not in ("invalid", "error"), out

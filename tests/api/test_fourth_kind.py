@@ -79,6 +79,19 @@ def test_the_cli_validates_solves_shows_and_describes_a_fourth_kind(tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert {f"toy:{t}" for t in chosen} <= set(shown.stdout.split())  # the render hook
 
+    # The table hook gives the CSV; a workbook comes from the schema alone.
+    exported = cli("export", str(tmp_path / "out" / "toybox.solution.json"), "-i", str(source),
+                   "-o", "-", "--format", "csv", cwd=tmp_path)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    lines = exported.stdout.splitlines()
+    assert lines[0] == "status,toy,value" and len(lines) == 1 + len(chosen)
+    assert (
+        cli("template", "toys", "-i", str(source), "-o", "toys.xlsx", cwd=tmp_path).returncode == 0
+    )
+    back = cli("import", "toys.xlsx", "-o", "back.json", cwd=tmp_path)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert json.loads((tmp_path / "back.json").read_text())["toys"] == TOYS
+
     schema = cli("schema", "toys", cwd=tmp_path)
     assert schema.returncode == 0, schema.stderr
     assert "box" in json.loads(schema.stdout)["properties"]
@@ -109,3 +122,10 @@ def test_the_http_service_lists_solves_and_runs_jobs_of_a_fourth_kind(make_serve
         assert finished["status"] == "succeeded"
         solution = client.get(f"/v1/jobs/{job.json()['id']}/solution").json()
         assert solution["objective"] == best_by_brute_force(TOYS, 7)
+        rows = client.get(f"/v1/jobs/{job.json()['id']}/solution.csv")
+        assert rows.status_code == 200 and rows.text.startswith("status,toy,value")
+        assert client.get(f"/v1/jobs/{job.json()['id']}/solution.ics").status_code == 404
+        template = client.get("/v1/kinds/toys/template.xlsx")
+        assert template.status_code == 200
+        report = client.post("/v1/import", params={"kind": "toys"}, content=template.content)
+        assert report.json()["issues"][0]["sheet"] is not None

@@ -40,7 +40,10 @@ def test_every_v1_success_response_has_a_schema(tmp_path: Path) -> None:
                 content = response.get("content") or {"(none)": {}}
                 for media, body in content.items():
                     checked += 1
-                    if not _described(body.get("schema", {}), components, frozenset()):
+                    schema = body.get("schema", {})
+                    if media != "application/json" and schema.get("format") == "binary":
+                        continue  # a file (CSV, XLSX, iCalendar): its format is its media type
+                    if not _described(schema, components, frozenset()):
                         undescribed.append(f"{method.upper()} {path} {code} {media}")
     assert not undescribed, "success responses without a schema: " + ", ".join(undescribed)
     assert checked >= 11, "every /v1 route is in the document"

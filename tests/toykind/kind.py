@@ -9,6 +9,7 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from optimizer.core.envelope import Explanation, InstanceBase, Status, Verification
+from optimizer.core.exports import Table as Rows
 from optimizer.core.runner import Kind, Outcome, SolveContext
 from optimizer.core.schema import Id, Strict
 
@@ -70,6 +71,14 @@ def render(solution: dict[str, Any], instance: dict[str, Any] | None) -> list[Re
     return [table]
 
 
+def table(solution: dict[str, Any], instance: dict[str, Any] | None) -> Rows:
+    values = {t["id"]: t["value"] for t in (instance or {}).get("toys", [])}
+    return Rows(
+        ["status", "toy", "value"],
+        [["chosen", toy, values.get(toy)] for toy in solution["solution"]["chosen"]],
+    )
+
+
 KIND: Kind[ToysInstance] = Kind(
     name="toys",
     summary="Fill a box with the most valuable toys.",
@@ -81,4 +90,5 @@ KIND: Kind[ToysInstance] = Kind(
     kpis=kpis,
     explain=explain,
     render=render,
+    table=table,
 )
