@@ -10,6 +10,10 @@ rounded to a plan (``rounding``). Large instances start from each request's chea
 on their first day and grow the LP by column generation until no candidate loan prices
 out; the bound is the Lagrangian bound of the pricing, which at convergence is the LP over
 every candidate loan on every day (``colgen``).
+
+Re-planning against ``previous`` (``replan``), the loans that can be kept are candidates in
+every path and cost the change penalty less, frozen ones are forced, and the copies are
+named so that a kept loan has its previous copy back.
 """
 
 from __future__ import annotations
@@ -22,16 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.core.envelope import Status
+from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import Outcome, SolveContext
 from optimizer.loans import explain
 from optimizer.loans.backends import Result, solve_cbc, solve_cp_sat, solve_highs
 from optimizer.loans.candidates import Candidates, build_candidates, loan_entry
 from optimizer.loans.colgen import solve_priced
 from optimizer.loans.formulation import Rows, build_rows, is_single_use, objective_coefficients
+from optimizer.loans.replan import Replan, plan_replan
 from optimizer.loans.rota import solve_rota
 from optimizer.loans.rounding import solve_lp_guided
-from optimizer.loans.schema import LoansInstance
+from optimizer.loans.schema import Copy, LoansInstance
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +78,14 @@ BUILD_SHARE = 0.45
 
 
 def solve_model(
-    instance: LoansInstance, context: SolveContext, *, method: str | None = None
+    instance: LoansInstance,
+    context: SolveContext,
+    *,
+    method: str | None = None,
+    replan: Replan | None = None,
 ) -> tuple[Candidates, Result]:
-    """Candidates and the chosen loans. ``method`` forces "assignment" or "general"."""
+    """Candidates and the chosen loans. ``method`` forces "assignment" or "general";
+    ``replan`` makes it a re-plan against the previous plan."""
     t0 = time.perf_counter()
     context = with_reserve(context, instance)
     deadline = context.started + BUILD_SHARE * context.options.time_limit_s
@@ -85,9 +95,10 @@ def solve_model(
             max_arcs=ARCS_PER_REQUEST,
             restrict_above=RESTRICT_ABOVE_ARCS,
             deadline=deadline,
+            replan=replan,
         )
     else:
-        cands = build_candidates(instance, deadline=deadline)
+        cands = build_candidates(instance, deadline=deadline, replan=replan)
     log.info(
         "%s: %d arcs (%d dominated, %d live), %d candidate loans in %.2fs, exact: %s",
         instance.name,
@@ -101,7 +112,7 @@ def solve_model(
     backend = context.options.solver
     if not len(cands):
         none = np.zeros(0, dtype=np.int64)
-        return cands, Result(Status.OPTIMAL, "presolve", none, cands.total_penalty, None, "empty")
+        return cands, Result(Status.OPTIMAL, "presolve", none, cands.offset, None, "empty")
     if not cands.exact and backend in ("auto", "highs", "rota"):
         return cands, solve_priced(cands, context)
     rows = build_rows(cands)
@@ -141,19 +152,34 @@ def payload_from_selection(cands: Candidates, selected: np.ndarray) -> dict[str,
     by_pool: dict[int, list[int]] = defaultdict(list)
     for v in selected.tolist():
         by_pool[cands.arcs[int(cands.var_arc[v])].pool].append(v)
+    # A chosen loan that keeps a previous one wants its previous copy back.
+    wanted: dict[int, Copy] = {}
+    if cands.keeps:
+        for keep, v in zip(cands.keeps, cands.keep_vars().tolist(), strict=True):
+            if v >= 0:
+                wanted[v] = keep.copy
     loans: list[dict[str, Any]] = []
     for p, chosen in by_pool.items():
         pool = cands.pools[p]
-        free_at = {c.id: instance.release_day(c) for c in pool.copies}
-        for v in sorted(chosen, key=lambda v: (int(cands.var_day[v]), v)):
+        spans = sorted(
+            (int(cands.var_day[v]), v, cands.arcs[int(cands.var_arc[v])].busy) for v in chosen
+        )
+        mine = {v: wanted[v] for v in chosen if v in wanted}
+        named = _name_copies(instance, pool.copies, spans, mine) if mine else None
+        if named is None:
+            if mine:
+                log.warning(
+                    "kept loans of %s at %s could not all have their copy back",
+                    pool.title,
+                    pool.library,
+                )
+            named = _name_copies(instance, pool.copies, spans, {})
+        if named is None:  # the pool rows make this impossible; say so loudly if not
+            raise RuntimeError(f"no free copy of {pool.title} at {pool.library}")
+        for day, v, _busy in spans:
             a = cands.arcs[int(cands.var_arc[v])]
-            day = int(cands.var_day[v])
-            copy = next((c for c in pool.copies if free_at[c.id] <= day), None)
-            if copy is None:  # the pool rows make this impossible; say so loudly if not
-                raise RuntimeError(f"no free copy of {pool.title} at {pool.library} on day {day}")
-            free_at[copy.id] = day + a.busy
             loans.append(
-                loan_entry(instance, a.request, copy, day, a.out_days, a.back_days, a.cost)
+                loan_entry(instance, a.request, named[v], day, a.out_days, a.back_days, a.cost)
             )
     loans.sort(key=lambda e: (e["ship"], e["lender"], e["request"]))
     filled = {e["request"] for e in loans}
@@ -161,18 +187,92 @@ def payload_from_selection(cands: Candidates, selected: np.ndarray) -> dict[str,
     return {"loans": loans, "unfilled": unfilled}
 
 
+def _name_copies(
+    instance: LoansInstance,
+    copies: list[Copy],
+    spans: list[tuple[int, int, int]],
+    wanted: dict[int, Copy],
+) -> dict[int, Copy] | None:
+    """A copy for each loan (ship day, var, busy days) of one pool, in ship-day order.
+
+    Each takes the first copy in list order already free on its day; without ``wanted``
+    that always succeeds when the pool rows hold. A loan of ``wanted`` takes its copy, and
+    no other loan takes a copy over the days it is wanted. None when that fails."""
+    free_at = {c.id: instance.release_day(c) for c in copies}
+    held: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for day, v, busy in spans:
+        if v in wanted:
+            held[wanted[v].id].append((day, day + busy))
+    named: dict[int, Copy] = {}
+    for day, v, busy in spans:
+        if v in wanted:
+            copy = wanted[v]
+            if free_at[copy.id] > day:
+                return None
+        else:
+            end = day + busy
+            found = next(
+                (
+                    c
+                    for c in copies
+                    if free_at[c.id] <= day and all(e <= day or end <= s for s, e in held[c.id])
+                ),
+                None,
+            )
+            if found is None:
+                return None
+            copy = found
+        free_at[copy.id] = day + busy
+        named[v] = copy
+    return named
+
+
+def frozen_lost(replan: Replan) -> list[Explanation]:
+    """Why there is no plan: frozen loans of the previous plan the instance cannot make."""
+    return [
+        Explanation(
+            subject=rid,
+            code="frozen_loan_impossible",
+            detail=f"the loan of {rid} has shipped (options.now) but cannot be kept: {why}",
+        )
+        for rid, why in replan.lost
+    ]
+
+
 def build_and_solve(instance: LoansInstance, context: SolveContext) -> Outcome:
+    replan = plan_replan(instance, context.options)
+    if replan is not None and replan.lost:
+        return Outcome(Status.INFEASIBLE, "presolve", explanations=frozen_lost(replan))
     if context.options.solver == "rota":
-        payload = solve_rota(instance)
+        payload = solve_rota(instance, replan.keeps if replan is not None else ())
         return _outcome(instance, Status.FEASIBLE, "rota", payload, None, None, context, "rota")
-    cands, result = solve_model(instance, context)
+    cands, result = solve_model(instance, context, replan=replan)
     if len(result.selected):
         cost, offset = objective_coefficients(cands)
         objective = float(cost[result.selected].sum()) + offset
         context.report(objective=objective, bound=result.bound, solutions=1, phase=result.method)
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        explanations = []
+        if result.status == Status.INFEASIBLE and cands.keeps:
+            # Leaving every request unfilled meets every other rule: the frozen loans clash.
+            frozen = [instance.requests[k.request].id for k in cands.keeps if k.frozen]
+            explanations.append(
+                Explanation(
+                    subject=instance.name or "loans",
+                    code="frozen_loans_conflict",
+                    detail=(
+                        "the loans that have shipped (options.now) cannot all be kept under "
+                        f"the new instance's rules: {', '.join(frozen)}"
+                    ),
+                    related=frozen,
+                )
+            )
         return Outcome(
-            result.status, result.solver, bound=result.bound, solver_version=result.version
+            result.status,
+            result.solver,
+            bound=result.bound,
+            solver_version=result.version,
+            explanations=explanations,
         )
     payload = payload_from_selection(cands, result.selected)
     return _outcome(
