@@ -130,9 +130,24 @@ def plan_replan(instance: LoansInstance, options: Options) -> Replan | None:
     until = frozen_until(options.now)
     lookup = _Lookup(instance)
     replan = Replan(options.change_penalty, len({loan.request for loan in previous.loans}))
-    for loan in previous.loans:
-        frozen = until is not None and loan.ship <= until
+    # Frozen loans first, then by ship day: a copy is kept for the first of two previous
+    # loans that now overlap on it (their request's loan period or a route may have grown).
+    ordered = sorted(
+        previous.loans, key=lambda loan: (not _frozen(loan, until), loan.ship, loan.request)
+    )
+    taken: dict[str, list[tuple[date, date, str]]] = defaultdict(list)
+    for loan in ordered:
+        frozen = _frozen(loan, until)
         why = lookup.obstacle(loan)
+        if why is None:
+            busy = lookup.busy_days(loan.request, loan.lender)
+            assert busy is not None  # the obstacle check found the route
+            end = loan.ship + timedelta(days=busy)
+            clash = [o for s, e, o in taken[loan.copy_] if s < end and loan.ship < e]
+            if clash:
+                why = f"copy {loan.copy_} is kept for request {clash[0]} over the same days"
+            else:
+                taken[loan.copy_].append((loan.ship, end, loan.request))
         if why is not None:
             if frozen:
                 replan.lost.append((loan.request, why))
@@ -140,7 +155,12 @@ def plan_replan(instance: LoansInstance, options: Options) -> Replan | None:
         q, _ = lookup.requests[loan.request]
         day = instance.day(loan.ship)
         replan.keeps.append(Keep(q, lookup.copies[loan.copy_], day, frozen))
+    replan.lost.sort()
     return replan
+
+
+def _frozen(loan: PlannedLoan, until: date | None) -> bool:
+    return until is not None and loan.ship <= until
 
 
 def frozen(instance: LoansInstance, previous: dict[str, Any]) -> set[str]:
