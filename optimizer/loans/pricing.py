@@ -10,8 +10,8 @@ from an arc's earliest to its last useful one, costs at least
 
 with rc the loan's cost less its request's penalty less the duals of the rows it would sit
 in (and, re-planning, less the change penalty where the loan keeps a previous one; the
-offset then includes the change cost of keeping nothing, and the rows that force frozen
-loans are left out with y = 0). That is a Lagrangian bound, valid for any ``y`` of the right signs (rows the model does
+offset then includes the change cost of keeping nothing, and the row that forces a frozen
+loan is relaxed with the others). That is a Lagrangian bound, valid for any ``y`` of the right signs (rows the model does
 not have yet count with ``y = 0``). Along an arc, the lateness only grows with the ship day
 and the shelf duals (never positive) only change when a dual-carrying day enters or leaves
 the loan's busy window, so the minimum is on the arc's earliest day or the day after a
@@ -65,6 +65,9 @@ class Duals:
     pair_day: np.ndarray
     """Days after a dual-carrying shelf day, per row of ``window`` (sorted)."""
     span: int
+    frozen_code: np.ndarray
+    """Frozen loans (arc × (horizon + 1) + day, sorted) and the duals of their rows."""
+    frozen_y: np.ndarray
 
 
 def read_duals(cands: Candidates, rows: Any, duals: np.ndarray) -> Duals:
@@ -85,8 +88,14 @@ def read_duals(cands: Candidates, rows: Any, duals: np.ndarray) -> Duals:
     request_rows = np.flatnonzero(is_request)
     y_request[[key[r] for r in request_rows]] = np.minimum(y[request_rows], 0.0)
     y[is_request] = 0.0
-    # A frozen loan's row is left out of the relaxation (y = 0): still a valid bound.
-    y[kind == "frozen"] = 0.0
+    # A frozen loan's row (x = 1) is relaxed like the others: its dual enters the constant
+    # and the reduced cost of that one loan.
+    frozen = np.flatnonzero(kind == "frozen")
+    span_codes = cands.horizon + 1
+    frozen_var = np.array([int(rows.index[r][0]) for r in frozen], dtype=np.int64)
+    frozen_code = cands.var_arc[frozen_var] * span_codes + cands.var_day[frozen_var]
+    order = np.argsort(frozen_code)
+    frozen_code, frozen_y = frozen_code[order], y[frozen][order]
     const = float(np.sum(np.where(y < 0, y * np.where(np.isfinite(upper), upper, 0.0), 0.0)))
     const += float(np.sum(np.where(y > 0, y * np.where(np.isfinite(lower), lower, 0.0), 0.0)))
 
@@ -123,6 +132,8 @@ def read_duals(cands: Candidates, rows: Any, duals: np.ndarray) -> Duals:
         day_pairs // (span + 1),
         day_pairs % (span + 1),
         span,
+        frozen_code,
+        frozen_y,
     )
 
 
@@ -177,6 +188,11 @@ def reduced_costs(cands: Candidates, duals: Duals, arc: np.ndarray, day: np.ndar
         - duals.imbalance[arcs.lender[arc]]
         + duals.imbalance[arcs.borrower[arc]]
     )
+    if len(duals.frozen_code):
+        code = arc * (cands.horizon + 1) + day
+        at = np.minimum(np.searchsorted(duals.frozen_code, code), len(duals.frozen_code) - 1)
+        hit = duals.frozen_code[at] == code
+        rc[hit] -= duals.frozen_y[at[hit]]
     row = duals.row_of_pool[arcs.pool[arc]]
     has = row >= 0
     end = np.minimum(day[has] + arcs.busy[arc[has]], duals.span)

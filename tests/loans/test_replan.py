@@ -125,8 +125,15 @@ def test_the_restricted_model_keeps_previous_loans_too(monkeypatch: pytest.Monke
         rng = random.Random(seed)
         doc = with_previous(rng, tiny(seed, policies=False))
         penalty = rng.choice([3.0, 20.0, 150.0])
-        expected = brute_force_objective(doc, change_penalty=penalty)
-        solution = run(doc, change_penalty=penalty)
+        # Half of them with loans shipped: the rows forcing them count in the bound too.
+        now = now_on(rng.randint(0, 4)) if seed % 2 else None
+        expected = brute_force_objective(
+            doc, change_penalty=penalty, now=None if now is None else now.date()
+        )
+        solution = run(doc, change_penalty=penalty, now=now)
+        if expected == float("inf"):
+            assert solution.status == Status.INFEASIBLE, seed
+            continue
         priced += solution.kpis["method"].startswith("priced")
         assert solution.status == Status.OPTIMAL, seed
         assert solution.objective == pytest.approx(expected, abs=TOL), seed
@@ -367,3 +374,27 @@ def test_options_reach_the_model() -> None:
     dear = KIND.solve(instance, Options(**TEST_OPTIONS, change_penalty=5.0))
     cheap = KIND.solve(instance, Options(**TEST_OPTIONS, change_penalty=1.0))
     assert dear.changes.kept == 1 and cheap.changes.kept == 0
+
+
+def test_the_pricing_bound_counts_the_rows_of_frozen_loans() -> None:
+    # At convergence the Lagrangian bound is the restricted LP's value: the row forcing a
+    # frozen loan must count in it like any other. Here the frozen loan costs more than
+    # leaving its request unfilled, so a bound without that row is below the LP.
+    from optimizer.core.runner import SolveContext
+    from optimizer.loans.candidates import build_candidates
+    from optimizer.loans.colgen import column_generation
+    from optimizer.loans.replan import plan_replan
+
+    doc = two_copies()
+    doc["penalties"]["unfilled"] = 20.0
+    doc["previous"] = {"loans": [loan("q1", "b", "B", 6)]}  # 14 + 5 × 2 days late = 24
+    options = Options(time_limit_s=30, threads=1, change_penalty=0.0, now=now_on(6))
+    instance = LoansInstance.model_validate(doc)
+    replan = plan_replan(instance, options)
+    assert replan is not None and replan.keeps[0].frozen
+    cands = build_candidates(instance, max_arcs=1, restrict_above=0, replan=replan)
+    _, lp, bound = column_generation(cands, SolveContext(options), keep_s=0.0)
+    assert lp.value is not None and bound is not None
+    # q1 ships as before (24), q2 takes copy a on time (10).
+    assert lp.value == pytest.approx(34.0)
+    assert bound == pytest.approx(lp.value, abs=1e-6)
