@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from optimizer.core.documents import parse_document, solve_document
 from optimizer.core.envelope import Options, Status
@@ -504,3 +506,33 @@ def test_previous_and_now_through_the_cli(tmp_path: Path) -> None:
     kept = json.loads((tmp_path / "shipped" / "q.solution.json").read_text())
     assert kept["status"] == "optimal"
     assert kept["changes"]["kept_items"] == ["q1"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10**6),
+    requests=st.integers(1, 8),
+    copies=st.integers(0, 7),
+    days=st.integers(1, 20),
+    penalty=st.sampled_from([0.0, 0.01, 5.0, 500.0]),
+    now=st.one_of(st.none(), st.integers(0, 6)),
+)
+def test_any_replan_verifies_or_is_infeasible(
+    seed: int, requests: int, copies: int, days: int, penalty: float, now: int | None
+) -> None:
+    rng = random.Random(seed)
+    doc = random_document(seed, requests=requests, copies=copies, days=days)
+    doc = with_previous(rng, doc)
+    moment = None if now is None else now_on(now)
+    if moment is not None:
+        doc["options"] = {"now": moment.isoformat()}
+    solution = run(doc, change_penalty=penalty, now=moment)
+    if solution.status == Status.INFEASIBLE:
+        assert moment is not None and solution.explanations
+        return
+    assert solution.status in (Status.OPTIMAL, Status.FEASIBLE), solution.explanations
+    assert solution.verification.valid, solution.verification.violations
+    assert solution.changes is not None
+    assert solution.objective == pytest.approx(
+        solution.kpis["objective_before_changes"] + penalty * solution.changes.changed
+    )
