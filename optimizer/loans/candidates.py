@@ -143,7 +143,7 @@ def build_candidates(
     def late() -> bool:
         return deadline is not None and time.perf_counter() > deadline
 
-    pools = build_pools(instance)
+    pools = build_pools(instance, replan.apart if replan is not None else ())
     arcs = build_arcs(instance, pools)
     pen = instance.penalties
     requests = instance.requests
@@ -235,11 +235,11 @@ def _add_keeps(cands: Candidates, replan: Replan) -> dict[int, int]:
     """Find the arc of each previous loan that can be kept, make sure its previous ship day
     counts as useful, and record the keeps on ``cands``. Returns arc -> previous ship day."""
     arcs = cands.arcs
-    pool_of = {(p.library, p.title): p.index for p in cands.pools}
+    pool_of = {c.id: p.index for p in cands.pools for c in p.copies}
     pinned: dict[int, int] = {}
     keeps: list[Keep] = []
     for keep in replan.keeps:
-        p = pool_of.get((keep.copy.library, keep.copy.title))
+        p = pool_of.get(keep.copy.id)
         lo = int(np.searchsorted(arcs.request, keep.request, side="left"))
         hi = int(np.searchsorted(arcs.request, keep.request, side="right"))
         at = np.flatnonzero(arcs.pool[lo:hi] == p) if p is not None else np.zeros(0, dtype=int)

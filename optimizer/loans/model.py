@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.core.envelope import Explanation, Status
+from optimizer.core.envelope import Explanation, Status, proven_optimal
 from optimizer.core.runner import Outcome, SolveContext
 from optimizer.loans import explain
 from optimizer.loans.backends import Result, solve_cbc, solve_cp_sat, solve_highs
@@ -225,6 +225,67 @@ def _name_copies(
     return named
 
 
+def _not_given_back(
+    cands: Candidates, selected: np.ndarray, payload: dict[str, Any]
+) -> set[tuple[str, str]]:
+    """The (library, title) pools where a chosen kept loan did not get its copy back."""
+    copy_of = {x["request"]: x["copy"] for x in payload["loans"]}
+    chosen = set(selected.tolist())
+    out: set[tuple[str, str]] = set()
+    for keep, v in zip(cands.keeps, cands.keep_vars().tolist(), strict=True):
+        rid = cands.instance.requests[keep.request].id
+        if v in chosen and copy_of.get(rid) != keep.copy.id:
+            out.add((keep.copy.library, keep.copy.title))
+    return out
+
+
+def _copy_by_copy(
+    instance: LoansInstance,
+    context: SolveContext,
+    replan: Replan,
+    cands: Candidates,
+    result: Result,
+    payload: dict[str, Any],
+) -> tuple[Candidates, Result, dict[str, Any]]:
+    """When the counts of a pool let the model keep more loans than its copies can (the
+    naming gave a kept loan another copy), solve again with the kept copies of those pools
+    counted one by one, each a pool of its own: exact there, and larger (so not done
+    first). Both models only relax the rules that copies impose, so the better bound of
+    the two holds; the plan kept is the better one, its objective as the verifier counts."""
+    pools = _not_given_back(cands, result.selected, payload)
+    if not pools or context.remaining() < 1.0 or instance.policies.keep_one_on_shelf:
+        return cands, result, payload
+    apart = {k.copy.id for k in cands.keeps if (k.copy.library, k.copy.title) in pools}
+    second = dataclasses.replace(replan, apart=replan.apart | apart)
+    cands2, result2 = solve_model(instance, context, replan=second)
+    log.info("%d pools counted copy by copy: %s", len(pools), result2.status)
+    if result2.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return cands, result, payload
+    payload2 = payload_from_selection(cands2, result2.selected)
+
+    def objective(c: Candidates, r: Result, p: dict[str, Any]) -> float:
+        cost, offset = objective_coefficients(c)
+        given_back = {x["request"]: x["copy"] for x in p["loans"]}
+        at = c.keep_vars().tolist()
+        lost = sum(
+            1
+            for keep, v in zip(c.keeps, at, strict=True)
+            if v in set(r.selected.tolist())
+            and given_back.get(instance.requests[keep.request].id) != keep.copy.id
+        )
+        return float(cost[r.selected].sum()) + offset + lost * replan.penalty
+
+    first, again = objective(cands, result, payload), objective(cands2, result2, payload2)
+    bounds = [b for b in (result.bound, result2.bound) if b is not None]
+    bound = max(bounds) if bounds else None
+    if again < first:
+        cands, result, payload, first = cands2, result2, payload2, again
+    result.bound = bound
+    closed = bound is not None and proven_optimal(first, bound, context.options.relative_gap)
+    result.status = Status.OPTIMAL if closed else Status.FEASIBLE
+    return cands, result, payload
+
+
 def frozen_lost(replan: Replan) -> list[Explanation]:
     """Why there is no plan: frozen loans of the previous plan the instance cannot make."""
     return [
@@ -273,6 +334,8 @@ def build_and_solve(instance: LoansInstance, context: SolveContext) -> Outcome:
             explanations=explanations,
         )
     payload = payload_from_selection(cands, result.selected)
+    if replan is not None:
+        cands, result, payload = _copy_by_copy(instance, context, replan, cands, result, payload)
     return _outcome(
         instance,
         result.status,

@@ -46,6 +46,8 @@ class Replan:
     keeps: list[Keep] = field(default_factory=list)
     lost: list[tuple[str, str]] = field(default_factory=list)
     """Frozen loans the instance cannot make any more: (request id, why)."""
+    apart: frozenset[str] = frozenset()
+    """Copies the model counts one by one, each a pool of its own (see ``model``)."""
 
     @property
     def change_constant(self) -> float:

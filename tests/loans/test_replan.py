@@ -536,3 +536,43 @@ def test_any_replan_verifies_or_is_infeasible(
     assert solution.objective == pytest.approx(
         solution.kpis["objective_before_changes"] + penalty * solution.changes.changed
     )
+
+
+def test_kept_loans_that_the_pool_counts_allow_but_the_copies_do_not() -> None:
+    # Two copies at A. q1 kept c1 on days 0-1, q2 kept c2 on days 3-4; q3 is new, wants days
+    # 1-3. Counted by pool, two loans are out on every day: q3 fits on time. Copy by copy,
+    # q3 fits on neither copy on day 1: it waits a day for c1 (5 late), cheaper than moving
+    # q2 (10). The plan must be the copy-by-copy optimum, every kept loan with its copy.
+    doc = document(
+        ["A", "C"],
+        [{"id": "c1", "library": "A", "title": "T"}, {"id": "c2", "library": "A", "title": "T"}],
+        [
+            {"id": "q1", "library": "C", "titles": ["T"], "needed_by": iso(0), "loan_days": 2},
+            {
+                "id": "q2",
+                "library": "C",
+                "titles": ["T"],
+                "requested_on": iso(3),
+                "needed_by": iso(3),
+                "loan_days": 2,
+            },
+            {
+                "id": "q3",
+                "library": "C",
+                "titles": ["T"],
+                "requested_on": iso(1),
+                "needed_by": iso(1),
+                "loan_days": 3,
+            },
+        ],
+        [{"from": "A", "to": "C", "days": 0, "cost": 1.0}],
+        days=10,
+    )
+    doc["previous"] = {"loans": [loan("q1", "c1", "A", 0), loan("q2", "c2", "A", 3)]}
+    expected = brute_force_objective(doc, change_penalty=10.0)
+    assert expected == pytest.approx(8.0)
+    for solver in BACKENDS:
+        solution = run(doc, solver=solver, change_penalty=10.0)
+        assert solution.status == Status.OPTIMAL, solver
+        assert solution.objective == pytest.approx(expected), solver
+        assert solution.changes.kept == 2, solver
