@@ -5,6 +5,7 @@ from optimizer.loans.exports import table
 from optimizer.loans.model import SOLVERS, build_and_solve
 from optimizer.loans.plan import items
 from optimizer.loans.render import render
+from optimizer.loans.replan import change_reasons, frozen
 from optimizer.loans.schema import LoansInstance
 from optimizer.loans.verify import verify
 
@@ -17,6 +18,8 @@ KIND: Kind[LoansInstance] = Kind(
     verify=verify,
     maximize=False,
     items=items,
+    frozen=frozen,
+    change_reasons=change_reasons,
     render=render,
     table=table,
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,7 +98,10 @@ class ArcTable:
         return self.cost + late_rate[q] * late
 
 
-def build_pools(instance: LoansInstance) -> list[Pool]:
+def build_pools(instance: LoansInstance, apart: Collection[str] = ()) -> list[Pool]:
+    """The pools of the instance. Each copy of ``apart`` is a pool of its own (re-planning:
+    a copy that a kept loan must have back), so that the model says which loans it serves;
+    not with keep_one_on_shelf, whose spare copy may be any copy of the library's title."""
     keep = instance.policies.keep_one_on_shelf
     grouped: dict[tuple[str, str], list[Copy]] = defaultdict(list)
     for c in instance.copies:
@@ -105,10 +109,17 @@ def build_pools(instance: LoansInstance) -> list[Pool]:
             grouped[(c.library, c.title)].append(c)
     pools: list[Pool] = []
     for (library, title), copies in grouped.items():
-        releases = sorted(instance.release_day(c) for c in copies)
-        if keep:
-            releases = releases[1:]
-        pools.append(Pool(len(pools), library, title, copies, releases))
+        groups = [copies]
+        if apart and not keep:
+            alone = [[c] for c in copies if c.id in apart]
+            groups = [*alone, [c for c in copies if c.id not in apart]]
+        for members in groups:
+            if not members:
+                continue
+            releases = sorted(instance.release_day(c) for c in members)
+            if keep:
+                releases = releases[1:]
+            pools.append(Pool(len(pools), library, title, members, releases))
     return pools
 
 

@@ -9,6 +9,10 @@ the model is marked inexact and no bound is claimed by the MIP.
 
 Large instances start from a *restricted* model instead: each request's cheapest arcs on
 their earliest day, and column generation (``colgen``) prices in the other arcs and days.
+
+A re-plan (``replan``) adds the loans of the previous plan that can still be made, each on
+its arc and previous ship day, in every model: they cost ``change_penalty`` less than the
+same loan made anew (and a frozen one is the only loan its request may have).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.loans.arcs import Arc, ArcTable, Pool, build_arcs, build_pools, segments
+from optimizer.loans.replan import Keep, Replan
 from optimizer.loans.schema import Copy, LoansInstance
 
 # Ship days kept per arc; beyond it the candidate set (and so any bound) is no longer exact.
@@ -47,13 +52,56 @@ class Candidates:
     """False when the model holds only part of the candidate loans: it is restricted (the
     pricing adds the rest), or some ship day worth considering was cut by MAX_DAYS_PER_ARC
     or the deadline."""
+    keep_arc: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    keep_day: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Re-planning: the candidate loan (arc, ship day) of each previous loan that can be
+    kept; ``keeps`` says which copy, and whether it is frozen."""
+    keeps: list[Keep] = field(default_factory=list)
+    keep_bonus_value: float = 0.0
+    """What keeping a previous loan saves: the change penalty."""
+    change_constant: float = 0.0
+    """The change cost of keeping nothing: penalty × loans of the previous plan."""
+
+    def keep_bonus(self, arc: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """The change penalty for each (arc, day) that keeps a previous loan, else 0."""
+        out = np.zeros(len(arc))
+        if len(self.keep_arc) and len(arc):
+            span = self.horizon + 1
+            codes = self.keep_arc * span + self.keep_day
+            out[np.isin(arc * span + day, codes)] = self.keep_bonus_value
+        return out
 
     def loan_cost(self, arc: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """Shipping cost plus the weighted lateness of shipping each ``arc`` on its ``day``."""
+        """Shipping cost plus the weighted lateness of shipping each ``arc`` on its ``day``,
+        less the change penalty where that keeps a previous loan."""
         a = self.arcs
         q = a.request[arc]
         late = np.maximum(0, day + a.out_days[arc] - self.need[q])
-        return a.cost[arc] + self.late_rate[q] * late
+        cost = a.cost[arc] + self.late_rate[q] * late
+        if len(self.keep_arc):
+            cost = cost - self.keep_bonus(arc, day)
+        return cost
+
+    def keep_vars(self) -> np.ndarray:
+        """Per keep, the index of its candidate loan (-1 where it is not in the model)."""
+        span = self.horizon + 1
+        codes = self.var_arc * span + self.var_day
+        if not len(codes):
+            return np.full(len(self.keep_arc), -1, dtype=np.int64)
+        order = np.argsort(codes, kind="stable")
+        wanted = self.keep_arc * span + self.keep_day
+        at = np.searchsorted(codes[order], wanted)
+        found = (at < len(codes)) & (codes[order][np.minimum(at, len(codes) - 1)] == wanted)
+        return np.where(found, order[np.minimum(at, max(len(codes) - 1, 0))], -1)
+
+    def forced(self) -> np.ndarray:
+        """Per candidate loan: whether it keeps a frozen previous loan (it must be chosen)."""
+        out = np.zeros(len(self.var_arc), dtype=bool)
+        if any(k.frozen for k in self.keeps):
+            at = self.keep_vars()
+            frozen = np.array([k.frozen for k in self.keeps], dtype=bool)
+            out[at[frozen & (at >= 0)]] = True
+        return out
 
     def var_request(self) -> np.ndarray:
         return self.arcs.request[self.var_arc]
@@ -64,6 +112,12 @@ class Candidates:
     @property
     def total_penalty(self) -> float:
         return float(self.penalty.sum())
+
+    @property
+    def offset(self) -> float:
+        """The objective of choosing no loan: every request's penalty, and every previous
+        loan's change cost."""
+        return self.total_penalty + self.change_constant
 
     def __len__(self) -> int:
         return len(self.var_arc)
@@ -76,18 +130,20 @@ def build_candidates(
     max_arcs: int | None = None,
     restrict_above: int | None = None,
     deadline: float | None = None,
+    replan: Replan | None = None,
 ) -> Candidates:
     """Candidate loans. With ``max_arcs`` (and more than ``restrict_above`` live arcs, when
     given) the model is *restricted*: only each request's ``max_arcs`` cheapest arcs, each
     on its earliest day, and the pricing brings in the rest. A model where no copy can be
     lent twice is never restricted: it is an assignment, solved whole. Past ``deadline`` (a
     ``time.perf_counter`` value) the build stops refining: no second dominance pass, and
-    each arc keeps only its earliest day (the model is then inexact)."""
+    each arc keeps only its earliest day (the model is then inexact). With ``replan``, the
+    loans of the previous plan that can be kept are candidates in every case."""
 
     def late() -> bool:
         return deadline is not None and time.perf_counter() > deadline
 
-    pools = build_pools(instance)
+    pools = build_pools(instance, replan.apart if replan is not None else ())
     arcs = build_arcs(instance, pools)
     pen = instance.penalties
     requests = instance.requests
@@ -102,6 +158,9 @@ def build_candidates(
         need=np.array([instance.day(r.needed_by) for r in requests], dtype=np.int64),
         live=arcs.earliest <= arcs.last_useful,
     )
+    pinned: dict[int, int] = {}
+    if replan is not None:
+        pinned = _add_keeps(cands, replan)
     live = cands.live
     if instance.policies.max_imbalance is None:
         for turn in range(2):
@@ -109,6 +168,12 @@ def build_candidates(
                 break
             congested = _congested_pools(pools, arcs, live)
             cands.dominated += _drop_dominated(instance, cands, live, congested)
+    if pinned:
+        # A kept loan is worth more than the same loan made anew: no other arc dominates it.
+        # A frozen one is the only loan its request may have.
+        forced = [k.request for k in cands.keeps if k.frozen]
+        live[np.isin(arcs.request, forced)] = False
+        live[cands.keep_arc] = True
     large = restrict_above is None or live.sum() > restrict_above
     if max_arcs is not None and large and not single_use(instance, arcs, live):
         cands.exact = False
@@ -120,6 +185,8 @@ def build_candidates(
         cands.var_arc = chosen[rank < max_arcs]
         cands.var_day = arcs.earliest[cands.var_arc]
         cands.var_cost = first[cands.var_arc]
+        if pinned:
+            _add_keep_vars(cands)
         return cands
     congested = _congested_pools(pools, arcs, live)
     members = np.flatnonzero(live)
@@ -134,14 +201,23 @@ def build_candidates(
         if hurry and congested[p]:
             cands.exact = False
         if hurry or not congested[p]:
-            # Never full: no loan ever waits, each ships on its earliest day.
+            # Never full: no loan ever waits, each ships on its earliest day (a kept loan
+            # on its previous day too).
             var_arc.append(group)
             var_day.append(arcs.earliest[group])
+            later = [
+                k for k in group.tolist() if pinned.get(k, arcs.earliest[k]) > arcs.earliest[k]
+            ]
+            var_arc.append(np.array(later, dtype=np.int64))
+            var_day.append(np.array([pinned[k] for k in later], dtype=np.int64))
             continue
-        for k, days in zip(group.tolist(), _ship_days(pools[p], arcs, group), strict=True):
+        days_of = _ship_days(pools[p], arcs, group, pinned)
+        for k, days in zip(group.tolist(), days_of, strict=True):
             if len(days) > max_days:
                 cands.exact = False
                 days = days[:max_days]
+                if k in pinned and pinned[k] not in days:
+                    days.append(pinned[k])
             var_arc.append(np.full(len(days), k, dtype=np.int64))
             var_day.append(np.array(days, dtype=np.int64))
     if var_arc:
@@ -153,6 +229,46 @@ def build_candidates(
         cands.var_arc, cands.var_day = cands.var_arc[order], cands.var_day[order]
         cands.var_cost = cands.loan_cost(cands.var_arc, cands.var_day)
     return cands
+
+
+def _add_keeps(cands: Candidates, replan: Replan) -> dict[int, int]:
+    """Find the arc of each previous loan that can be kept, make sure its previous ship day
+    counts as useful, and record the keeps on ``cands``. Returns arc -> previous ship day."""
+    arcs = cands.arcs
+    pool_of = {c.id: p.index for p in cands.pools for c in p.copies}
+    pinned: dict[int, int] = {}
+    keeps: list[Keep] = []
+    for keep in replan.keeps:
+        p = pool_of.get(keep.copy.id)
+        lo = int(np.searchsorted(arcs.request, keep.request, side="left"))
+        hi = int(np.searchsorted(arcs.request, keep.request, side="right"))
+        at = np.flatnonzero(arcs.pool[lo:hi] == p) if p is not None else np.zeros(0, dtype=int)
+        if not len(at):
+            continue  # ``replan`` checked the rules a loan needs; this arc is one of them
+        k = lo + int(at[0])
+        if keep.day < arcs.earliest[k]:
+            continue
+        pinned[k] = keep.day
+        keeps.append(keep)
+        # The previous day may be later than a fresh loan would ever wait: with the change
+        # penalty it can still pay.
+        arcs.last_useful[k] = max(int(arcs.last_useful[k]), keep.day)
+        cands.live[k] = True
+    cands.keeps = keeps
+    cands.keep_arc = np.array(list(pinned), dtype=np.int64)
+    cands.keep_day = np.array(list(pinned.values()), dtype=np.int64)
+    cands.keep_bonus_value = replan.penalty
+    cands.change_constant = replan.change_constant
+    return pinned
+
+
+def _add_keep_vars(cands: Candidates) -> None:
+    """The restricted model: each kept loan's candidate, if the cheapest arcs left it out;
+    every candidate's cost with the change penalty of a kept loan taken off."""
+    missing = cands.keep_vars() < 0
+    cands.var_arc = np.concatenate([cands.var_arc, cands.keep_arc[missing]])
+    cands.var_day = np.concatenate([cands.var_day, cands.keep_day[missing]])
+    cands.var_cost = cands.loan_cost(cands.var_arc, cands.var_day)
 
 
 def no_reuse(
@@ -259,7 +375,9 @@ def _drop_dominated(
     return len(drop)
 
 
-def _ship_days(pool: Pool, arcs: ArcTable, members: np.ndarray) -> list[list[int]]:
+def _ship_days(
+    pool: Pool, arcs: ArcTable, members: np.ndarray, pinned: dict[int, int] | None = None
+) -> list[list[int]]:
     """The ship days worth considering for each arc (``members``) of one pool.
 
     Shift any plan's loans left while the rules allow: a loan then ships on its earliest
@@ -267,8 +385,14 @@ def _ship_days(pool: Pool, arcs: ArcTable, members: np.ndarray) -> list[list[int
     home or a copy was released on ``d``. The pool can only be full on a day when enough
     other requests could have a loan out then, which is what ``load`` counts. The days are
     closed under "a loan shipped on such a day comes home".
+
+    A kept previous loan (``pinned``: arc -> its previous day) does not move left: its day
+    is a candidate, and the day it comes home an event, like an earliest day.
     """
-    mine = [arcs[k] for k in members.tolist()]
+    pinned = pinned or {}
+    keys = members.tolist()
+    mine = [arcs[k] for k in keys]
+    pin = [pinned.get(k) for k in keys]
     hi = max(a.last_useful for a in mine)
     span = hi + max(a.busy for a in mine) + 2
     # load[t]: arcs whose loan could be out on day t (each arc is its own request here).
@@ -285,12 +409,12 @@ def _ship_days(pool: Pool, arcs: ArcTable, members: np.ndarray) -> list[list[int
         return int(load[d - 1]) - own >= pool.capacity(d - 1)
 
     events = {d for d in pool.releases if d <= hi}
-    frontier = sorted({a.earliest for a in mine} | events)
+    frontier = sorted({a.earliest for a in mine} | {d for d in pin if d is not None} | events)
     while frontier:
         new: set[int] = set()
         for d in frontier:
-            for a in mine:
-                if d == a.earliest or (d in events and may_wait_until(a, d)):
+            for a, kept in zip(mine, pin, strict=True):
+                if d in (a.earliest, kept) or (d in events and may_wait_until(a, d)):
                     home = d + a.busy
                     # A home day may also be some arc's earliest day: it still becomes an
                     # event, so that the other arcs may wait until it.
@@ -300,10 +424,13 @@ def _ship_days(pool: Pool, arcs: ArcTable, members: np.ndarray) -> list[list[int
         frontier = sorted(new)
     ordered = sorted(events)
     out = []
-    for a in mine:
+    for a, kept in zip(mine, pin, strict=True):
         lo = bisect.bisect_right(ordered, a.earliest)
         top = bisect.bisect_right(ordered, a.last_useful)
-        out.append([a.earliest] + [d for d in ordered[lo:top] if may_wait_until(a, d)])
+        days = [a.earliest] + [d for d in ordered[lo:top] if may_wait_until(a, d)]
+        if kept is not None and kept not in days:
+            days = sorted([*days, kept])
+        out.append(days)
     return out
 
 

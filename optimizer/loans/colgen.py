@@ -268,9 +268,8 @@ def solve_priced(cands: Candidates, context: SolveContext) -> Result:
         return Result(Status.FEASIBLE, "greedy", chosen, bound, None, "priced/greedy")
     if context.stop.is_set():
         # Asked to stop (a cancelled job): the LP rounded greedily, no MIP to wait for.
-        none = np.zeros(len(cands), dtype=bool)
         ranked = lp_ranking(lp.x, cost)
-        x = greedy_completion(matrix, lower, upper, none, ranked, cands.var_request())
+        x = greedy_completion(matrix, lower, upper, cands.forced(), ranked, cands.var_request())
         if x is not None:
             chosen = np.flatnonzero(x > 0.5)
             return Result(Status.FEASIBLE, "highs", chosen, bound, None, "priced/lp-greedy")

@@ -6,7 +6,8 @@ One binary per candidate loan (request, pool, ship day). Hard rules:
 * a pool never has more loans out on a day than copies on its shelf by then (checked at
   every candidate ship day, where the count can rise), less one with keep_one_on_shelf;
 * a library ships at most ``max_outgoing`` loans;
-* every library's loans lent and received differ by at most ``max_imbalance``.
+* every library's loans lent and received differ by at most ``max_imbalance``;
+* re-planning, a frozen previous loan is made again as it was.
 
 When no copy can serve two loans in the horizon and neither shelf nor balance policy is
 set, every pool's intervals overlap pairwise, its day rows are nested, and the matrix
@@ -38,7 +39,7 @@ class Rows:
     upper: list[float]
     meta: list[tuple[str, Any, int]]
     """Per row: ("request", q, 0), ("shelf", pool, day), ("out", library, 0), ("imbalance",
-    library, 0); the pricing reads duals through it."""
+    library, 0), ("frozen", q, 0); the pricing reads duals through it."""
 
     def add(
         self,
@@ -139,17 +140,32 @@ def library_rows(cands: Candidates, rows: Rows, *, complete: bool = False) -> No
                 rows.add(f"imbalance[{lib.id}]", idx, coef, -k, k, ("imbalance", lib.id, 0))
 
 
+def frozen_rows(cands: Candidates, rows: Rows) -> None:
+    """Hard: a frozen previous loan (shipped by ``options.now``) is chosen as it was."""
+    at = cands.keep_vars()
+    for keep, v in zip(cands.keeps, at.tolist(), strict=True):
+        if not keep.frozen:
+            continue
+        rid = cands.instance.requests[keep.request].id
+        if v < 0:  # the candidates always hold a keep's loan; say so loudly if not
+            raise RuntimeError(f"the frozen loan of {rid} is not a candidate")
+        rows.add(f"frozen[{rid}]", *_ones([v]), 1.0, 1.0, ("frozen", keep.request, 0))
+
+
 def build_rows(cands: Candidates, *, complete: bool = False) -> Rows:
     rows = Rows([], [], [], [], [], [])
     request_rows(cands, rows, complete=complete)
     pool_rows(cands, rows)
     library_rows(cands, rows, complete=complete)
+    frozen_rows(cands, rows)
     return rows
 
 
 def objective_coefficients(cands: Candidates) -> tuple[np.ndarray, float]:
-    """Soft: each loan costs shipping + weighted lateness and saves its request's penalty."""
-    return cands.var_cost - cands.penalty[cands.var_request()], cands.total_penalty
+    """Soft: each loan costs shipping + weighted lateness and saves its request's penalty;
+    re-planning, a loan that keeps a previous one saves the change penalty too, against the
+    change cost of keeping nothing in the offset."""
+    return cands.var_cost - cands.penalty[cands.var_request()], cands.offset
 
 
 def is_single_use(cands: Candidates) -> bool:

@@ -10,6 +10,10 @@ rounded to a plan (``rounding``). Large instances start from each request's chea
 on their first day and grow the LP by column generation until no candidate loan prices
 out; the bound is the Lagrangian bound of the pricing, which at convergence is the LP over
 every candidate loan on every day (``colgen``).
+
+Re-planning against ``previous`` (``replan``), the loans that can be kept are candidates in
+every path and cost the change penalty less, frozen ones are forced, and the copies are
+named so that a kept loan has its previous copy back.
 """
 
 from __future__ import annotations
@@ -22,16 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.core.envelope import Status
+from optimizer.core.envelope import Explanation, Status, proven_optimal
 from optimizer.core.runner import Outcome, SolveContext
 from optimizer.loans import explain
 from optimizer.loans.backends import Result, solve_cbc, solve_cp_sat, solve_highs
 from optimizer.loans.candidates import Candidates, build_candidates, loan_entry
 from optimizer.loans.colgen import solve_priced
 from optimizer.loans.formulation import Rows, build_rows, is_single_use, objective_coefficients
+from optimizer.loans.replan import Replan, plan_replan
 from optimizer.loans.rota import solve_rota
 from optimizer.loans.rounding import solve_lp_guided
-from optimizer.loans.schema import LoansInstance
+from optimizer.loans.schema import Copy, LoansInstance
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +78,14 @@ BUILD_SHARE = 0.45
 
 
 def solve_model(
-    instance: LoansInstance, context: SolveContext, *, method: str | None = None
+    instance: LoansInstance,
+    context: SolveContext,
+    *,
+    method: str | None = None,
+    replan: Replan | None = None,
 ) -> tuple[Candidates, Result]:
-    """Candidates and the chosen loans. ``method`` forces "assignment" or "general"."""
+    """Candidates and the chosen loans. ``method`` forces "assignment" or "general";
+    ``replan`` makes it a re-plan against the previous plan."""
     t0 = time.perf_counter()
     context = with_reserve(context, instance)
     deadline = context.started + BUILD_SHARE * context.options.time_limit_s
@@ -85,9 +95,10 @@ def solve_model(
             max_arcs=ARCS_PER_REQUEST,
             restrict_above=RESTRICT_ABOVE_ARCS,
             deadline=deadline,
+            replan=replan,
         )
     else:
-        cands = build_candidates(instance, deadline=deadline)
+        cands = build_candidates(instance, deadline=deadline, replan=replan)
     log.info(
         "%s: %d arcs (%d dominated, %d live), %d candidate loans in %.2fs, exact: %s",
         instance.name,
@@ -101,7 +112,7 @@ def solve_model(
     backend = context.options.solver
     if not len(cands):
         none = np.zeros(0, dtype=np.int64)
-        return cands, Result(Status.OPTIMAL, "presolve", none, cands.total_penalty, None, "empty")
+        return cands, Result(Status.OPTIMAL, "presolve", none, cands.offset, None, "empty")
     if not cands.exact and backend in ("auto", "highs", "rota"):
         return cands, solve_priced(cands, context)
     rows = build_rows(cands)
@@ -141,19 +152,24 @@ def payload_from_selection(cands: Candidates, selected: np.ndarray) -> dict[str,
     by_pool: dict[int, list[int]] = defaultdict(list)
     for v in selected.tolist():
         by_pool[cands.arcs[int(cands.var_arc[v])].pool].append(v)
+    # A chosen loan that keeps a previous one wants its previous copy back.
+    wanted: dict[int, Copy] = {}
+    if cands.keeps:
+        for keep, v in zip(cands.keeps, cands.keep_vars().tolist(), strict=True):
+            if v >= 0:
+                wanted[v] = keep.copy
     loans: list[dict[str, Any]] = []
     for p, chosen in by_pool.items():
         pool = cands.pools[p]
-        free_at = {c.id: instance.release_day(c) for c in pool.copies}
-        for v in sorted(chosen, key=lambda v: (int(cands.var_day[v]), v)):
+        spans = sorted(
+            (int(cands.var_day[v]), v, cands.arcs[int(cands.var_arc[v])].busy) for v in chosen
+        )
+        mine = {v: wanted[v] for v in chosen if v in wanted}
+        named = _name_copies(instance, pool.copies, spans, mine)
+        for day, v, _busy in spans:
             a = cands.arcs[int(cands.var_arc[v])]
-            day = int(cands.var_day[v])
-            copy = next((c for c in pool.copies if free_at[c.id] <= day), None)
-            if copy is None:  # the pool rows make this impossible; say so loudly if not
-                raise RuntimeError(f"no free copy of {pool.title} at {pool.library} on day {day}")
-            free_at[copy.id] = day + a.busy
             loans.append(
-                loan_entry(instance, a.request, copy, day, a.out_days, a.back_days, a.cost)
+                loan_entry(instance, a.request, named[v], day, a.out_days, a.back_days, a.cost)
             )
     loans.sort(key=lambda e: (e["ship"], e["lender"], e["request"]))
     filled = {e["request"] for e in loans}
@@ -161,20 +177,165 @@ def payload_from_selection(cands: Candidates, selected: np.ndarray) -> dict[str,
     return {"loans": loans, "unfilled": unfilled}
 
 
+def _name_copies(
+    instance: LoansInstance,
+    copies: list[Copy],
+    spans: list[tuple[int, int, int]],
+    wanted: dict[int, Copy],
+) -> dict[int, Copy]:
+    """A copy for each loan (ship day, var, busy days) of one pool, in ship-day order.
+
+    Each loan takes a copy already free on its day, which the pool rows guarantee exists
+    whatever was chosen before. Without ``wanted`` it is the first in list order. A loan of
+    ``wanted`` (keeping a previous loan) takes its previous copy when free; the others
+    avoid the copies wanted over their days, taking the one wanted again soonest after
+    them (so the copies free longest stay for long loans), and only when every free copy
+    is wanted give one up, the one wanted latest. The pool counts do not see copies, so
+    that can happen: the kept loan then takes another copy and counts as moved."""
+    free_at = {c.id: instance.release_day(c) for c in copies}
+    held: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for day, v, busy in spans:
+        if v in wanted:
+            held[wanted[v].id].append((day, day + busy, v))
+    given_up: set[int] = set()
+    never = np.iinfo(np.int64).max
+
+    def claims(c: Copy, v: int, day: int, end: int) -> list[tuple[int, int, int]]:
+        return [h for h in held[c.id] if h[2] != v and h[2] not in given_up and h[1] > day]
+
+    named: dict[int, Copy] = {}
+    for day, v, busy in spans:
+        end = day + busy
+        free = [c for c in copies if free_at[c.id] <= day]
+        if not free:  # the pool rows make this impossible; say so loudly if not
+            raise RuntimeError(f"no free copy of {copies[0].title} at {copies[0].library}")
+        mine = wanted.get(v)
+        if mine is not None and v not in given_up and free_at[mine.id] <= day:
+            copy = mine
+        else:
+            later = {c.id: claims(c, v, day, end) for c in free}
+            clean = [c for c in free if all(s >= end for s, _, _ in later[c.id])]
+            if clean:
+                copy = min(clean, key=lambda c: min((s for s, _, _ in later[c.id]), default=never))
+            else:
+                copy = max(free, key=lambda c: min(s for s, _, _ in later[c.id]))
+                given_up.update(u for s, _, u in later[copy.id] if s < end)
+        free_at[copy.id] = end
+        named[v] = copy
+    return named
+
+
+def _not_given_back(
+    cands: Candidates, selected: np.ndarray, payload: dict[str, Any]
+) -> set[tuple[str, str]]:
+    """The (library, title) pools where a chosen kept loan did not get its copy back."""
+    copy_of = {x["request"]: x["copy"] for x in payload["loans"]}
+    chosen = set(selected.tolist())
+    out: set[tuple[str, str]] = set()
+    for keep, v in zip(cands.keeps, cands.keep_vars().tolist(), strict=True):
+        rid = cands.instance.requests[keep.request].id
+        if v in chosen and copy_of.get(rid) != keep.copy.id:
+            out.add((keep.copy.library, keep.copy.title))
+    return out
+
+
+def _copy_by_copy(
+    instance: LoansInstance,
+    context: SolveContext,
+    replan: Replan,
+    cands: Candidates,
+    result: Result,
+    payload: dict[str, Any],
+) -> tuple[Candidates, Result, dict[str, Any]]:
+    """When the counts of a pool let the model keep more loans than its copies can (the
+    naming gave a kept loan another copy), solve again with the kept copies of those pools
+    counted one by one, each a pool of its own: exact there, and larger (so not done
+    first). Both models only relax the rules that copies impose, so the better bound of
+    the two holds; the plan kept is the better one, its objective as the verifier counts."""
+    pools = _not_given_back(cands, result.selected, payload)
+    if not pools or context.remaining() < 1.0 or instance.policies.keep_one_on_shelf:
+        return cands, result, payload
+    apart = {k.copy.id for k in cands.keeps if (k.copy.library, k.copy.title) in pools}
+    second = dataclasses.replace(replan, apart=replan.apart | apart)
+    cands2, result2 = solve_model(instance, context, replan=second)
+    log.info("%d pools counted copy by copy: %s", len(pools), result2.status)
+    if result2.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return cands, result, payload
+    payload2 = payload_from_selection(cands2, result2.selected)
+
+    def objective(c: Candidates, r: Result, p: dict[str, Any]) -> float:
+        cost, offset = objective_coefficients(c)
+        given_back = {x["request"]: x["copy"] for x in p["loans"]}
+        at = c.keep_vars().tolist()
+        lost = sum(
+            1
+            for keep, v in zip(c.keeps, at, strict=True)
+            if v in set(r.selected.tolist())
+            and given_back.get(instance.requests[keep.request].id) != keep.copy.id
+        )
+        return float(cost[r.selected].sum()) + offset + lost * replan.penalty
+
+    first, again = objective(cands, result, payload), objective(cands2, result2, payload2)
+    bounds = [b for b in (result.bound, result2.bound) if b is not None]
+    bound = max(bounds) if bounds else None
+    if again < first:
+        cands, result, payload, first = cands2, result2, payload2, again
+    result.bound = bound
+    closed = bound is not None and proven_optimal(first, bound, context.options.relative_gap)
+    result.status = Status.OPTIMAL if closed else Status.FEASIBLE
+    return cands, result, payload
+
+
+def frozen_lost(replan: Replan) -> list[Explanation]:
+    """Why there is no plan: frozen loans of the previous plan the instance cannot make."""
+    return [
+        Explanation(
+            subject=rid,
+            code="frozen_loan_impossible",
+            detail=f"the loan of {rid} has shipped (options.now) but cannot be kept: {why}",
+        )
+        for rid, why in replan.lost
+    ]
+
+
 def build_and_solve(instance: LoansInstance, context: SolveContext) -> Outcome:
+    replan = plan_replan(instance, context.options)
+    if replan is not None and replan.lost:
+        return Outcome(Status.INFEASIBLE, "presolve", explanations=frozen_lost(replan))
     if context.options.solver == "rota":
-        payload = solve_rota(instance)
+        payload = solve_rota(instance, replan.keeps if replan is not None else ())
         return _outcome(instance, Status.FEASIBLE, "rota", payload, None, None, context, "rota")
-    cands, result = solve_model(instance, context)
+    cands, result = solve_model(instance, context, replan=replan)
     if len(result.selected):
         cost, offset = objective_coefficients(cands)
         objective = float(cost[result.selected].sum()) + offset
         context.report(objective=objective, bound=result.bound, solutions=1, phase=result.method)
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        explanations = []
+        if result.status == Status.INFEASIBLE and cands.keeps:
+            # Leaving every request unfilled meets every other rule: the frozen loans clash.
+            frozen = [instance.requests[k.request].id for k in cands.keeps if k.frozen]
+            explanations.append(
+                Explanation(
+                    subject=instance.name or "loans",
+                    code="frozen_loans_conflict",
+                    detail=(
+                        "the loans that have shipped (options.now) cannot all be kept under "
+                        f"the new instance's rules: {', '.join(frozen)}"
+                    ),
+                    related=frozen,
+                )
+            )
         return Outcome(
-            result.status, result.solver, bound=result.bound, solver_version=result.version
+            result.status,
+            result.solver,
+            bound=result.bound,
+            solver_version=result.version,
+            explanations=explanations,
         )
     payload = payload_from_selection(cands, result.selected)
+    if replan is not None:
+        cands, result, payload = _copy_by_copy(instance, context, replan, cands, result, payload)
     return _outcome(
         instance,
         result.status,

@@ -9,7 +9,9 @@ from an arc's earliest to its last useful one, costs at least
     offset + sum_r y_r * b_r + sum_q min(0, min over the request's loans of rc(loan))
 
 with rc the loan's cost less its request's penalty less the duals of the rows it would sit
-in. That is a Lagrangian bound, valid for any ``y`` of the right signs (rows the model does
+in (and, re-planning, less the change penalty where the loan keeps a previous one; the
+offset then includes the change cost of keeping nothing, and the row that forces a frozen
+loan is relaxed with the others). That is a Lagrangian bound, valid for any ``y`` of the right signs (rows the model does
 not have yet count with ``y = 0``). Along an arc, the lateness only grows with the ship day
 and the shelf duals (never positive) only change when a dual-carrying day enters or leaves
 the loan's busy window, so the minimum is on the arc's earliest day or the day after a
@@ -63,6 +65,9 @@ class Duals:
     pair_day: np.ndarray
     """Days after a dual-carrying shelf day, per row of ``window`` (sorted)."""
     span: int
+    frozen_code: np.ndarray
+    """Frozen loans (arc × (horizon + 1) + day, sorted) and the duals of their rows."""
+    frozen_y: np.ndarray
 
 
 def read_duals(cands: Candidates, rows: Any, duals: np.ndarray) -> Duals:
@@ -83,6 +88,14 @@ def read_duals(cands: Candidates, rows: Any, duals: np.ndarray) -> Duals:
     request_rows = np.flatnonzero(is_request)
     y_request[[key[r] for r in request_rows]] = np.minimum(y[request_rows], 0.0)
     y[is_request] = 0.0
+    # A frozen loan's row (x = 1) is relaxed like the others: its dual enters the constant
+    # and the reduced cost of that one loan.
+    frozen = np.flatnonzero(kind == "frozen")
+    span_codes = cands.horizon + 1
+    frozen_var = np.array([int(rows.index[r][0]) for r in frozen], dtype=np.int64)
+    frozen_code = cands.var_arc[frozen_var] * span_codes + cands.var_day[frozen_var]
+    order = np.argsort(frozen_code)
+    frozen_code, frozen_y = frozen_code[order], y[frozen][order]
     const = float(np.sum(np.where(y < 0, y * np.where(np.isfinite(upper), upper, 0.0), 0.0)))
     const += float(np.sum(np.where(y > 0, y * np.where(np.isfinite(lower), lower, 0.0), 0.0)))
 
@@ -119,6 +132,8 @@ def read_duals(cands: Candidates, rows: Any, duals: np.ndarray) -> Duals:
         day_pairs // (span + 1),
         day_pairs % (span + 1),
         span,
+        frozen_code,
+        frozen_y,
     )
 
 
@@ -167,11 +182,17 @@ def reduced_costs(cands: Candidates, duals: Duals, arc: np.ndarray, day: np.ndar
     rc = (
         arcs.cost[arc]
         + cands.late_rate[q] * late
+        - cands.keep_bonus(arc, day)
         - cands.penalty[q]
         - duals.out[arcs.lender[arc]]
         - duals.imbalance[arcs.lender[arc]]
         + duals.imbalance[arcs.borrower[arc]]
     )
+    if len(duals.frozen_code):
+        code = arc * (cands.horizon + 1) + day
+        at = np.minimum(np.searchsorted(duals.frozen_code, code), len(duals.frozen_code) - 1)
+        hit = duals.frozen_code[at] == code
+        rc[hit] -= duals.frozen_y[at[hit]]
     row = duals.row_of_pool[arcs.pool[arc]]
     has = row >= 0
     end = np.minimum(day[has] + arcs.busy[arc[has]], duals.span)
@@ -195,8 +216,10 @@ def breakpoints(cands: Candidates, duals: Duals, k: np.ndarray) -> tuple[np.ndar
     extra = np.repeat(np.arange(len(k)), counts)
     extra_day = duals.pair_day[np.repeat(first_pair, counts) + segments(counts)]
     fits = (arcs.earliest[k[extra]] < extra_day) & (extra_day <= arcs.last_useful[k[extra]])
-    arc = np.concatenate([k, k[extra[fits]]])
-    day = np.concatenate([arcs.earliest[k], extra_day[fits]])
+    # A kept previous loan is cheaper on its previous day by the change penalty.
+    kept = np.isin(cands.keep_arc, k)
+    arc = np.concatenate([k, k[extra[fits]], cands.keep_arc[kept]])
+    day = np.concatenate([arcs.earliest[k], extra_day[fits], cands.keep_day[kept]])
     return arc, day
 
 
@@ -208,7 +231,7 @@ def price(cands: Candidates, rows: Any, duals: np.ndarray, *, per_request: int =
     q = cands.arcs.request[arc]
     best = np.zeros(len(instance.requests))  # min(0, min rc) per request
     np.minimum.at(best, q, rc)
-    bound = cands.total_penalty + y.const + float(best.sum())
+    bound = cands.offset + y.const + float(best.sum())
 
     # Columns to add: negative LP reduced cost, not already in the model.
     lp_rc = rc - y.request[q]
@@ -284,7 +307,7 @@ def completion(
     q = arcs.request[arc]
     least = np.zeros(len(cands.instance.requests))
     np.minimum.at(least, q, rc)
-    slack = incumbent - (cands.total_penalty + y.const + float(least.sum()))
+    slack = incumbent - (cands.offset + y.const + float(least.sum()))
     # The least rc of each arc over its days bounds every day of it from below.
     arc_least = np.full(len(arcs), np.inf)
     np.minimum.at(arc_least, arc, rc)

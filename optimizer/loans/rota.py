@@ -4,14 +4,20 @@ Requests are taken one at a time in list order. Each takes, among the copies it 
 borrow, the one that can ship first without breaking a rule, ranked by earliest arrival,
 then lowest shipping cost, then the lender with the fewest loans so far. Nothing is ever
 revised, and a request is filled whenever any copy can serve it, whatever it costs.
+
+Re-planning, the baseline knows only what has shipped: the frozen loans of the previous
+plan are placed first, as they were; the rest of the previous plan is ignored (its change
+cost is still counted on the shared path).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from optimizer.loans.candidates import loan_entry
+from optimizer.loans.replan import Keep
 from optimizer.loans.schema import Copy, LoansInstance
 
 
@@ -83,8 +89,9 @@ def earliest_ship(ledger: Ledger, c: Copy, first: int, last: int, busy: int) -> 
     return None
 
 
-def solve_rota(instance: LoansInstance) -> dict[str, Any]:
-    """Fill requests in list order with the best-ranked copy available to each.
+def solve_rota(instance: LoansInstance, keeps: Sequence[Keep] = ()) -> dict[str, Any]:
+    """Fill requests in list order with the best-ranked copy available to each, after the
+    frozen loans among ``keeps``.
 
     Copies of one title at one library share route, cost and lender, so they differ only in
     the day they can ship; each such pool is looked at once per request. A copy never lent
@@ -108,7 +115,20 @@ def solve_rota(instance: LoansInstance) -> dict[str, Any]:
     }
     loans = []
     unfilled = []
+    placed: set[int] = set()
+    for keep in keeps:
+        if not keep.frozen:
+            continue
+        r = instance.requests[keep.request]
+        leg, home = routes[(keep.copy.library, r.library)], routes[(r.library, keep.copy.library)]
+        ledger.place(keep.copy, r.library, keep.day, keep.day + leg.days + r.loan_days + home.days)
+        loans.append(
+            loan_entry(instance, keep.request, keep.copy, keep.day, leg.days, home.days, leg.cost)
+        )
+        placed.add(keep.request)
     for q, r in enumerate(instance.requests):
+        if q in placed:
+            continue
         best: tuple[Any, ...] | None = None
         open_day = instance.open_day(r)
         for place, title in enumerate(dict.fromkeys(r.titles)):

@@ -62,12 +62,16 @@ def greedy_completion(
 ) -> np.ndarray | None:
     """The ``fixed`` loans, then the loans of ``order`` in turn while they fit.
 
-    Needs every row to be a cap (no max_imbalance): then the fixed loans alone fit, and a
-    loan fits when each of its rows has room. None when that does not hold.
+    Needs every row to be a cap (no max_imbalance) or a frozen loan's row that the fixed
+    loans meet: then the fixed loans alone fit, and a loan fits when each of its rows has
+    room. None when that does not hold.
     """
     x = fixed.astype(float)
     load = matrix @ x
-    if np.any(np.isfinite(lower)) or np.any(load > upper + 1e-9):
+    # Only a frozen loan's row has a lower end above 0; the balance rows' is -max_imbalance.
+    if np.any(np.isfinite(lower) & (lower <= 0)) or np.any(load > upper + 1e-9):
+        return None
+    if np.any(load < lower - 1e-9):
         return None
     slack = upper - load
     columns = matrix.tocsc()
@@ -89,14 +93,15 @@ def cheapest_first(
 ) -> np.ndarray:
     """The plan of last resort when no solver finished in time: loans that beat their
     request's penalty, cheapest first, while they fit; with balance rows, no loans at all
-    (zero loans satisfy every row: all caps are non-negative and the balance band holds 0)."""
+    (zero loans satisfy every row: all caps are non-negative and the balance band holds 0).
+    Frozen previous loans come first."""
     cost, _ = objective_coefficients(cands)
     request = cands.var_request()
     order = np.argsort(cost, kind="stable")
     order = order[cost[order] < 0]
-    none = np.zeros(len(cands), dtype=bool)
-    x = greedy_completion(matrix, lower, upper, none, order, request)
-    return np.zeros(0, dtype=np.int64) if x is None else np.flatnonzero(x > 0.5)
+    forced = cands.forced()
+    x = greedy_completion(matrix, lower, upper, forced, order, request)
+    return np.flatnonzero(forced) if x is None else np.flatnonzero(x > 0.5)
 
 
 def lp_ranking(lp_x: np.ndarray, cost: np.ndarray) -> np.ndarray:

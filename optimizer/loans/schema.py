@@ -94,6 +94,32 @@ class Policies(Strict):
     max_imbalance: int | None = Field(None, ge=0)
 
 
+class PlannedLoan(Strict):
+    """A loan of a previous plan, as a solution lists it: request, copy, lender and ship day
+    say what it was; the dates and figures written out from them are accepted and ignored."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    request: Id
+    copy_: Id = Field(alias="copy")
+    lender: Id
+    ship: Day
+    title: str | None = None
+    arrive: str | None = None
+    due_back: str | None = None
+    home: str | None = None
+    late_days: int | None = None
+    cost: float | None = None
+    borrower: str | None = None
+
+
+class LoansPlan(Strict):
+    """The ``solution`` object of an earlier loans solution."""
+
+    loans: list[PlannedLoan] | None = None
+    unfilled: list[Id] | None = None
+
+
 class LoansInstance(InstanceBase):
     kind: Literal["loans"] = "loans"
     horizon: Horizon
@@ -103,6 +129,19 @@ class LoansInstance(InstanceBase):
     shipping: list[Route] = Field(default_factory=list)
     penalties: Penalties = Field(default_factory=Penalties)
     policies: Policies = Field(default_factory=Policies)
+    previous: LoansPlan | None = Field(
+        None,
+        description=(
+            "Re-planning: the solution object of an earlier plan. Each of its loans that is "
+            "not made again with the same copy on the same ship day costs "
+            "options.change_penalty."
+        ),
+    )
+
+    def previous_plan(self) -> dict[str, Any] | None:
+        if self.previous is None:
+            return None
+        return self.previous.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     @model_validator(mode="after")
     def _cross_field_checks(self) -> LoansInstance:
@@ -130,12 +169,57 @@ class LoansInstance(InstanceBase):
         check_directed_pairs(
             check, self.shipping, "shipping", libraries, "library", "duplicate_route"
         )
+        if self.previous is not None:
+            self._check_previous(check)
         check.raise_if_any()
         return self
 
+    def _check_previous(self, check: IssueCollector) -> None:
+        """Hard: ``previous`` is a loans plan, with a loan list that fills a request once."""
+        assert self.previous is not None
+        if self.previous.loans is None:
+            check.add(
+                "wrong_plan",
+                "previous",
+                "previous must be the solution object of a loans solution, with loans",
+            )
+            return
+        first: dict[str, int] = {}
+        for k, loan in enumerate(self.previous.loans):
+            if loan.request in first:
+                check.add(
+                    "duplicate_id",
+                    f"previous.loans[{k}].request",
+                    f"request {loan.request!r} has a loan in previous.loans[{first[loan.request]}] "
+                    "already",
+                )
+            first.setdefault(loan.request, k)
+
     def warnings(self) -> list[Issue]:
-        """No requests; requests already late and copies never available in the horizon."""
+        """No requests; requests already late and copies never available in the horizon;
+        a previous plan naming requests, copies or libraries no longer here (those loans
+        are dropped)."""
         check = IssueCollector()
+        if self.previous is not None:
+            known = {
+                "request": {r.id for r in self.requests},
+                "copy": {c.id for c in self.copies},
+                "lender": {x.id for x in self.libraries},
+            }
+            what = {"request": "request", "copy": "copy", "lender": "library"}
+            for k, loan in enumerate(self.previous.loans or []):
+                for field, value in (
+                    ("request", loan.request),
+                    ("copy", loan.copy_),
+                    ("lender", loan.lender),
+                ):
+                    if value not in known[field]:
+                        check.warn(
+                            "previous_unknown_id",
+                            f"previous.loans[{k}].{field}",
+                            f"{what[field]} {value!r} of the previous plan is not in the "
+                            f"instance: the loan of {loan.request!r} is dropped",
+                        )
         if not self.requests:
             check.warn("no_requests", "requests", "requests is empty: there is nothing to lend")
         h = self.horizon

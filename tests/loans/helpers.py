@@ -184,10 +184,23 @@ def assignment_objective(doc: dict[str, Any]) -> float:
     return total
 
 
-def brute_force_objective(doc: dict[str, Any]) -> float:
+def brute_force_objective(
+    doc: dict[str, Any], *, change_penalty: float = 0.0, now: date | None = None
+) -> float:
     """Exact optimum of a tiny instance: every (copy, ship day) choice per request, judged
-    by the verifier."""
+    by the verifier. With ``previous`` in ``doc``, each previous loan not made again with
+    the same lender, copy and ship day adds ``change_penalty``, and those shipped by ``now``
+    must be made again (inf when no plan can)."""
     instance = LoansInstance.model_validate(doc)
+    before = {
+        x["request"]: (x["lender"], x["copy"], x["ship"])
+        for x in (doc.get("previous") or {}).get("loans", [])
+    }
+    frozen = {
+        rid
+        for rid, (_, _, ship) in before.items()
+        if now is not None and date.fromisoformat(ship) <= now
+    }
     start = date.fromisoformat(doc["horizon"]["start"])
     last = (date.fromisoformat(doc["horizon"]["end"]) - start).days
     routes = _routes(doc)
@@ -233,9 +246,13 @@ def brute_force_objective(doc: dict[str, Any]) -> float:
             "loans": loans,
             "unfilled": [r["id"] for r in doc["requests"] if r["id"] not in filled],
         }
+        after = {x["request"]: (x["lender"], x["copy"], x["ship"]) for x in loans}
+        if any(after.get(rid) != before[rid] for rid in frozen):
+            continue
         check = verify(instance, plan)
         if check.valid and check.objective is not None:
-            best = min(best, check.objective)
+            changed = sum(1 for rid, value in before.items() if after.get(rid) != value)
+            best = min(best, check.objective + change_penalty * changed)
     return best
 
 
