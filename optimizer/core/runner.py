@@ -231,7 +231,10 @@ def _price_changes(
     assert kind.items is not None
     changes = diff_plans(kind.items(previous), kind.items(plan))
     if kind.frozen is not None:
-        frozen = kind.frozen(instance, previous)
+        # The hook reads options.now from the instance: give it the options this solve used,
+        # overrides included, not only the document's.
+        solved = instance.model_copy(update={"options": options})
+        frozen = kind.frozen(solved, previous)
         changed = [m.item for m in changes.moved_items] + [d.item for d in changes.dropped_items]
         for item in sorted(frozen.intersection(changed)):
             verification.violations.append(f"{item} is frozen (options.now) but was changed")

@@ -576,3 +576,21 @@ def test_kept_loans_that_the_pool_counts_allow_but_the_copies_do_not() -> None:
         assert solution.status == Status.OPTIMAL, solver
         assert solution.objective == pytest.approx(expected), solver
         assert solution.changes.kept == 2, solver
+
+
+@pytest.mark.slow
+def test_verification_freezes_by_the_now_the_solve_used() -> None:
+    """Regression: the shared path read `now` from the document, not from the options the
+    solve used, so a document `now` at the horizon's end, overridden by an earlier one,
+    froze every loan in verification while the model froze only the shipped ones: a false
+    `error`."""
+    folder = Path(__file__).resolve().parents[2] / "instances" / "loans" / "replan"
+    doc = json.loads((folder / "western-consortium-copy-missing.json").read_text())
+    doc["options"]["now"] = "2027-01-30T18:00:00+08:00"
+    published = json.loads((folder / "western-consortium-planned.solution.json").read_text())
+    solution = solve_document(
+        doc, previous=published, overrides={"now": "2026-12-10T09:00:00+08:00", "threads": 1}
+    )
+    assert solution.status in (Status.OPTIMAL, Status.FEASIBLE), solution.verification
+    assert solution.verification.valid
+    assert solution.changes is not None and solution.changes.changed > 0
