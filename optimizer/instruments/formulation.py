@@ -221,12 +221,13 @@ class ScheduleModel:
                 pin = m.new_bool_var(f"pin[{name}]")
                 self.assumptions[pin.index] = ("pin", step.request, step.index)
                 self.assumption_literals[pin.index] = pin
+                # A pin binds only a served request (contract 6.2 rule 7).
                 hit = [o.literal for o in sv.options if o.instrument == pin_i]
                 if hit:
-                    m.add(start == pin_s).only_enforce_if(pin)
-                    m.add_implication(pin, hit[0])
+                    m.add(start == pin_s).only_enforce_if([pin, served])
+                    m.add_bool_or([~pin, ~served, hit[0]])
                 else:
-                    m.add_bool_or([~pin])
+                    m.add_bool_or([~pin, ~served])
         if step.operator_required:
             self._operators(sv, served, name)
         return sv

@@ -1,6 +1,7 @@
 """First-come-first-served: how booking systems allocate today, and the CP-SAT warm start.
 
-Pinned steps are reserved first (they are facts, not requests). Then requests are taken in
+Pinned steps are reserved first, where their slot is free (a pin says where a step runs if
+its request is served; a request whose pinned slot cannot be had is left out). Then requests are taken in
 list order (mandatory ones in a first pass, so the baseline does not lose them to earlier
 optional requests), and each step goes to the earliest feasible slot over its eligible
 instruments: inside a free segment, clear of other bookings plus changeover, with a
@@ -132,10 +133,23 @@ class Board:
         del self.placed[(p.request, p.step)]
 
     def reserve_pin(self, step: StepData) -> bool:
-        """Book a pinned step where it is pinned, with the first free qualified operator."""
+        """Book a pinned step where it is pinned, with the first free qualified operator.
+
+        False, with nothing booked, when the pinned slot is not free time of the instrument,
+        is taken, is beyond the quota, or has no operator: the request then goes unserved
+        (or, if it must be served, is a failure).
+        """
         assert step.pin is not None
         i, s = step.pin
         d = step.duration
+        tl = self.timeline
+        if next_fit(tl.free[i], self.free_starts[i], s, d) != s:
+            return False
+        left = self.quota_left(step.request, i)
+        if left is not None and left < d:
+            return False
+        if self.instruments[i].push(s, d, step.request, tl.changeover[i]) is not None:
+            return False
         operator = None
         if step.operator_required:
             for o in self.ops_for[i]:
@@ -144,9 +158,8 @@ class Board:
                     break
             else:
                 return False
-        clash = self.instruments[i].push(s, d, step.request, self.timeline.changeover[i])
         self.book(Placed(step.request, step.index, i, operator, s, s + d))
-        return clash is None
+        return True
 
     def place_request(self, r: int) -> bool:
         """Book every unpinned step of request r at its earliest slot, or none of them."""

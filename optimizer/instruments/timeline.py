@@ -120,7 +120,7 @@ class RequestData:
     release: int
     deadline: int
     due: int | None
-    must: bool  # mandatory, pinned, or the objective serves everyone
+    must: bool  # mandatory, or the objective serves everyone (a pin binds only if served)
     steps: list[StepData] = field(default_factory=list)
 
 
@@ -201,7 +201,7 @@ def build_timeline(instance: InstrumentsInstance) -> Timeline:
             release=release,
             deadline=deadline,
             due=due,
-            must=req.mandatory or bool(req.pinned) or instance.all_mandatory,
+            must=req.mandatory or instance.all_mandatory,
         )
         for s, step in enumerate(req.steps):
             data.steps.append(
