@@ -138,10 +138,9 @@ def test_a_stop_request_ends_a_large_week_solve_inside_a_neighbourhood(monkeypat
     which only took effect once the neighbourhood ended. Here the one neighbourhood is the
     whole week, with an hour to search it: only the stop request can end it in time, and
     the answer is then the best schedule so far, verified."""
-    from optimizer.instruments.generate import week_document
-
     from optimizer.core.envelope import Status
     from optimizer.instruments import lns
+    from optimizer.instruments.generate import week_document
 
     monkeypatch.setattr(model, "LARGE_INTERVALS", 0)  # the large-week path
     monkeypatch.setattr(model, "MIP_BOUND_SECONDS", 0.0)  # no HiGHS bound first
