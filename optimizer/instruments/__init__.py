@@ -4,6 +4,7 @@ from optimizer.core.runner import Kind
 from optimizer.instruments.model import SOLVERS, build_and_solve
 from optimizer.instruments.plan import items
 from optimizer.instruments.render import render
+from optimizer.instruments.replan import change_reasons, frozen
 from optimizer.instruments.schema import InstrumentsInstance
 from optimizer.instruments.verify import verify
 
@@ -21,6 +22,8 @@ KIND: Kind[InstrumentsInstance] = Kind(
     verify=verify,
     maximize=_maximize,
     items=items,
+    frozen=frozen,
+    change_reasons=change_reasons,
     render=render,
 )
 solve = KIND.solve

@@ -203,7 +203,7 @@ def static_conflicts(tl: Timeline) -> list[Explanation]:
         reason = never_fits(tl, r)
         if reason is not None:
             code, detail = reason
-            why = "mandatory"
+            why = "frozen (a booking started before options.now)" if req.frozen else "mandatory"
             out.append(
                 Explanation(
                     subject=req.id,

@@ -122,6 +122,10 @@ class RequestData:
     due: int | None
     must: bool  # mandatory, or the objective serves everyone (a pin binds only if served)
     steps: list[StepData] = field(default_factory=list)
+    # Re-planning: this request's bookings in the previous plan, (step, instrument, start),
+    # and whether one of them is frozen (started before options.now).
+    previous: tuple[tuple[int, int, int], ...] = ()
+    frozen: bool = False
 
 
 @dataclass
