@@ -13,6 +13,7 @@ are released. There is no backtracking: that is the point of the baseline.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from dataclasses import dataclass, field
 
 from optimizer.instruments.timeline import Placed, StepData, Timeline, next_fit
@@ -161,6 +162,40 @@ class Board:
         self.book(Placed(step.request, step.index, i, operator, s, s + d))
         return True
 
+    def keep_request(self, r: int, slots: list[Placed]) -> bool:
+        """Book request r exactly where ``slots`` (one per step) had it, or none of it."""
+        tl = self.timeline
+        req = tl.requests[r]
+        booked: list[Placed] = []
+        prev: Placed | None = None
+        ok = len(slots) == len(req.steps)
+        for step, slot in zip(req.steps, sorted(slots, key=lambda q: q.step), strict=False):
+            if not ok:
+                break
+            ready = (
+                req.release
+                if prev is None
+                else prev.end + tl.travel_between(prev.instrument, slot.instrument)
+            )
+            pinned = self.placed.get((r, step.index))
+            if step.pin is not None:  # reserved already, where it is pinned
+                ok = pinned is not None and pinned.start >= ready and pinned.end <= req.deadline
+                prev = pinned
+                continue
+            ok = (
+                slot.instrument in step.instruments
+                and slot.start >= ready
+                and slot.end <= req.deadline
+                and self.reserve_pin(dataclasses.replace(step, pin=(slot.instrument, slot.start)))
+            )
+            if ok:
+                prev = self.placed[(r, step.index)]
+                booked.append(prev)
+        if not ok:
+            for p in booked:
+                self.unbook(p)
+        return ok
+
     def place_request(self, r: int) -> bool:
         """Book every unpinned step of request r at its earliest slot, or none of them."""
         tl = self.timeline
@@ -216,8 +251,14 @@ class GreedyResult:
     bad_pins: list[tuple[int, int]]
 
 
-def greedy(tl: Timeline, order: list[int] | None = None) -> GreedyResult:
-    """First-come-first-served over ``order`` (default: list order, mandatory first)."""
+def greedy(
+    tl: Timeline, order: list[int] | None = None, keep: list[Placed] | None = None
+) -> GreedyResult:
+    """First-come-first-served over ``order`` (default: list order, mandatory first).
+
+    ``keep`` (re-planning: the previous plan's bookings) are booked first where each whole
+    request still fits exactly as it was, in ``order``; the rest then come first-served.
+    """
     board = Board(tl)
     bad_pins = []
     for req in tl.requests:
@@ -228,9 +269,17 @@ def greedy(tl: Timeline, order: list[int] | None = None) -> GreedyResult:
         n = len(tl.requests)
         order = [r for r in range(n) if tl.requests[r].must]
         order += [r for r in range(n) if not tl.requests[r].must]
+    kept: set[int] = set()
+    if keep:
+        by_request: dict[int, list[Placed]] = {}
+        for p in keep:
+            by_request.setdefault(p.request, []).append(p)
+        for r in order:
+            if r in by_request and board.keep_request(r, by_request[r]):
+                kept.add(r)
     served, failed = [], []
     for r in order:
-        if board.place_request(r):
+        if r in kept or board.place_request(r):
             served.append(r)
         else:
             if tl.requests[r].must:
