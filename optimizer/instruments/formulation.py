@@ -238,6 +238,9 @@ class ScheduleModel:
                     m.add_bool_or([~pin, ~served])
         if step.operator_required:
             self._operators(sv, served, name)
+            if step.pin_operator is not None and step.pin_operator in sv.operators:
+                # Hard: a frozen session keeps its operator (re-planning).
+                m.add_implication(served, sv.operators[step.pin_operator])
         return sv
 
     def _operators(self, sv: StepVars, served: Any, name: str) -> None:

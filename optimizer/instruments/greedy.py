@@ -133,12 +133,12 @@ class Board:
         self.quota_used[key] -= p.end - p.start
         del self.placed[(p.request, p.step)]
 
-    def reserve_pin(self, step: StepData) -> bool:
+    def reserve_pin(self, step: StepData, operator: int | None = None) -> bool:
         """Book a pinned step where it is pinned, with the first free qualified operator.
 
         False, with nothing booked, when the pinned slot is not free time of the instrument,
         is taken, is beyond the quota, or has no operator: the request then goes unserved
-        (or, if it must be served, is a failure).
+        (or, if it must be served, is a failure). ``operator`` is tried first.
         """
         assert step.pin is not None
         i, s = step.pin
@@ -151,15 +151,16 @@ class Board:
             return False
         if self.instruments[i].push(s, d, step.request, tl.changeover[i]) is not None:
             return False
-        operator = None
+        staff = None
         if step.operator_required:
-            for o in self.ops_for[i]:
+            first = [operator] if operator in self.ops_for[i] else []
+            for o in first + self.ops_for[i]:
                 if self.operator_earliest(o, s, d, step.request) == s:
-                    operator = o
+                    staff = o
                     break
             else:
                 return False
-        self.book(Placed(step.request, step.index, i, operator, s, s + d))
+        self.book(Placed(step.request, step.index, i, staff, s, s + d))
         return True
 
     def keep_request(self, r: int, slots: list[Placed]) -> bool:
@@ -186,7 +187,9 @@ class Board:
                 slot.instrument in step.instruments
                 and slot.start >= ready
                 and slot.end <= req.deadline
-                and self.reserve_pin(dataclasses.replace(step, pin=(slot.instrument, slot.start)))
+                and self.reserve_pin(
+                    dataclasses.replace(step, pin=(slot.instrument, slot.start)), slot.operator
+                )
             )
             if ok:
                 prev = self.placed[(r, step.index)]
@@ -263,7 +266,7 @@ def greedy(
     bad_pins = []
     for req in tl.requests:
         for step in req.steps:
-            if step.pin is not None and not board.reserve_pin(step):
+            if step.pin is not None and not board.reserve_pin(step, step.pin_operator):
                 bad_pins.append((step.request, step.index))
     if order is None:
         n = len(tl.requests)

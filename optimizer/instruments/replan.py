@@ -92,7 +92,11 @@ def prepare(tl: Timeline, options: Options) -> tuple[Replan | None, list[Explana
             continue
         tl.requests[r].frozen = True
         tl.requests[r].must = True
-        tl.requests[r].steps[b.step] = dataclasses.replace(step, pin=(i, s))
+        # A session under way keeps its operator while that operator can still staff it.
+        staff = None
+        if op is not None and i in tl.qualified[op]:
+            staff = op if any(a <= s and slot.end <= z for a, z in tl.operator_free[op]) else None
+        tl.requests[r].steps[b.step] = dataclasses.replace(step, pin=(i, s), pin_operator=staff)
     for r, req in enumerate(tl.requests):
         req.previous = tuple(
             sorted((q.step, q.instrument, q.start) for q in slots if q.request == r)

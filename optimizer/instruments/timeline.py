@@ -110,6 +110,7 @@ class StepData:
     operator_required: bool
     name: str
     pin: tuple[int, int] | None = None  # (instrument, start minute)
+    pin_operator: int | None = None  # a frozen session's operator (re-planning)
 
 
 @dataclass

@@ -242,6 +242,33 @@ def test_frozen_bookings_stay_where_they_are():
     assert [m.item for m in moved.changes.moved_items] == ["r1#0"]
 
 
+@pytest.mark.parametrize("solver", ["auto", "cp-sat", "greedy"])
+def test_a_frozen_session_keeps_its_operator_while_that_operator_can_staff_it(solver):
+    doc = base_document(
+        requests=[request("r1", step(["em-1"], 120, operator_required=True))],
+        operators=[
+            {"id": "op-1", "instruments": ["em-1"]},
+            {"id": "op-2", "instruments": ["em-1"]},
+        ],
+        options={"now": at(90)},
+        previous={
+            "bookings": [
+                {"request": "r1", "step": 0, "instrument": "em-1", "start": at(60),
+                 "operator": "op-2"},
+            ],
+        },
+    )  # fmt: skip
+    result = solve(doc, solver=solver)
+    assert result.verification.valid, result.verification.violations
+    assert [b["operator"] for b in result.solution["bookings"]] == ["op-2"]
+    # op-2 went home at 10:00: the session is still a fact, and op-1 staffs it.
+    doc["operators"][1]["availability"] = [{"start": at(0), "end": at(120)}]
+    result = solve(doc, solver=solver)
+    assert result.verification.valid, result.verification.violations
+    assert [b["operator"] for b in result.solution["bookings"]] == ["op-1"]
+    assert result.changes is not None and result.changes.kept_items == ["r1#0"]
+
+
 def test_a_frozen_booking_the_new_instance_rules_out_is_infeasible_and_named():
     doc = frozen_document()
     doc["instruments"][0]["maintenance"] = [{"start": at(100), "end": at(400)}]
