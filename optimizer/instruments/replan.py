@@ -18,7 +18,13 @@ from typing import Any
 from optimizer.core.envelope import Explanation, Options
 from optimizer.core.plans import PlanDiff
 from optimizer.instruments.plan import booking_key
-from optimizer.instruments.schema import InstrumentsInstance, minutes, stamp
+from optimizer.instruments.schema import (
+    Instrument,
+    InstrumentsInstance,
+    Request,
+    minutes,
+    stamp,
+)
 from optimizer.instruments.timeline import Placed, Timeline
 
 
@@ -69,7 +75,12 @@ def prepare(tl: Timeline, options: Options) -> tuple[Replan | None, list[Explana
         frozen = now is not None and s < now
         if r is None or i is None or b.step >= len(tl.requests[r].steps):
             if frozen:
-                problems.append(_gone(b.request, b.step, b.instrument, b.start, r is None))
+                gone = (
+                    f"request {b.request}" if r is None
+                    else f"instrument {b.instrument}" if i is None
+                    else f"step {b.step} of {b.request}"
+                )  # fmt: skip
+                problems.append(_gone(b.request, b.step, b.instrument, b.start, gone))
             continue
         step = tl.requests[r].steps[b.step]
         op = None if b.operator is None else operator_index.get(b.operator)
@@ -97,18 +108,16 @@ def prepare(tl: Timeline, options: Options) -> tuple[Replan | None, list[Explana
         if op is not None and i in tl.qualified[op]:
             staff = op if any(a <= s and slot.end <= z for a, z in tl.operator_free[op]) else None
         tl.requests[r].steps[b.step] = dataclasses.replace(step, pin=(i, s), pin_operator=staff)
-    for r, req in enumerate(tl.requests):
-        req.previous = tuple(
-            sorted((q.step, q.instrument, q.start) for q in slots if q.request == r)
-        )
+    by_request: dict[int, list[tuple[int, int, int]]] = {}
+    for q in slots:
+        by_request.setdefault(q.request, []).append((q.step, q.instrument, q.start))
+    for r, booked in by_request.items():
+        tl.requests[r].previous = tuple(sorted(booked))
     replan = Replan(options.change_penalty, len(instance.previous.bookings), slots)
     return replan, problems
 
 
-def _gone(
-    request: str, step: int, instrument: str, start: datetime, no_request: bool
-) -> Explanation:
-    what = f"request {request!r}" if no_request else f"step {step} of {request} or {instrument!r}"
+def _gone(request: str, step: int, instrument: str, start: datetime, what: str) -> Explanation:
     return Explanation(
         subject=request,
         code="frozen_conflict",
@@ -142,9 +151,11 @@ def change_reasons(instance: InstrumentsInstance, changes: PlanDiff) -> dict[str
     operator_of = {
         booking_key(b.request, b.step): b.operator for b in instance.previous.bookings or []
     }
+    requests = {r.id: r for r in instance.requests}
+    instruments = {i.id: i for i in instance.instruments}
     reasons: dict[str, str] = {}
     for item, before in given_up:
-        reason = _forced(instance, item, before, operator_of.get(item))
+        reason = _forced(instance, requests, instruments, item, before, operator_of.get(item))
         if reason is not None:
             reasons[item] = reason
     return reasons
@@ -155,13 +166,16 @@ def _when(value: datetime, tz: Any) -> str:
 
 
 def _forced(
-    instance: InstrumentsInstance, item: str, before: dict[str, Any], operator: str | None
+    instance: InstrumentsInstance,
+    requests: dict[str, Request],
+    instruments: dict[str, Instrument],
+    item: str,
+    before: dict[str, Any],
+    operator: str | None,
 ) -> str | None:
     """What in ``instance`` rules out the booking ``item`` where it was, if anything."""
     tz = instance.horizon.start.tzinfo
     request_id, _, step_text = item.rpartition("#")
-    requests = {r.id: r for r in instance.requests}
-    instruments = {i.id: i for i in instance.instruments}
     req = requests.get(request_id)
     if req is None:
         return f"request {request_id} is no longer in the instance"
