@@ -5,6 +5,7 @@ from optimizer.instruments.exports import calendar, table
 from optimizer.instruments.model import SOLVERS, build_and_solve
 from optimizer.instruments.plan import items
 from optimizer.instruments.render import render
+from optimizer.instruments.replan import change_reasons, frozen
 from optimizer.instruments.schema import InstrumentsInstance
 from optimizer.instruments.verify import verify
 
@@ -22,6 +23,8 @@ KIND: Kind[InstrumentsInstance] = Kind(
     verify=verify,
     maximize=_maximize,
     items=items,
+    frozen=frozen,
+    change_reasons=change_reasons,
     render=render,
     table=table,
     calendar=calendar,

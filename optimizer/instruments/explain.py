@@ -12,8 +12,8 @@ from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import SolveContext
 from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.greedy import Board
-from optimizer.instruments.schema import stamp
-from optimizer.instruments.timeline import Placed, Timeline, start_ranges
+from optimizer.instruments.schema import minutes, stamp
+from optimizer.instruments.timeline import Placed, StepData, Timeline, start_ranges
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,10 @@ def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
         lo, hi = req.release + before, req.deadline - after
         before += step.duration
         what = f"step {step.index} ({step.name}, {step.duration} min)"
+        if step.pin is not None:
+            conflict = pin_conflict(tl, step, lo, hi)
+            if conflict is not None:
+                return conflict
         quota_ok = [
             i
             for i in step.instruments
@@ -123,14 +127,6 @@ def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
                     f"{what}: no qualified operator is available for {step.duration} min "
                     f"while {', '.join(ids[i] for i in windows)} is free",
                 )
-        if step.pin is not None:
-            i, s = step.pin
-            if not any(a <= s <= b for a, b in start_ranges(tl.free[i], step.duration, lo, hi)):
-                return (
-                    "pin_unavailable",
-                    f"{what} is pinned on {ids[i]} at {_when(tl, s)}, outside its free time, "
-                    "or too early or late for the request's release, deadline and other steps",
-                )
     by_type: dict[str, int] = defaultdict(int)
     for step in req.steps:
         types = {tl.instrument_type[i] for i in step.instruments}
@@ -152,6 +148,46 @@ def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
     )
 
 
+def pin_conflict(tl: Timeline, step: StepData, lo: int, hi: int) -> tuple[str, str] | None:
+    """(code, detail) naming what rules out a pinned step's slot on its own, else None:
+    maintenance, availability, the request's window, the horizon, the quota, operators."""
+    assert step.pin is not None
+    i, s = step.pin
+    d = step.duration
+    req = tl.requests[step.request]
+    inst = tl.instance.instruments[i]
+    iid = tl.instrument_ids[i]
+    what = f"step {step.index} ({step.name}, {d} min) is pinned on {iid} at {_when(tl, s)}"
+    for w in inst.maintenance:
+        a, b = minutes(tl.instance, w.start), minutes(tl.instance, w.end)
+        if s < b and a < s + d:
+            return (
+                "pin_in_maintenance",
+                f"{what}, during maintenance of {iid} from {_when(tl, a)} to {_when(tl, b)}",
+            )
+    if s < 0 or s + d > tl.horizon:
+        return ("pin_outside_horizon", f"{what}, outside the horizon")
+    if not any(a <= s and s + d <= b for a, b in tl.free[i]):
+        return ("pin_unavailable", f"{what}, outside the availability of {iid}")
+    if s < lo or s + d > hi:
+        return (
+            "pin_outside_window",
+            f"{what}, but its release, deadline and other steps leave it only "
+            f"{_when(tl, lo)} to {_when(tl, hi)}",
+        )
+    quota = tl.quotas.get((req.institution, tl.instrument_type[i]))
+    if quota is not None and quota < d:
+        return (
+            "quota_too_small",
+            f"{what}, beyond the quota of {req.institution} on {tl.instrument_type[i]}",
+        )
+    if step.operator_required and not any(
+        any(a <= s and s + d <= b for a, b in tl.operator_free[o]) for o in tl.operators_for(i)
+    ):
+        return ("pin_no_operator", f"{what}, when no qualified operator is on shift")
+    return None
+
+
 def _overlap_ranges(tl: Timeline, i: int, o: int, d: int, lo: int, hi: int) -> bool:
     a = start_ranges(tl.free[i], d, lo, hi)
     b = start_ranges(tl.operator_free[o], d, lo, hi)
@@ -167,7 +203,7 @@ def static_conflicts(tl: Timeline) -> list[Explanation]:
         reason = never_fits(tl, r)
         if reason is not None:
             code, detail = reason
-            why = "pinned" if any(s.pin for s in req.steps) else "mandatory"
+            why = "frozen (a booking started before options.now)" if req.frozen else "mandatory"
             out.append(
                 Explanation(
                     subject=req.id,

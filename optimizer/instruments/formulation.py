@@ -23,6 +23,7 @@ from typing import Any
 from optimizer.core.runner import OutOfTime
 from optimizer.core.scaling import IntegerScale, integer_scale
 from optimizer.instruments import capacity, symmetry
+from optimizer.instruments.replan import Replan
 from optimizer.instruments.timeline import (
     Placed,
     StepData,
@@ -75,11 +76,13 @@ class ScheduleModel:
         energy: bool = True,
         relaxation: capacity.Relaxation | None = None,
         lp: capacity.LpSolution | None = None,
+        replan: Replan | None = None,
     ) -> None:
         """``relaxation`` and ``lp``, when given, are :mod:`capacity`'s rows over these
         requests' options with pins exact (as ``capacity.all_options`` makes them), and
         their LP: computed once by the caller rather than again here. With a relaxation
-        and no LP, the caller's LP found nothing in the time it had, and none is tried."""
+        and no LP, the caller's LP found nothing in the time it had, and none is tried.
+        ``replan``: the previous plan, whose bookings kept are worth its penalty each."""
         from ortools.sat.python import cp_model
 
         self.cp_model = cp_model
@@ -103,11 +106,16 @@ class ScheduleModel:
         self._lp_tried = relaxation is not None
         self._starts_cache: dict[tuple[int, int, int, int, bool], list[tuple[int, int]]] = {}
         self.lp_value: float | None = None
+        self.replan = replan
+        self.keep: list[tuple[Placed, Any]] = []
+        self.objective_scale = 1
         for r in range(len(tl.requests)):
             if out_of_time is not None and r % 50 == 0 and out_of_time():
                 raise OutOfTime(f"built the model of {r} of {len(tl.requests)} requests")
             self._request(r)
         self.identical = symmetry.identical_requests(tl)
+        if replan is not None:
+            self._keep_literals(replan)
         self._no_overlap()
         self._quotas()
         self._order_identical()
@@ -221,14 +229,18 @@ class ScheduleModel:
                 pin = m.new_bool_var(f"pin[{name}]")
                 self.assumptions[pin.index] = ("pin", step.request, step.index)
                 self.assumption_literals[pin.index] = pin
+                # A pin binds only a served request (contract 6.2 rule 7).
                 hit = [o.literal for o in sv.options if o.instrument == pin_i]
                 if hit:
-                    m.add(start == pin_s).only_enforce_if(pin)
-                    m.add_implication(pin, hit[0])
+                    m.add(start == pin_s).only_enforce_if([pin, served])
+                    m.add_bool_or([~pin, ~served, hit[0]])
                 else:
-                    m.add_bool_or([~pin])
+                    m.add_bool_or([~pin, ~served])
         if step.operator_required:
             self._operators(sv, served, name)
+            if step.pin_operator is not None and step.pin_operator in sv.operators:
+                # Hard: a frozen session keeps its operator (re-planning).
+                m.add_implication(served, sv.operators[step.pin_operator])
         return sv
 
     def _operators(self, sv: StepVars, served: Any, name: str) -> None:
@@ -285,6 +297,21 @@ class ScheduleModel:
                     m.add(b.start >= a.start + d + t).only_enforce_if(
                         [at_site(a, sites_a, x), at_site(b, sites_b, y)]
                     )
+
+    def _keep_literals(self, replan: Replan) -> None:
+        """Soft: a literal per previous booking that can still be kept, true only when its
+        step runs on that instrument at that start."""
+        m = self.model
+        for slot in replan.slots:
+            sv = self.steps[slot.request][slot.step]
+            option = next((o for o in sv.options if o.instrument == slot.instrument), None)
+            if option is None or not any(a <= slot.start <= b for a, b in option.starts):
+                continue
+            name = f"{self.tl.requests[slot.request].id}][s{slot.step}"
+            lit = m.new_bool_var(f"keep[{name}][{self.tl.instrument_ids[slot.instrument]}]")
+            m.add_implication(lit, option.literal)
+            m.add(sv.start == slot.start).only_enforce_if(lit)
+            self.keep.append((slot, lit))
 
     # ------------------------------------------------------------ resources
 
@@ -422,6 +449,25 @@ class ScheduleModel:
         minutes = tl.horizon if objective == "min_weighted_tardiness" else 1
         scaling, self.rounding = weight_scaling(weights, minutes)
         self.scale = scaling.scale
+        # Re-planning: each kept booking is worth the penalty, on the weights' integer scale
+        # (a makespan's minutes are its unit weight).
+        bonus: Any = 0
+        self.penalty_rounding = 0.0
+        if self.replan is not None:
+            penalty = self.replan.penalty
+            units = weights if objective != "min_makespan" else [1.0]
+            joint = integer_scale([*units, penalty], multiplier=max(minutes, len(self.keep)))
+            self.scale = joint.scale
+            self.rounding = joint.rounding_error(weights) * (
+                1 if objective != "min_makespan" else 0
+            )
+            (scaled_penalty,) = joint.scaled([penalty]).tolist()
+            self.penalty_rounding = len(self.keep) * abs(penalty - scaled_penalty / self.scale)
+            bonus = sum(scaled_penalty * lit for _, lit in self.keep)
+            scaling = joint
+        self.objective_scale = (
+            1 if objective == "min_makespan" and self.replan is None else self.scale
+        )
         scaled: list[int] = scaling.scaled(weights).tolist()
         if objective == "max_weighted_served":
             total = sum(c * p for c, p in zip(scaled, self.served, strict=True))
@@ -429,7 +475,7 @@ class ScheduleModel:
             if self.lp_value is not None and self.rounding == 0:
                 # The LP bounds the integer objective too: tell CP-SAT, so it can stop there.
                 m.add(total <= math.floor(self.lp_value * self.scale + 1e-9))
-            m.maximize(total)
+            m.maximize(total + bonus)
             return
         ends = []
         for vars_ in self.steps:
@@ -450,7 +496,7 @@ class ScheduleModel:
             for end in ends:
                 if end is not None:
                     m.add(self.makespan >= end)
-            m.minimize(self.makespan)
+            m.minimize(self.objective_scale * self.makespan - bonus)
             return
         total = []
         for r, end in enumerate(ends):
@@ -461,7 +507,7 @@ class ScheduleModel:
             m.add(late >= end - req.due)
             self.tardiness[r] = late
             total.append(scaled[r] * late)
-        m.minimize(sum(total))
+        m.minimize(sum(total) - bonus)
 
     def true_bound(self, scaled: float | None) -> float | None:
         """The solver's bound in the objective's own units, widened by any weight rounding."""
@@ -469,19 +515,46 @@ class ScheduleModel:
             return None
         tl = self.tl
         objective = tl.instance.objective
+        if self.replan is not None:
+            return self._combined_bound(scaled)
         if objective == "min_makespan":
             return float(scaled)
         value = scaled / self.scale
         if objective == "max_weighted_served":
-            reachable = sum(
-                r.weight for r, vars_ in zip(tl.requests, self.steps, strict=True)
-                if all(v.options for v in vars_)
-            )  # fmt: skip
-            bounds = [value + self.rounding, reachable]
-            if self.lp_value is not None:
-                bounds.append(self.lp_value)
-            return min(bounds)
+            return min(self._served_bounds(value + self.rounding))
         return max(0.0, value - self.rounding * self.tl.horizon)
+
+    def _served_bounds(self, solver: float, bonus: float = 0.0) -> list[float]:
+        """Bounds on Σ weight·served (plus ``bonus``, the most keeping can add): the
+        solver's, all reachable weight, the capacity LP."""
+        tl = self.tl
+        reachable = sum(
+            r.weight for r, vars_ in zip(tl.requests, self.steps, strict=True)
+            if all(v.options for v in vars_)
+        )  # fmt: skip
+        bounds = [solver, reachable + bonus]
+        if self.lp_value is not None:
+            bounds.append(self.lp_value + bonus)
+        return bounds
+
+    def _combined_bound(self, scaled: float) -> float:
+        """The solver's bound on the objective with the keep bonus, as a bound on the
+        objective with the change cost (contract 3.8): the cost of changing every previous
+        booking is the constant the bonus leaves out."""
+        assert self.replan is not None
+        objective = self.tl.instance.objective
+        maximize = objective == "max_weighted_served"
+        value = scaled / self.scale
+        most = self.replan.penalty * len(self.keep)  # the most keeping can be worth
+        if maximize:
+            slack = self.rounding + self.penalty_rounding
+            base_plus = min(self._served_bounds(value + slack, most))
+            return base_plus - self.replan.penalty * self.replan.total
+        slack = self.penalty_rounding + (
+            self.rounding * self.tl.horizon if objective == "min_weighted_tardiness" else 0.0
+        )
+        base_minus = max(-most, value - slack)
+        return base_minus + self.replan.penalty * self.replan.total
 
     # ------------------------------------------------------------ reading back
 

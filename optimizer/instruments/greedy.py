@@ -1,6 +1,7 @@
 """First-come-first-served: how booking systems allocate today, and the CP-SAT warm start.
 
-Pinned steps are reserved first (they are facts, not requests). Then requests are taken in
+Pinned steps are reserved first, where their slot is free (a pin says where a step runs if
+its request is served; a request whose pinned slot cannot be had is left out). Then requests are taken in
 list order (mandatory ones in a first pass, so the baseline does not lose them to earlier
 optional requests), and each step goes to the earliest feasible slot over its eligible
 instruments: inside a free segment, clear of other bookings plus changeover, with a
@@ -12,6 +13,7 @@ are released. There is no backtracking: that is the point of the baseline.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from dataclasses import dataclass, field
 
 from optimizer.instruments.timeline import Placed, StepData, Timeline, next_fit
@@ -131,22 +133,71 @@ class Board:
         self.quota_used[key] -= p.end - p.start
         del self.placed[(p.request, p.step)]
 
-    def reserve_pin(self, step: StepData) -> bool:
-        """Book a pinned step where it is pinned, with the first free qualified operator."""
+    def reserve_pin(self, step: StepData, operator: int | None = None) -> bool:
+        """Book a pinned step where it is pinned, with the first free qualified operator.
+
+        False, with nothing booked, when the pinned slot is not free time of the instrument,
+        is taken, is beyond the quota, or has no operator: the request then goes unserved
+        (or, if it must be served, is a failure). ``operator`` is tried first.
+        """
         assert step.pin is not None
         i, s = step.pin
         d = step.duration
-        operator = None
+        tl = self.timeline
+        if next_fit(tl.free[i], self.free_starts[i], s, d) != s:
+            return False
+        left = self.quota_left(step.request, i)
+        if left is not None and left < d:
+            return False
+        if self.instruments[i].push(s, d, step.request, tl.changeover[i]) is not None:
+            return False
+        staff = None
         if step.operator_required:
-            for o in self.ops_for[i]:
+            first = [operator] if operator in self.ops_for[i] else []
+            for o in first + self.ops_for[i]:
                 if self.operator_earliest(o, s, d, step.request) == s:
-                    operator = o
+                    staff = o
                     break
             else:
                 return False
-        clash = self.instruments[i].push(s, d, step.request, self.timeline.changeover[i])
-        self.book(Placed(step.request, step.index, i, operator, s, s + d))
-        return clash is None
+        self.book(Placed(step.request, step.index, i, staff, s, s + d))
+        return True
+
+    def keep_request(self, r: int, slots: list[Placed]) -> bool:
+        """Book request r exactly where ``slots`` (one per step) had it, or none of it."""
+        tl = self.timeline
+        req = tl.requests[r]
+        booked: list[Placed] = []
+        prev: Placed | None = None
+        ok = len(slots) == len(req.steps)
+        for step, slot in zip(req.steps, sorted(slots, key=lambda q: q.step), strict=False):
+            if not ok:
+                break
+            ready = (
+                req.release
+                if prev is None
+                else prev.end + tl.travel_between(prev.instrument, slot.instrument)
+            )
+            pinned = self.placed.get((r, step.index))
+            if step.pin is not None:  # reserved already, where it is pinned
+                ok = pinned is not None and pinned.start >= ready and pinned.end <= req.deadline
+                prev = pinned
+                continue
+            ok = (
+                slot.instrument in step.instruments
+                and slot.start >= ready
+                and slot.end <= req.deadline
+                and self.reserve_pin(
+                    dataclasses.replace(step, pin=(slot.instrument, slot.start)), slot.operator
+                )
+            )
+            if ok:
+                prev = self.placed[(r, step.index)]
+                booked.append(prev)
+        if not ok:
+            for p in booked:
+                self.unbook(p)
+        return ok
 
     def place_request(self, r: int) -> bool:
         """Book every unpinned step of request r at its earliest slot, or none of them."""
@@ -203,21 +254,35 @@ class GreedyResult:
     bad_pins: list[tuple[int, int]]
 
 
-def greedy(tl: Timeline, order: list[int] | None = None) -> GreedyResult:
-    """First-come-first-served over ``order`` (default: list order, mandatory first)."""
+def greedy(
+    tl: Timeline, order: list[int] | None = None, keep: list[Placed] | None = None
+) -> GreedyResult:
+    """First-come-first-served over ``order`` (default: list order, mandatory first).
+
+    ``keep`` (re-planning: the previous plan's bookings) are booked first where each whole
+    request still fits exactly as it was, in ``order``; the rest then come first-served.
+    """
     board = Board(tl)
     bad_pins = []
     for req in tl.requests:
         for step in req.steps:
-            if step.pin is not None and not board.reserve_pin(step):
+            if step.pin is not None and not board.reserve_pin(step, step.pin_operator):
                 bad_pins.append((step.request, step.index))
     if order is None:
         n = len(tl.requests)
         order = [r for r in range(n) if tl.requests[r].must]
         order += [r for r in range(n) if not tl.requests[r].must]
+    kept: set[int] = set()
+    if keep:
+        by_request: dict[int, list[Placed]] = {}
+        for p in keep:
+            by_request.setdefault(p.request, []).append(p)
+        for r in order:
+            if r in by_request and board.keep_request(r, by_request[r]):
+                kept.add(r)
     served, failed = [], []
     for r in order:
-        if board.place_request(r):
+        if r in kept or board.place_request(r):
             served.append(r)
         else:
             if tl.requests[r].must:

@@ -22,6 +22,7 @@ from optimizer.core.envelope import Status
 from optimizer.core.runner import SolveContext
 from optimizer.core.scaling import IntegerScale
 from optimizer.instruments.formulation import ScheduleModel
+from optimizer.instruments.replan import Replan
 from optimizer.instruments.timeline import DAY, Placed, Timeline, sub_timeline
 from optimizer.instruments.warmstart import hint
 
@@ -107,6 +108,7 @@ def improve(
     on_improve: Callable[[float], None] | None = None,
     bound: float | None = None,
     promise: list[float] | None = None,
+    replan: Replan | None = None,
 ) -> tuple[list[Placed], list[int], int]:
     """Improve (placed, served) until ``time_left()`` runs out or the context is asked to
     stop; returns them and the neighbourhoods tried.
@@ -115,12 +117,15 @@ def improve(
     threads, with a seed drawn from ``options.seed``, reporting nothing itself: the whole
     schedule's value goes to ``on_improve``. ``promise`` ranks the requests a neighbourhood
     frees and takes in (see :func:`_neighbourhood`): the capacity LP's share of each
-    request serves well.
+    request serves well. With ``replan`` each kept previous booking adds the penalty to the
+    value (``scaling`` must make the penalty whole too, and ``bound`` count it).
     """
     rng = random.Random(context.options.seed)
     weight: list[int] = scaling.scaled([r.weight for r in tl.requests]).tolist()
     scale = scaling.scale
-    value = sum(weight[r] for r in served)
+    bonus = 0 if replan is None else int(scaling.scaled([replan.penalty])[0])
+    slots = [] if replan is None else replan.slots
+    value = sum(weight[r] for r in served) + bonus * _kept(slots, placed)
     placed = list(placed)
     served_set = set(served)
     size = SIZE
@@ -135,12 +140,24 @@ def improve(
         free_set = set(free)
         fixed = [p for p in placed if p.request not in free_set]
         sub = sub_timeline(tl, free, fixed)
-        sm = ScheduleModel(sub, energy=False)
-        m = sm.model
-        base = sum(weight[r] for r in free if r in served_set)
-        m.maximize(sum(weight[r] * sm.served[k] for k, r in enumerate(free)))
-        m.add(sum(weight[r] * sm.served[k] for k, r in enumerate(free)) >= base)
         index = {r: k for k, r in enumerate(free)}
+        local = None
+        if replan is not None:
+            mine = [
+                dataclasses.replace(q, request=index[q.request])
+                for q in slots
+                if q.request in free_set
+            ]
+            local = Replan(replan.penalty, len(mine), mine)
+        sm = ScheduleModel(sub, energy=False, replan=local)
+        m = sm.model
+        mine_placed = [p for p in placed if p.request in free_set]
+        base = sum(weight[r] for r in free if r in served_set)
+        base += bonus * _kept([q for q in slots if q.request in free_set], mine_placed)
+        worth = sum(weight[r] * sm.served[k] for k, r in enumerate(free))
+        worth += sum(bonus * lit for _, lit in sm.keep)
+        m.maximize(worth)
+        m.add(worth >= base)
         hint(
             sm,
             [
@@ -176,6 +193,11 @@ def improve(
             if on_improve is not None:
                 on_improve(value / scale)
     return placed, sorted(served_set), tries
+
+
+def _kept(slots: list[Placed], placed: list[Placed]) -> int:
+    at = {(p.request, p.step): (p.instrument, p.start) for p in placed}
+    return sum(at.get((q.request, q.step)) == (q.instrument, q.start) for q in slots)
 
 
 def _exact(params: Any) -> None:

@@ -31,11 +31,12 @@ from optimizer.core.cpsat import cpsat_version, run_cpsat
 from optimizer.core.envelope import Status
 from optimizer.core.numbers import exact_sum
 from optimizer.core.runner import Outcome, OutOfTime, SolveContext
-from optimizer.core.scaling import IntegerScale
+from optimizer.core.scaling import IntegerScale, integer_scale
 from optimizer.instruments import capacity, explain, repack, rigid, symmetry
 from optimizer.instruments.formulation import ScheduleModel, weight_scaling
 from optimizer.instruments.greedy import GreedyResult, greedy
 from optimizer.instruments.lns import improve
+from optimizer.instruments.replan import Replan, prepare
 from optimizer.instruments.schema import InstrumentsInstance
 from optimizer.instruments.timeline import Placed, Timeline, build_timeline, to_payload
 from optimizer.instruments.warmstart import greedy_value, hint, lp_order, warm_start
@@ -56,14 +57,17 @@ LP_SHARE = 0.2
 
 def build_and_solve(instance: InstrumentsInstance, context: SolveContext) -> Outcome:
     tl = build_timeline(instance)
-    conflicts = explain.static_conflicts(tl)
+    # Re-planning: frozen bookings become pins of must-serve requests; the rest of the
+    # previous plan is worth keeping (the greedy baseline ignores it but for the frozen).
+    replan, problems = prepare(tl, context.options)
+    conflicts = problems + explain.static_conflicts(tl)
     if conflicts:
         return Outcome(Status.INFEASIBLE, "presolve", explanations=conflicts)
     base = greedy(tl)
     context.report(phase="greedy", solutions=0 if base.failed_must else 1)
     if context.options.solver == "greedy":
         return _greedy_outcome(tl, base, context)
-    return _solve_cpsat(tl, base, context)
+    return _solve_cpsat(tl, base, context, replan)
 
 
 def _finish(
@@ -102,16 +106,24 @@ def _greedy_outcome(tl: Timeline, base: GreedyResult, context: SolveContext) -> 
     return _finish(tl, Status.FEASIBLE, "greedy", base.bookings, context)
 
 
-def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Outcome:
+def _solve_cpsat(
+    tl: Timeline, base: GreedyResult, context: SolveContext, replan: Replan | None = None
+) -> Outcome:
     greedy_ok = not base.failed_must
     upper = None
-    if greedy_ok and tl.instance.objective == "min_makespan" and base.bookings:
+    # The first-served makespan caps the optimum's; with a change cost it need not.
+    if greedy_ok and tl.instance.objective == "min_makespan" and base.bookings and not replan:
         upper = max(p.end for p in base.bookings)
     start = base
+    if replan is not None and tl.instance.objective != "max_weighted_served":
+        kept = greedy(tl, keep=replan.slots)
+        if not kept.failed_must:  # start from the published plan
+            start, greedy_ok = kept, True
     extra: dict[str, Any] = {"greedy_objective": greedy_value(tl, base) if greedy_ok else None}
     rel, lp = None, None
     if greedy_ok and tl.instance.objective == "max_weighted_served":
         options = capacity.all_options(tl)
+        keepable = 0 if replan is None else _keepable(replan, options)
         rel = capacity.relaxation(tl, options)
         # The LP bounds and guides; it may not take the time the search needs.
         lp = capacity.lp_solution(tl, rel, time_limit=LP_SHARE * context.remaining())
@@ -126,10 +138,16 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         # An integral LP's order is tried first (placed by start it is often the optimum);
         # otherwise after weight per minute, which did better on the 1,000-request benchmark
         # weeks (see benchmarks/RESULTS.md).
-        start = warm_start(tl, base, context, guide, limit, guides_first=integral)
+        start = warm_start(
+            tl, base, context, guide,
+            limit if replan is None else limit + replan.penalty * keepable,
+            guides_first=integral, replan=replan,
+        )  # fmt: skip
         start_value = greedy_value(tl, start)
+        # With a change cost the warm start is optimal only if it also keeps all it can.
+        keeps_all = replan is None or replan.kept(start.bookings) >= keepable
         # solver "cp-sat" asks for the CP-SAT model; "auto" takes these shorter ways first.
-        if context.options.solver == "auto" and start_value >= limit - 1e-9:
+        if context.options.solver == "auto" and start_value >= limit - 1e-9 and keeps_all:
             # The capacity LP already proves the warm start optimal (rigid requests: the
             # clique rows are integral), so no CP-SAT model is built. Measured: 10,000
             # rigid requests on two instruments, 24 s with CP-SAT, 4 s without.
@@ -139,9 +157,11 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
             )
             return _finish(
                 tl, Status.OPTIMAL, "glop", placed, context,
-                bound=limit, version=cpsat_version(), extra_kpis=extra,
+                bound=limit if replan is None else replan.bound(limit, keepable, True),
+                version=cpsat_version(), extra_kpis=extra,
             )  # fmt: skip
-        if context.options.solver == "auto" and rigid.applies(tl, options):
+        # Re-plans of rigid weeks take the CP-SAT model, which carries the keep bonus.
+        if context.options.solver == "auto" and replan is None and rigid.applies(tl, options):
             # HiGHS reports nothing while it runs: a client watching sees the warm start.
             context.report(
                 objective=start_value,
@@ -153,7 +173,9 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
             if outcome is not None:
                 return outcome
         if capacity.flexible_option_count(options) > LARGE_INTERVALS:
-            return _solve_large(tl, rel, lp, start, context, extra, scaling, rounding)
+            return _solve_large(
+                tl, rel, lp, start, context, extra, scaling, rounding, replan, keepable
+            )
     try:
         # Large weeks can take longer to build than the limit allows: then the warm start
         # is the answer, rather than a run far past the limit.
@@ -162,6 +184,7 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
             out_of_time=lambda: context.remaining() < 1.0 and greedy_ok,
             relaxation=rel,
             lp=lp,
+            replan=replan,
         )
     except OutOfTime:
         extra["note"] = "the time limit ran out while building the model; best greedy order"
@@ -171,7 +194,7 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         hint(sm, start.bookings, start.served)
         if context.remaining() < 1.0:  # CP-SAT could not even load the model in time
             extra["note"] = "no time left for CP-SAT after building the model; best greedy order"
-            bound = sm.lp_value
+            bound = _greedy_bound(sm)
             return _finish(
                 tl, Status.FEASIBLE, "greedy", start.bookings, context,
                 bound=bound, extra_kpis=extra,
@@ -180,7 +203,7 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     run = run_cpsat(
         sm.model,
         context,
-        scale=1.0 if makespan else sm.scale,
+        scale=sm.objective_scale,
         tune=_tuning(sm, makespan),
     )
     version = cpsat_version()
@@ -193,7 +216,7 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
         )
     if not run.has_solution:
         if greedy_ok:  # the warm start still stands: report it, with the LP bound if any
-            bound = sm.lp_value
+            bound = _greedy_bound(sm)
             extra["note"] = "CP-SAT found no schedule in time; this is the best greedy order"
             return _finish(
                 tl, Status.FEASIBLE, "greedy", start.bookings, context,
@@ -205,6 +228,25 @@ def _solve_cpsat(tl: Timeline, base: GreedyResult, context: SolveContext) -> Out
     return _finish(
         tl, status, "cp-sat", placed, context, bound=bound, version=version, extra_kpis=extra
     )
+
+
+def _keepable(replan: Replan, options: capacity.Options) -> int:
+    """Previous bookings whose slot is still among their step's options: the most a plan
+    can keep."""
+    return sum(
+        any(
+            i == q.instrument and any(a <= q.start <= b for a, b in starts)
+            for i, starts in options[q.request][q.step]
+        )
+        for q in replan.slots
+    )
+
+
+def _greedy_bound(sm: ScheduleModel) -> float | None:
+    """The capacity LP's bound, for a schedule the model did not improve on."""
+    if sm.lp_value is None or sm.replan is None:
+        return sm.lp_value
+    return sm.replan.bound(sm.lp_value, len(sm.keep), True)
 
 
 def _solve_rigid(
@@ -268,6 +310,8 @@ def _solve_large(
     extra: dict[str, Any],
     scaling: IntegerScale,
     rounding: float,
+    replan: Replan | None = None,
+    keepable: int = 0,
 ) -> Outcome:
     """Large weeks: neighbourhood search from the warm start, bounded by the capacity rows.
 
@@ -275,13 +319,21 @@ def _solve_large(
     and only its bound was used. The bound comes first, so any answer carries it. Where
     there are single staffed sessions, CP-SAT's neighbourhoods alternate with passes of
     :mod:`optimizer.instruments.repack` (HiGHS re-packs a day's sessions) after the first
-    ``REPACK_AFTER`` of the time.
+    ``REPACK_AFTER`` of the time. A re-plan's neighbourhoods count the penalty each kept
+    booking saves, and re-packing (which does not) is left out.
     """
     weights = [r.weight for r in tl.requests]
-    scale = scaling.scale
     value = greedy_value(tl, start)
-    limit = _large_bound(tl, rel, lp, context, scale, rounding)
+    limit = _large_bound(tl, rel, lp, context, scaling.scale, rounding)
     context.report(objective=value, bound=limit, solutions=1, phase="cp-sat")
+    # What the neighbourhoods maximise: weight served, plus the penalty per kept booking.
+    search_bound = limit
+    if replan is not None:
+        multiplier = max(1, len(replan.slots))
+        scaling = integer_scale([*weights, replan.penalty], multiplier=multiplier)
+        if search_bound is not None:
+            search_bound += replan.penalty * keepable
+    scale = scaling.scale
     scaled: list[int] = scaling.scaled(weights).tolist()
 
     def search(placed: list[Placed], served: list[int], until: float) -> tuple[Any, Any, int]:
@@ -290,14 +342,15 @@ def _solve_large(
             tl, placed, served, context,
             time_left=lambda: context.remaining() - until,
             scaling=scaling,
-            bound=limit,
+            bound=search_bound,
+            replan=replan,
             on_improve=lambda v: context.report(
                 objective=v, bound=limit, solutions=1, phase="cp-sat"
             ),
             promise=None if lp is None else lp.served,
         )  # fmt: skip
 
-    if not repack.applies(tl):
+    if replan is not None or not repack.applies(tl):
         placed, served, tries = search(start.bookings, start.served, 0.0)
     else:
         total = context.remaining()
@@ -320,6 +373,9 @@ def _solve_large(
     extra["neighbourhoods"] = tries
     value = float(sum(tl.requests[r].weight for r in served))
     status = Status.FEASIBLE
+    if replan is not None and limit is not None:
+        value = replan.combined(value, replan.kept(placed), True)
+        limit = replan.bound(limit, keepable, True)
     if limit is not None and value >= limit - 1e-6:
         status = Status.OPTIMAL
     return _finish(

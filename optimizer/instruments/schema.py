@@ -8,7 +8,7 @@ writes times back in the horizon's own offset (:func:`stamp`).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
@@ -96,6 +96,25 @@ class Quota(Strict):
     max_minutes: int = Field(ge=0)
 
 
+class PlannedBooking(Strict):
+    """A booking of a previous plan, as a solution lists it (``end`` and ``operator`` are
+    read but a booking is kept by its request, step, instrument and start)."""
+
+    request: Id
+    step: int = Field(ge=0)
+    instrument: Id
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+    operator: Id | None = None
+
+
+class InstrumentsPlan(Strict):
+    """The ``solution`` object of an earlier instruments solution."""
+
+    bookings: list[PlannedBooking] | None = None
+    unscheduled: list[Id] = Field(default_factory=list)
+
+
 class InstrumentsInstance(InstanceBase):
     kind: Literal["instruments"] = "instruments"
     horizon: Window
@@ -106,6 +125,35 @@ class InstrumentsInstance(InstanceBase):
     operators: list[Operator] = Field(default_factory=list)
     requests: list[Request] = Field(default_factory=list)
     quotas: list[Quota] = Field(default_factory=list)
+    previous: InstrumentsPlan | None = Field(
+        None,
+        description=(
+            "Re-planning: the solution object of an earlier plan. Each of its bookings that "
+            "is not kept (same request, step, instrument and start) costs "
+            "options.change_penalty; those starting before options.now are frozen."
+        ),
+    )
+
+    def previous_plan(self) -> dict[str, Any] | None:
+        """``previous`` as a solution payload, its times written in the horizon's offset
+        (as a new plan writes them, so that an unmoved booking compares equal)."""
+        if self.previous is None or self.previous.bookings is None:
+            return None
+        tz = self.horizon.start.tzinfo
+        return {
+            "bookings": [
+                {
+                    "request": b.request,
+                    "step": b.step,
+                    "instrument": b.instrument,
+                    "operator": b.operator,
+                    "start": b.start.astimezone(tz).isoformat(),
+                    "end": None if b.end is None else b.end.astimezone(tz).isoformat(),
+                }
+                for b in self.previous.bookings
+            ],
+            "unscheduled": list(self.previous.unscheduled),
+        }
 
     @property
     def maximize(self) -> bool:
@@ -161,12 +209,17 @@ class InstrumentsInstance(InstanceBase):
                     "is given more than once",
                 )
             seen_quota.add(key)
+        if self.previous is not None:
+            _check_previous(self, check)
         check.raise_if_any()
         return self
 
     def warnings(self) -> list[Issue]:
-        """No requests; request times and windows that the horizon makes pointless."""
+        """No requests; request times and windows that the horizon makes pointless; ids of a
+        previous plan that the instance no longer has (their bookings are dropped)."""
         check = IssueCollector()
+        if self.previous is not None:
+            _warn_previous(self, check)
         if not self.requests:
             check.warn("no_requests", "requests", "requests is empty: there is nothing to schedule")
         h = self.horizon
@@ -272,6 +325,81 @@ def _check_request(
             f"{path}.deadline = {req.deadline.isoformat()} is not after "
             f"release = {req.release.isoformat()}",
         )
+
+
+def _check_previous(instance: InstrumentsInstance, check: IssueCollector) -> None:
+    """Hard: ``previous`` is an instruments plan: bookings, each step booked once, whole
+    minutes."""
+    assert instance.previous is not None
+    if instance.previous.bookings is None:
+        check.add(
+            "wrong_plan",
+            "previous",
+            "previous must be the solution object of an instruments solution, with bookings",
+        )
+        return
+    seen: set[tuple[str, int]] = set()
+    for k, b in enumerate(instance.previous.bookings):
+        path = f"previous.bookings[{k}]"
+        if (b.request, b.step) in seen:
+            check.add(
+                "duplicate_booking",
+                path,
+                f"{path} books step {b.step} of request {b.request!r} a second time",
+            )
+        seen.add((b.request, b.step))
+        if b.start.second or b.start.microsecond:
+            check.add(
+                "not_whole_minute",
+                f"{path}.start",
+                f"{path}.start = {b.start.isoformat()} does not fall on a whole minute",
+            )
+        if b.end is not None and b.end <= b.start:
+            check.add(
+                "ends_before_start",
+                f"{path}.end",
+                f"{path}.end = {b.end.isoformat()} is not after start = {b.start.isoformat()}",
+            )
+
+
+def _warn_previous(instance: InstrumentsInstance, check: IssueCollector) -> None:
+    """Warnings: requests, steps, instruments and operators of ``previous`` that the
+    instance no longer has."""
+    assert instance.previous is not None
+    requests = {r.id: r for r in instance.requests}
+    instruments = {i.id for i in instance.instruments}
+    operators = {o.id for o in instance.operators}
+    for k, b in enumerate(instance.previous.bookings or []):
+        path = f"previous.bookings[{k}]"
+        req = requests.get(b.request)
+        if req is None:
+            check.warn(
+                "previous_unknown_id",
+                f"{path}.request",
+                f"request {b.request!r} of the previous plan is not in the instance: "
+                "its bookings are dropped",
+            )
+        elif b.step >= len(req.steps):
+            check.warn(
+                "previous_unknown_id",
+                f"{path}.step",
+                f"request {b.request!r} now has {len(req.steps)} steps, not step {b.step} "
+                "of the previous plan: that booking is dropped",
+            )
+        if b.instrument not in instruments:
+            check.warn(
+                "previous_unknown_id",
+                f"{path}.instrument",
+                f"instrument {b.instrument!r} of the previous plan is not in the instance: "
+                "its bookings cannot be kept",
+            )
+        if b.operator is not None and b.operator not in operators:
+            check.warn(
+                "previous_unknown_id",
+                f"{path}.operator",
+                f"operator {b.operator!r} of the previous plan is not in the instance: "
+                "its steps get another operator",
+            )
 
 
 def _windows(instance: InstrumentsInstance) -> list[tuple[str, Window]]:

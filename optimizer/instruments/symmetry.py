@@ -25,7 +25,12 @@ def identical_requests(tl: Timeline) -> list[list[int]]:
         if any(s.pin is not None for s in req.steps):
             continue
         steps = tuple((s.duration, tuple(s.instruments), s.operator_required) for s in req.steps)
-        key = (req.institution, req.weight, req.release, req.deadline, req.due, req.must, steps)
+        # Requests booked differently in a previous plan are not interchangeable: keeping
+        # one's booking is worth something the other's is not.
+        key = (
+            req.institution, req.weight, req.release, req.deadline, req.due, req.must, steps,
+            req.previous,
+        )  # fmt: skip
         groups.setdefault(key, []).append(r)
     return [members for members in groups.values() if len(members) > 1]
 

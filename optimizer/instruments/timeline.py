@@ -110,6 +110,7 @@ class StepData:
     operator_required: bool
     name: str
     pin: tuple[int, int] | None = None  # (instrument, start minute)
+    pin_operator: int | None = None  # a frozen session's operator (re-planning)
 
 
 @dataclass
@@ -120,8 +121,12 @@ class RequestData:
     release: int
     deadline: int
     due: int | None
-    must: bool  # mandatory, pinned, or the objective serves everyone
+    must: bool  # mandatory, or the objective serves everyone (a pin binds only if served)
     steps: list[StepData] = field(default_factory=list)
+    # Re-planning: this request's bookings in the previous plan, (step, instrument, start),
+    # and whether one of them is frozen (started before options.now).
+    previous: tuple[tuple[int, int, int], ...] = ()
+    frozen: bool = False
 
 
 @dataclass
@@ -201,7 +206,7 @@ def build_timeline(instance: InstrumentsInstance) -> Timeline:
             release=release,
             deadline=deadline,
             due=due,
-            must=req.mandatory or bool(req.pinned) or instance.all_mandatory,
+            must=req.mandatory or instance.all_mandatory,
         )
         for s, step in enumerate(req.steps):
             data.steps.append(

@@ -16,6 +16,7 @@ from optimizer.core.runner import SolveContext
 from optimizer.instruments import capacity
 from optimizer.instruments.formulation import Option, ScheduleModel
 from optimizer.instruments.greedy import GreedyResult, greedy
+from optimizer.instruments.replan import Replan
 from optimizer.instruments.symmetry import canonical
 from optimizer.instruments.timeline import Placed, Timeline
 
@@ -88,17 +89,26 @@ def warm_start(
     bound: float = math.inf,
     *,
     guides_first: bool = True,
+    replan: Replan | None = None,
 ) -> GreedyResult:
     """The best of a few greedy orders: ``guides`` (such as the LP's), list order, weight per
     minute, then perturbations; it stops early at a schedule worth ``bound``.
 
+    With ``replan`` the previous plan's bookings are kept first where they still fit, the
+    value counts the penalty each kept booking saves, and ``bound`` is on that value.
     Spends at most 5 % of the time limit (and 2 s): on large weeks CP-SAT needs the rest,
     and the first schedule must come early. Seeded by ``options.seed``.
     """
     rng = random.Random(context.options.seed)
     budget = min(2.0, 0.05 * context.options.time_limit_s)
     started = context.elapsed()
-    best, best_value = base, greedy_value(tl, base)
+    keep = None if replan is None else replan.slots
+
+    def worth(result: GreedyResult) -> float:
+        value = greedy_value(tl, result)
+        return value if replan is None else value + replan.penalty * replan.kept(result.bookings)
+
+    best, best_value = base, worth(base)
     n = len(tl.requests)
     density = densities(tl)
     orders = [
@@ -117,8 +127,8 @@ def warm_start(
             noisy = [d * rng.uniform(0.6, 1.4) for d in density]
             order = sorted(range(n), key=lambda r: (not tl.requests[r].must, -noisy[r], r))
         tries += 1
-        result = greedy(tl, order=order)
-        value = greedy_value(tl, result)
+        result = greedy(tl, order=order, keep=keep)
+        value = worth(result)
         if not result.failed_must and value > best_value:
             best, best_value = result, value
         if tries >= 50:
@@ -159,6 +169,9 @@ def hint(sm: ScheduleModel, placed: list[Placed], served: list[int]) -> None:
                 if lit is not None:
                     here = p is not None and sm.tl.instrument_site[p.instrument] == x
                     m.add_hint(lit, here)
+    for slot, lit in sm.keep:
+        p = at.get((slot.request, slot.step))
+        m.add_hint(lit, p is not None and (p.instrument, p.start) == (slot.instrument, slot.start))
     ends: dict[int, int] = {}
     for p in placed:
         ends[p.request] = max(ends.get(p.request, 0), p.end)

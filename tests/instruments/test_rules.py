@@ -196,11 +196,13 @@ def test_pinned_steps_are_booked_exactly_as_pinned():
                     "r1",
                     step(["em-1"], 120),
                     pinned=[{"step": 0, "instrument": "em-1", "start": at(60)}],
+                    mandatory=True,
                 ),
                 request(
                     "r2",
                     step("em", 120),
                     pinned=[{"step": 0, "instrument": "em-1", "start": at(second_start)}],
+                    mandatory=True,
                 ),
             ]
         )
@@ -210,6 +212,45 @@ def test_pinned_steps_are_booked_exactly_as_pinned():
     assert starts == {"r1": at(60), "r2": at(180)}
     bad = assert_infeasible(doc(179), "conflicting_pin")
     assert {e.subject for e in bad.explanations} == {"r1", "r2"}
+
+
+@pytest.mark.parametrize("solver", ["auto", "cp-sat", "greedy"])
+def test_pin_binds_only_a_served_request_regression_optional_pin_made_week_infeasible(solver):
+    """Regression: a pinned request that is not mandatory was treated as must-serve, so a
+    day of maintenance over its pinned slot made the whole instance infeasible. A pin fixes
+    where and when a step runs *if* the request is served (contract 6.2 rule 7)."""
+    d = base_document(
+        requests=[
+            request(
+                "pinned",
+                step(["em-1"], 120),
+                weight=5.0,
+                pinned=[{"step": 0, "instrument": "em-1", "start": at(60)}],
+            ),
+            request("other", step(["em-1"], 120)),
+            request("clash", step(["em-2"], 60), weight=2.0,
+                    pinned=[{"step": 0, "instrument": "em-2", "start": at(300)}]),
+            request("rival", step(["em-2"], 60), weight=3.0,
+                    pinned=[{"step": 0, "instrument": "em-2", "start": at(330)}]),
+        ]
+    )  # fmt: skip
+    d["instruments"][0]["maintenance"] = [{"start": at(0), "end": at(600)}]
+    result = solve(d, solver=solver)
+    assert result.status in (Status.OPTIMAL, Status.FEASIBLE), result.explanations
+    assert result.verification.valid, result.verification.violations
+    assert sorted(result.solution["unscheduled"]) == ["clash", "pinned"] or solver == "greedy"
+    assert "pinned" in result.solution["unscheduled"]
+    why = {e.subject: e for e in result.explanations}["pinned"]
+    assert why.code == "pin_in_maintenance"
+    assert "maintenance of em-1 from 2026-12-01 08:00 to 2026-12-01 18:00" in why.detail
+
+    # Mandatory and pinned into maintenance: infeasible, and the conflict is named.
+    d["requests"][0]["mandatory"] = True
+    bad = solve(d, solver=solver)
+    assert bad.status in (Status.INFEASIBLE, Status.NO_SOLUTION)
+    (why,) = bad.explanations
+    assert why.subject == "pinned" and why.code == "pin_in_maintenance"
+    assert "mandatory" in why.detail and "maintenance of em-1" in why.detail
 
 
 def test_quota_caps_minutes_per_institution_and_type():
