@@ -12,9 +12,10 @@ import io
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from optimizer.core.plans import CalendarEvent, Table
 
 if TYPE_CHECKING:
     from optimizer.core.runner import Kind
@@ -25,36 +26,6 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "ics": "text/calendar; charset=utf-8",
 }
-
-
-@dataclass
-class Table:
-    """The items of a plan as rows: one row per item, its values in ``columns`` order.
-
-    ``status`` is always the first column: what happened to the item (``paired``,
-    ``booked``, ``lent``…, or ``unmatched``, ``unscheduled``, ``unfilled`` for what the plan
-    leaves out), so that every item of the solution payload is exactly one row.
-    """
-
-    columns: list[str]
-    rows: list[list[Any]] = field(default_factory=list)
-
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
-
-
-@dataclass
-class CalendarEvent:
-    """One dated item of a plan; ``facets`` are what a calendar may be filtered by
-    (``{"instrument": "cryoem-1", "institution": "scu"}``)."""
-
-    uid: str
-    start: datetime
-    end: datetime
-    summary: str
-    description: str = ""
-    location: str = ""
-    facets: dict[str, str] = field(default_factory=dict)
 
 
 class ExportError(ValueError):

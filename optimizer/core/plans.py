@@ -1,4 +1,5 @@
-"""Two plans of the same kind, item by item: what was kept, moved, dropped and added.
+"""A plan as data: its items, compared between two plans (kept, moved, dropped, added), and
+its rows and dated events for the exports.
 
 A kind names its plan's items with its ``items`` hook: a key per item (a booking of a
 request's step, a pair, a loan of a request) and what the item is (where and when it runs,
@@ -9,6 +10,8 @@ after added. Re-planning reports its changes this way, and scenarios their diffe
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,3 +80,37 @@ def diff_plans(before: PlanItems, after: PlanItems) -> PlanDiff:
         added_items=added,
         kept_items=kept,
     )
+
+
+# The plan as rows and as dated events: what a kind's ``table`` and ``calendar`` hooks give
+# the exports (``optimizer/core/exports.py``).
+
+
+@dataclass
+class Table:
+    """The items of a plan as rows: one row per item, its values in ``columns`` order.
+
+    ``status`` is always the first column: what happened to the item (``paired``,
+    ``booked``, ``lent``…, or ``unmatched``, ``unscheduled``, ``unfilled`` for what the plan
+    leaves out), so that every item of the solution payload is exactly one row.
+    """
+
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+@dataclass
+class CalendarEvent:
+    """One dated item of a plan; ``facets`` are what a calendar may be filtered by
+    (``{"instrument": "cryoem-1", "institution": "scu"}``)."""
+
+    uid: str
+    start: datetime
+    end: datetime
+    summary: str
+    description: str = ""
+    location: str = ""
+    facets: dict[str, str] = field(default_factory=dict)

@@ -34,10 +34,9 @@ from optimizer.core.envelope import (
     proven_optimal,
     relative_gap,
 )
-from optimizer.core.exports import CalendarEvent, Table
 from optimizer.core.issues import Issue
 from optimizer.core.numbers import exact
-from optimizer.core.plans import PlanDiff, diff_plans
+from optimizer.core.plans import CalendarEvent, PlanDiff, Table, diff_plans
 
 log = logging.getLogger(__name__)
 

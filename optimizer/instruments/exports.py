@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from optimizer.core.exports import CalendarEvent, Table
+from optimizer.core.plans import CalendarEvent, Table
 
 COLUMNS = [
     "status",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optimizer.core.exports import Table
+from optimizer.core.plans import Table
 
 BREAKDOWN = ("need", "complementarity", "distance", "bonus")
 

@@ -9,7 +9,7 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from optimizer.core.envelope import Explanation, InstanceBase, Status, Verification
-from optimizer.core.exports import Table as Rows
+from optimizer.core.plans import Table as Rows
 from optimizer.core.runner import Kind, Outcome, SolveContext
 from optimizer.core.schema import Id, Strict
 
