@@ -17,23 +17,22 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from optimizer.core.runner import OutOfTime
 from optimizer.core.scaling import IntegerScale, integer_scale
-from optimizer.instruments import capacity, symmetry
+from optimizer.instruments import capacity, cuts, symmetry
 from optimizer.instruments.replan import Replan
 from optimizer.instruments.timeline import (
     Placed,
     StepData,
     Timeline,
-    maximal_cliques,
     merge,
     request_windows,
     start_ranges,
     step_options,
 )
+from optimizer.instruments.variables import Option, StepVars
 
 
 def weight_scaling(weights: list[float], multiplier: int = 1) -> tuple[IntegerScale, float]:
@@ -41,27 +40,6 @@ def weight_scaling(weights: list[float], multiplier: int = 1) -> tuple[IntegerSc
     (each weight counted at most ``multiplier`` times in one sum: minutes of tardiness)."""
     scaling = integer_scale(weights, multiplier=multiplier)
     return scaling, scaling.rounding_error(weights)
-
-
-@dataclass
-class Option:
-    """A step on one instrument: its literal and the starts it allows there."""
-
-    instrument: int
-    literal: Any
-    starts: list[tuple[int, int]]
-    # A later step of the same request may use this instrument too: then the changeover
-    # after this step is owed only if another request's booking comes next (see waivers).
-    shared: bool = False
-    waiver: int | None = None  # index into ScheduleModel.waivers when shared
-
-
-@dataclass
-class StepVars:
-    step: StepData
-    start: Any
-    options: list[Option] = field(default_factory=list)
-    operators: dict[int, Any] = field(default_factory=dict)
 
 
 class ScheduleModel:
@@ -120,7 +98,13 @@ class ScheduleModel:
         self._quotas()
         self._order_identical()
         if energy and tl.instance.objective == "max_weighted_served":
-            self._energy_cuts()
+            if self.relaxation is None:
+                options = [
+                    [[(o.instrument, o.starts) for o in sv.options] for sv in vars_]
+                    for vars_ in self.steps
+                ]
+                self.relaxation = capacity.relaxation(self.tl, options)
+            cuts.energy_rows(self.model, self.relaxation, self.served)
 
     # ------------------------------------------------------------ variables
 
@@ -323,76 +307,8 @@ class ScheduleModel:
         for intervals in self._operator_intervals:
             if len(intervals) > 1:
                 self.model.add_no_overlap(intervals)
-        self._mandatory_cliques()
-
-    def _mandatory_cliques(self) -> None:
-        """Hard (redundant): bookings whose every placement covers one moment exclude each other.
-
-        A booking that must start in [s_min, s_max] and lasts `size` always covers
-        [s_max, s_min + size). Of the bookings on one instrument whose such parts share a
-        moment, at most one happens. The no-overlap constraint already implies this, but
-        CP-SAT's LP does not see it; with it, the LP of rigid requests (weighted interval
-        scheduling) is the clique formulation of an interval graph, which is integral, so
-        the optimum is proven at once instead of by search.
-        """
-        tl = self.tl
-        parts: list[list[tuple[int, int, Any]]] = [[] for _ in tl.instrument_ids]
-        for vars_ in self.steps:
-            for sv in vars_:
-                for o in sv.options:
-                    if not o.starts:
-                        continue
-                    # A shared option may drop its changeover (_shared_instruments).
-                    size = sv.step.duration + (0 if o.shared else tl.changeover[o.instrument])
-                    first, last = o.starts[0][0], o.starts[-1][1]
-                    if last < first + size:
-                        parts[o.instrument].append((last, first + size, o.literal))
-        for segments in parts:
-            for clique in maximal_cliques([(a, b) for a, b, _ in segments]):
-                if len(clique) > 1:
-                    self.model.add_at_most_one([segments[j][2] for j in clique])
-        self._pooled_cliques()
-
-    def _pooled_cliques(self) -> None:
-        """Redundant: bookings that must all cover one moment need as many instruments.
-
-        The same cliques as :meth:`_mandatory_cliques`, over a pool of instruments: the
-        steps that may only use instruments of the pool F and whose every placement covers
-        one moment are served at most |F| at a time (each step counted by its request's
-        served literal, with the pool's least changeover). Per instrument the cliques do
-        not see that a step left off one instrument takes another; pooled, the LP of rigid
-        requests on k instruments is an interval matrix with right-hand side k, which is
-        integral, so the optimum is again proven at once (measured: 300 rigid requests on
-        three instruments went from a 31 % gap after 60 s to proven in 2 s).
-        """
-        tl = self.tl
-        # Per step with options: its instruments, first and last start, duration, whether
-        # its changeover may be waived, and its request's served literal.
-        steps = [
-            (
-                frozenset(o.instrument for o in sv.options),
-                min(o.starts[0][0] for o in sv.options),
-                max(o.starts[-1][1] for o in sv.options),
-                sv.step.duration,
-                any(o.shared for o in sv.options),
-                self.served[r],
-            )
-            for r, vars_ in enumerate(self.steps)
-            for sv in vars_
-            if sv.options
-        ]
-        for pool in {instruments for instruments, *_ in steps}:
-            if len(pool) < 2:
-                continue
-            tail = min(tl.changeover[i] for i in pool)
-            segments: list[tuple[int, int, Any]] = []
-            for instruments, first, last, duration, shared, served in steps:
-                size = duration + (0 if shared else tail)
-                if instruments <= pool and last < first + size:
-                    segments.append((last, first + size, served))
-            for clique in maximal_cliques([(a, b) for a, b, _ in segments]):
-                if len(clique) > len(pool):
-                    self.model.add(sum(segments[j][2] for j in clique) <= len(pool))
+        cuts.mandatory_cliques(self.model, self.tl, self.steps)
+        cuts.pooled_cliques(self.model, self.tl, self.steps, self.served)
 
     def _order_identical(self) -> None:
         """Redundant: of identical requests, the earlier in list order is served and starts
@@ -413,24 +329,6 @@ class ScheduleModel:
                         terms.setdefault(key, []).append(sv.step.duration * o.literal)
         for key, t in terms.items():
             self.model.add(sum(t) <= tl.quotas[key])
-
-    def _energy_cuts(self) -> None:
-        """Redundant: the capacity rows of :mod:`optimizer.instruments.capacity` on served literals.
-
-        Every schedule satisfies them (see :func:`~optimizer.instruments.rows.energy_rows`);
-        they give CP-SAT's LP relaxation, and so its bound, their strength.
-        """
-        if self.relaxation is None:
-            options = [
-                [[(o.instrument, o.starts) for o in sv.options] for sv in vars_]
-                for vars_ in self.steps
-            ]
-            self.relaxation = capacity.relaxation(self.tl, options)
-        # The clique rows are already in the model, on option literals (_pooled_cliques).
-        for row in self.relaxation.energy:
-            self.model.add(
-                sum(c * self.served[r] for r, c in row.need.items()) <= row.cap
-            ).with_name(row.name)
 
     def lp_bound(self) -> float | None:
         """Upper bound on Σ weight·served from the energy and quota rows alone (an LP)."""

@@ -250,7 +250,7 @@ def clique_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     pool's least changeover c added to each step's end (bookings of different requests on
     one instrument are c apart; a request with two steps in the pool may run them back to
     back, so its steps get no tail), the same holds. These are the model's cliques
-    (:meth:`~optimizer.instruments.formulation.ScheduleModel._pooled_cliques`) on served
+    (:func:`~optimizer.instruments.cuts.pooled_cliques`) on served
     indicators: on rigid requests the LP over them is an interval matrix, integral, and
     its optimum a schedule (one instrument per moment in start order).
     """

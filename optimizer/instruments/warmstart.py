@@ -14,11 +14,12 @@ import random
 
 from optimizer.core.runner import SolveContext
 from optimizer.instruments import capacity
-from optimizer.instruments.formulation import Option, ScheduleModel
+from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.greedy import GreedyResult, greedy
 from optimizer.instruments.replan import Replan
 from optimizer.instruments.symmetry import canonical
 from optimizer.instruments.timeline import Placed, Timeline
+from optimizer.instruments.variables import Option
 
 log = logging.getLogger(__name__)
 
