@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from optimizer.core.envelope import Explanation
+from optimizer.matching import stability
 from optimizer.matching.schema import MatchingInstance
 
 NO_REGION = "none"
@@ -33,10 +35,18 @@ def kpis(instance: MatchingInstance, payload: dict[str, Any]) -> dict[str, Any]:
             "unmatched_institutions": len(payload["unmatched"]),
             "mean_pair_score": (sum(p["score"] for p in pairs) / len(pairs)) if pairs else 0.0,
             "pairs_by_zone": _pairs_by_zone(instance, pairs),
+            **stability.kpis(instance, payload),
         }
         together = [({p["a"], p["b"]}, p["score"]) for p in pairs]
     figures["by_region"] = _by_region(instance, together)
     return figures
+
+
+def plan_reasons(instance: MatchingInstance, payload: dict[str, Any]) -> list[Explanation]:
+    """Reasons read off a verified plan: its worst blocking pairs (pairs mode)."""
+    if "pairs" not in payload:
+        return []
+    return stability.explanations(instance, payload)
 
 
 def _pairs_by_zone(instance: MatchingInstance, pairs: list[dict[str, Any]]) -> dict[str, int]:
