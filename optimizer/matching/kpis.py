@@ -39,7 +39,38 @@ def kpis(instance: MatchingInstance, payload: dict[str, Any]) -> dict[str, Any]:
         }
         together = [({p["a"], p["b"]}, p["score"]) for p in pairs]
     figures["by_region"] = _by_region(instance, together)
+    if instance.fairness.active:
+        figures["worst_off"] = _worst_off(instance, together)
     return figures
+
+
+def _worst_off(
+    instance: MatchingInstance, together: list[tuple[set[str], float]]
+) -> dict[str, Any]:
+    """The groups ``max_min`` compares (fairness.by, fairness.groups), each one's measure
+    (matched share, or score per member), and the worst-off value and groups."""
+    fairness = instance.fairness
+    names = fairness.groups
+    if names is None:
+        names = sorted({getattr(x, fairness.by) for x in instance.institutions} - {None})
+    measure: dict[str, float] = {}
+    for name in names:
+        members = {x.id for x in instance.institutions if getattr(x, fairness.by) == name}
+        if not members:
+            continue
+        if fairness.measure == "share":
+            value = len(members & set().union(*(m for m, _ in together))) / len(members)
+        else:
+            value = sum(score for m, score in together if m & members) / len(members)
+        measure[name] = value
+    worst = min(measure.values(), default=0.0)
+    return {
+        "by": fairness.by,
+        "measure": fairness.measure,
+        "value": worst,
+        "groups": sorted(g for g, v in measure.items() if v <= worst + 1e-9),
+        "per_group": measure,
+    }
 
 
 def plan_reasons(instance: MatchingInstance, payload: dict[str, Any]) -> list[Explanation]:

@@ -53,11 +53,22 @@ def incidence(cands: Candidates, n: int) -> list[list[int]]:
 
 
 def solve_pairs_mip(
-    instance: MatchingInstance, cands: Candidates, backend: str, context: SolveContext
+    instance: MatchingInstance,
+    cands: Candidates,
+    backend: str,
+    context: SolveContext,
+    plain: Candidates | None = None,
 ) -> PairsResult:
-    """Hard: capacity, min_partners and required pairs, as a PuLP MIP."""
+    """Hard: capacity, min_partners, required pairs and the side rules, as a PuLP MIP.
+
+    ``cands`` carry the scores the objective counts (with any keep bonus); ``plain`` the
+    candidates' own scores, which stability and fairness read (the same when omitted).
+    """
     import pulp
 
+    from optimizer.matching import side as side_rules
+
+    plain = cands if plain is None else plain
     n = len(instance.institutions)
     ids = cands.ids
     problem = pulp.LpProblem("pairs", pulp.LpMaximize)
@@ -65,9 +76,7 @@ def solve_pairs_mip(
         pulp.LpVariable(f"pair_{ids[i]}_{ids[j]}_{k}", cat=pulp.LpBinary)
         for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True))
     ]
-    problem += pulp.LpAffineExpression(
-        list(zip(x, cands.score.tolist(), strict=True)), name="total_score"
-    )
+    terms = list(zip(x, cands.score.tolist(), strict=True))
     for i, ks in enumerate(incidence(cands, n)):
         inst = instance.institutions[i]
         if not ks:
@@ -79,11 +88,30 @@ def solve_pairs_mip(
             problem += degree >= inst.min_partners, f"min_partners_{i}"
     for k in required_indices(instance, cands):
         x[k].lowBound = 1
+    side = side_rules.SideModel(side_rules.PulpBuilder(problem), instance, plain, x)
+    side_rules.add_fairness_minimums(side)
+    if instance.stability != "report":
+        penalised = side_rules.add_stability(side, plain.score.tolist())
+        terms += [(var, -instance.stability_penalty) for var, _ in penalised]
+    total = pulp.LpAffineExpression(terms, name="total_score")
+    first = None
+    if instance.fairness.objective == "max_min":
+        worst = side_rules.add_worst_off(side, plain.score.tolist(), 1.0, integral=False)
+        problem.setObjective(pulp.LpAffineExpression([(worst.var, 1)]))
+        first = solve_pulp(problem, backend, context)
+        if not first.has_solution:
+            return PairsResult(first.status, [], None, first.solver, first.version)
+        problem += worst.at_least(worst.var.value()), "worst_off_kept"
+    problem.setObjective(total)
     result = solve_pulp(problem, backend, context)
     selected = []
     if result.has_solution:
         selected = [k for k, var in enumerate(x) if (var.value() or 0.0) > 0.5]
-    return PairsResult(result.status, selected, result.bound, result.solver, result.version)
+    status, bound = result.status, result.bound
+    if first is not None and first.status != Status.OPTIMAL and result.has_solution:
+        # The worst-off level is not proven best: neither is the plan, nor any bound on it.
+        status, bound = Status.FEASIBLE, None
+    return PairsResult(status, selected, bound, result.solver, result.version)
 
 
 def is_plain_matching(instance: MatchingInstance) -> bool:
@@ -149,16 +177,23 @@ def solve_pairs_blossom(
 
 
 def solve_pairs_cpsat(
-    instance: MatchingInstance, cands: Candidates, context: SolveContext
+    instance: MatchingInstance,
+    cands: Candidates,
+    context: SolveContext,
+    plain: Candidates | None = None,
 ) -> PairsResult:
-    """Hard: capacity, min_partners and required pairs, as a CP-SAT model with integer scores."""
+    """Hard: capacity, min_partners, required pairs and the side rules, as a CP-SAT model
+    with integer scores (``plain`` as in :func:`solve_pairs_mip`)."""
     from ortools.sat.python import cp_model
 
     from optimizer.core.cpsat import cpsat_version, run_cpsat
+    from optimizer.matching import side as side_rules
 
+    plain = cands if plain is None else plain
     n = len(instance.institutions)
     ids = cands.ids
-    scaling = integer_scale(cands.score)
+    penalty = instance.stability_penalty if instance.stability == "penalise" else 0.0
+    scaling = integer_scale(np.concatenate([cands.score, plain.score, [penalty]]))
     scale, exact = scaling.scale, scaling.exact
     weights = scaling.scaled(cands.score).tolist()
     model = cp_model.CpModel()
@@ -176,7 +211,28 @@ def solve_pairs_cpsat(
             model.add_bool_or([])  # no candidate can meet min_partners: infeasible
     for k in required_indices(instance, cands):
         model.add(x[k] == 1)
-    model.maximize(sum(w * v for w, v in zip(weights, x, strict=True)))
+    side = side_rules.SideModel(side_rules.CpSatBuilder(model), instance, plain, x)
+    side_rules.add_fairness_minimums(side)
+    terms = list(zip(x, weights, strict=True))
+    penalised = []
+    if instance.stability != "report":
+        penalised = side_rules.add_stability(side, plain.score.tolist())
+        unit_penalty = int(scaling.scaled([penalty])[0])
+        terms += [(var, -unit_penalty) for var, _ in penalised]
+    total = cp_model.LinearExpr.weighted_sum([v for v, _ in terms], [w for _, w in terms])
+    first = None
+    if instance.fairness.objective == "max_min":
+        plain_weights = scaling.scaled(plain.score).tolist()
+        worst = side_rules.add_worst_off(side, plain_weights, 1.0 / scale, integral=True)
+        model.maximize(worst.var)
+        first = run_cpsat(model, context)
+        if not first.has_solution:
+            return PairsResult(first.status, [], None, "cp-sat", cpsat_version())
+        model.add(worst.at_least(first.solver.value(worst.var)))
+        model.clear_hints()
+        for var in x:
+            model.add_hint(var, first.solver.value(var))
+    model.maximize(total)
     run = run_cpsat(model, context)
     selected = [k for k, var in enumerate(x) if run.has_solution and run.solver.value(var)]
     bound = None
@@ -185,4 +241,7 @@ def solve_pairs_cpsat(
         # per selected pair; widen the bound by that much so it stays a true bound.
         slack = 0.0 if exact else 0.5 * sum(inst.capacity for inst in instance.institutions) / 2
         bound = float(Fraction(round(run.bound_scaled)) / scale) + slack / scale
-    return PairsResult(run.status, selected, bound, "cp-sat", cpsat_version())
+    status = run.status
+    if first is not None and first.status != Status.OPTIMAL and run.has_solution:
+        status, bound = Status.FEASIBLE, None
+    return PairsResult(status, selected, bound, "cp-sat", cpsat_version())

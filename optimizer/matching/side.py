@@ -1,0 +1,384 @@
+"""Side rules of pairs mode, for every backend that can state them: fairness minimums, the
+worst-off group of ``max_min``, and stability (contract 5.4).
+
+Each family is written once against :class:`Builder`, which PuLP (HiGHS, CBC) and CP-SAT
+both implement: a variable, a linear sum with integer or float coefficients, a named
+constraint. Blossom takes none of them, so ``auto`` sends an instance with side rules to a
+MIP.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from optimizer.core.envelope import Explanation, Status
+from optimizer.core.runner import SolveContext
+from optimizer.matching import stability
+from optimizer.matching.pairs import PairsResult, incidence, required_indices
+from optimizer.matching.schema import Fairness, MatchingInstance
+from optimizer.matching.scores import Candidates
+
+
+class Builder(Protocol):
+    """What a family of constraints needs from a solver's model."""
+
+    def bool_var(self, name: str) -> Any: ...
+
+    def int_var(self, low: int, high: int, name: str) -> Any: ...
+
+    def num_var(self, low: float, high: float, name: str) -> Any: ...
+
+    def weighted(self, terms: Sequence[tuple[Any, float]]) -> Any: ...
+
+    def add(self, constraint: Any, name: str) -> None: ...
+
+
+def has_side_rules(instance: MatchingInstance) -> bool:
+    return instance.fairness.active or instance.stability != "report"
+
+
+def members(instance: MatchingInstance, by: str, group: str) -> list[int]:
+    return [i for i, x in enumerate(instance.institutions) if getattr(x, by) == group]
+
+
+def worst_off_groups(instance: MatchingInstance) -> dict[str, list[int]]:
+    """The groups ``max_min`` compares: every value of ``fairness.by`` (or those listed)."""
+    fairness = instance.fairness
+    names = fairness.groups
+    if names is None:
+        names = sorted({getattr(x, fairness.by) for x in instance.institutions} - {None})
+    return {g: members(instance, fairness.by, g) for g in names}
+
+
+@dataclass
+class SideModel:
+    """The variables the families share, made on first use."""
+
+    builder: Builder
+    instance: MatchingInstance
+    cands: Candidates
+    x: list[Any]
+    by_node: list[list[int]] = field(default_factory=list)
+    matched: dict[int, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_node = incidence(self.cands, len(self.instance.institutions))
+
+    def is_matched(self, i: int) -> Any:
+        """A 0-1 variable that may be 1 only when institution i has a partner."""
+        if i not in self.matched:
+            inst = self.instance.institutions[i]
+            var = self.builder.bool_var(f"matched[{inst.id}]")
+            self.builder.add(
+                self.builder.weighted([(self.x[k], 1) for k in self.by_node[i]] + [(var, -1)]) >= 0,
+                f"matched_needs_partner[{inst.id}]",
+            )
+            self.matched[i] = var
+        return self.matched[i]
+
+    def touching(self, group: list[int]) -> list[int]:
+        """Candidate pairs with at least one member in ``group``, each once."""
+        return sorted({k for i in group for k in self.by_node[i]})
+
+
+def add_fairness_minimums(side: SideModel) -> None:
+    """Hard: each group of ``fairness.minimums`` has at least ``matched`` (and ``share`` of
+    its) members with a partner, and at least ``pairs`` pairs with a member in it."""
+    b = side.builder
+    for rule in side.instance.fairness.minimums:
+        group = members(side.instance, rule.by, rule.group)
+        label = f"{rule.by}={rule.group}"
+        least = max(rule.matched, math.ceil(rule.share * len(group) - 1e-9))
+        if least > 0:
+            b.add(
+                b.weighted([(side.is_matched(i), 1) for i in group]) >= least,
+                f"min_matched[{label}]",
+            )
+        if rule.pairs > 0:
+            b.add(
+                b.weighted([(side.x[k], 1) for k in side.touching(group)]) >= rule.pairs,
+                f"min_pairs[{label}]",
+            )
+
+
+@dataclass(frozen=True)
+class WorstOff:
+    """The worst-off level variable: the level is ``var`` / ``unit``."""
+
+    var: Any
+    unit: float
+    integral: bool
+
+    def at_least(self, found: float) -> Any:
+        """The constraint that keeps the level found by the first solve."""
+        if self.integral:
+            return self.var >= round(found)
+        return self.var >= found - 1e-7 * max(1.0, abs(found))
+
+
+def add_worst_off(
+    side: SideModel, weights: Sequence[float], weight_unit: float, integral: bool
+) -> WorstOff:
+    """Hard: every compared group's measure is at least the worst-off level.
+
+    A group's measure is its matched share (matched members / members) or its score per
+    member (Σ score of the pairs touching it / members). So that the level is exact with
+    integer variables, it is counted in units of 1 / L, L the least common multiple of the
+    group sizes: L · measured ≥ |group| · level. ``weights`` are the pair scores as the
+    model counts them (integers for CP-SAT), ``weight_unit`` what one of their units is
+    worth. A score level with float weights (``integral`` false) is a continuous variable.
+    """
+    b = side.builder
+    fairness = side.instance.fairness
+    groups = {g: m for g, m in worst_off_groups(side.instance).items() if m}
+    continuous = fairness.measure == "score" and not integral
+    lcm = 1 if continuous else (math.lcm(*(len(m) for m in groups.values())) if groups else 1)
+    if fairness.measure == "share":
+        high, low = lcm, 0
+    else:
+        most = math.ceil(sum(abs(w) for w in weights)) + 1
+        high, low = lcm * most, -lcm * most
+    level = b.num_var(low, high, "worst_off") if continuous else b.int_var(low, high, "worst_off")
+    for g, group in groups.items():
+        measured: list[tuple[Any, float]]
+        if fairness.measure == "share":
+            measured = [(side.is_matched(i), lcm) for i in group]
+        else:
+            measured = [(side.x[k], lcm * weights[k]) for k in side.touching(group)]
+        b.add(
+            b.weighted([*measured, (level, -len(group))]) >= 0,
+            f"worst_off[{fairness.by}={g}]",
+        )
+    unit = lcm * (1.0 if fairness.measure == "share" else weight_unit)
+    return WorstOff(level, unit, not continuous)
+
+
+def add_stability(side: SideModel, scores: Sequence[float]) -> list[tuple[Any, int]]:
+    """Hard under ``require``, soft under ``penalise``: no candidate pair blocks the plan.
+
+    For an unselected candidate pair k = {i, j} with a positive score, i does not want j
+    exactly when i is full with partners that score at least as much or are required:
+    capacity_i · content[i][k] ≤ Σ those partners. Then x_k + content_i + content_j ≥ 1;
+    under ``penalise`` a 0-1 ``blocking[i][j]`` may stand in, and the returned list holds
+    (variable, candidate) pairs for the objective's penalty.
+    """
+    b = side.builder
+    instance, cands = side.instance, side.cands
+    ids = cands.ids
+    locked = set(required_indices(instance, cands))
+    capacity = [x.capacity for x in instance.institutions]
+    penalised: list[tuple[Any, int]] = []
+    for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True)):
+        score = scores[k]
+        if score <= 0 or k in locked or capacity[i] == 0 or capacity[j] == 0:
+            continue  # a pair that cannot block, or is always selected
+        cover: list[tuple[Any, float]] = [(side.x[k], 1)]
+        for end in (i, j):
+            others = [
+                (side.x[m], 1)
+                for m in side.by_node[end]
+                if m != k and (scores[m] >= score or m in locked)
+            ]
+            if len(others) < capacity[end]:
+                continue  # end can never be full with better partners: it always wants k
+            content = b.bool_var(f"content[{ids[end]}][{ids[i] if end == j else ids[j]}]")
+            b.add(
+                b.weighted([*others, (content, -capacity[end])]) >= 0,
+                f"content_needs_better[{ids[end]}][{ids[i] if end == j else ids[j]}]",
+            )
+            cover.append((content, 1))
+        if instance.stability == "penalise":
+            blocking = b.bool_var(f"blocking[{ids[i]}][{ids[j]}]")
+            cover.append((blocking, 1))
+            penalised.append((blocking, k))
+        b.add(b.weighted(cover) >= 1, f"not_blocking[{ids[i]}][{ids[j]}]")
+    return penalised
+
+
+PairsSolve = Callable[[MatchingInstance, Candidates, SolveContext], PairsResult]
+"""The orchestration's solve of pairs mode (backend choice, keep bonus), passed in so that
+this module never imports the orchestration."""
+
+
+def _without(instance: MatchingInstance, *families: str) -> MatchingInstance:
+    """The instance with these families of side rules (``fairness``, ``stability``) lifted,
+    and no previous plan: only the score counts."""
+    update: dict[str, Any] = {"previous": None}
+    if "fairness" in families:
+        update["fairness"] = Fairness()
+    if "stability" in families:
+        update["stability"] = "report"
+    return instance.model_copy(update=update)
+
+
+def price_of_rules(
+    instance: MatchingInstance,
+    cands: Candidates,
+    context: SolveContext,
+    solve: PairsSolve,
+    total: float,
+) -> dict[str, Any]:
+    """What the side rules cost: for the rules together (``all``) and, when both families
+    are set, for each alone, the best total score without them (one extra solve each), and
+    the price: that total minus this plan's. ``exact`` when that solve proved optimality."""
+    families = [
+        name
+        for name, on in (
+            ("fairness", instance.fairness.active),
+            ("stability", instance.stability != "report"),
+        )
+        if on
+    ]
+    variants = {"all": families} | ({f: [f] for f in families} if len(families) > 1 else {})
+    out: dict[str, Any] = {}
+    for label, lifted in variants.items():
+        result = solve(_without(instance, *lifted), cands, context)
+        if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+            out[label] = {"total_without": None, "price": None, "exact": False}
+            continue
+        best = float(cands.score[result.selected].sum())
+        out[label] = {
+            "total_without": best,
+            "price": best - total,
+            "exact": result.status == Status.OPTIMAL,
+        }
+    return out
+
+
+def infeasibility(
+    instance: MatchingInstance, cands: Candidates, context: SolveContext, solve: PairsSolve
+) -> list[Explanation]:
+    """Which side rule makes a proven-infeasible instance so: ``no_stable_plan`` (with the
+    fewest blocking pairs any plan under the other rules has), or the fairness minimums
+    (``fairness_minimum_unreachable`` for one that no plan meets on its own,
+    ``fairness_conflict`` for those that cannot hold together). Empty when the instance is
+    infeasible without its side rules too."""
+    if not has_side_rules(instance):
+        return []
+    plain = solve(_without(instance, "fairness", "stability"), cands, context)
+    if plain.status == Status.INFEASIBLE:
+        return []
+    subject = instance.name or "instance"
+    if instance.stability == "require":
+        # A penalty above any total score: the fewest blocking pairs first.
+        heavy = 1.0 + float(abs(cands.score).sum())
+        fewest = solve(
+            instance.model_copy(
+                update={"stability": "penalise", "stability_penalty": heavy, "previous": None}
+            ),
+            cands,
+            context,
+        )
+        if fewest.status in (Status.OPTIMAL, Status.FEASIBLE):
+            plan = _plan(cands, fewest.selected)
+            found = stability.blocking_pairs(instance, plan, cands)
+            shown = ", ".join(f"{p.a}–{p.b}" for p in found[:5])
+            least = "the fewest" if fewest.status == Status.OPTIMAL else "the fewest found"
+            return [
+                Explanation(
+                    subject=subject,
+                    code="no_stable_plan",
+                    detail=(
+                        "no plan under the rules is free of blocking pairs (stability "
+                        f"require): {least} any plan has is {len(found)} ({shown}); "
+                        "stability = penalise trades them against the score"
+                    ),
+                    related=sorted({x for p in found[:5] for x in (p.a, p.b)}),
+                )
+            ]
+    out = []
+    for k, rule in enumerate(instance.fairness.minimums):
+        alone = instance.model_copy(
+            update={
+                "fairness": Fairness(minimums=[rule]),
+                "stability": "report",
+                "previous": None,
+            }
+        )
+        if solve(alone, cands, context).status == Status.INFEASIBLE:
+            out.append(
+                Explanation(
+                    subject=rule.group,
+                    code="fairness_minimum_unreachable",
+                    detail=(
+                        f"fairness.minimums[{k}] ({rule.by} {rule.group}: {rule.matched} "
+                        f"matched, share {rule.share:g}, {rule.pairs} pairs) cannot be met by "
+                        "any plan under capacities, candidate rules and required pairs"
+                    ),
+                )
+            )
+    if not out and instance.fairness.minimums:
+        groups = ", ".join(f"{m.by} {m.group}" for m in instance.fairness.minimums)
+        out.append(
+            Explanation(
+                subject=subject,
+                code="fairness_conflict",
+                detail=(
+                    f"each fairness minimum can be met alone, but not all together ({groups})"
+                    + (" with no blocking pair" if instance.stability == "require" else "")
+                ),
+            )
+        )
+    return out
+
+
+def _plan(cands: Candidates, selected: list[int]) -> dict[str, Any]:
+    ids = cands.ids
+    return {
+        "pairs": [
+            {"a": ids[int(cands.a[k])], "b": ids[int(cands.b[k])], "score": float(cands.score[k])}
+            for k in selected
+        ]
+    }
+
+
+class PulpBuilder:
+    """:class:`Builder` over a PuLP problem."""
+
+    def __init__(self, problem: Any):
+        import pulp
+
+        self.pulp = pulp
+        self.problem = problem
+
+    def bool_var(self, name: str) -> Any:
+        return self.pulp.LpVariable(name, cat=self.pulp.LpBinary)
+
+    def int_var(self, low: int, high: int, name: str) -> Any:
+        return self.pulp.LpVariable(name, lowBound=low, upBound=high, cat=self.pulp.LpInteger)
+
+    def num_var(self, low: float, high: float, name: str) -> Any:
+        return self.pulp.LpVariable(name, lowBound=low, upBound=high)
+
+    def weighted(self, terms: Sequence[tuple[Any, float]]) -> Any:
+        return self.pulp.LpAffineExpression(list(terms))
+
+    def add(self, constraint: Any, name: str) -> None:
+        self.problem += constraint, name
+
+
+class CpSatBuilder:
+    """:class:`Builder` over a CP-SAT model; coefficients must be integers."""
+
+    def __init__(self, model: Any):
+        self.model = model
+
+    def bool_var(self, name: str) -> Any:
+        return self.model.new_bool_var(name)
+
+    def int_var(self, low: int, high: int, name: str) -> Any:
+        return self.model.new_int_var(low, high, name)
+
+    def num_var(self, low: float, high: float, name: str) -> Any:
+        raise TypeError("CP-SAT has integer variables only")
+
+    def weighted(self, terms: Sequence[tuple[Any, float]]) -> Any:
+        from ortools.sat.python import cp_model
+
+        return cp_model.LinearExpr.weighted_sum([v for v, _ in terms], [int(c) for _, c in terms])
+
+    def add(self, constraint: Any, name: str) -> None:
+        self.model.add(constraint).with_name(name)
