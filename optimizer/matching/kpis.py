@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from optimizer.core.envelope import Explanation
+from optimizer.core.plans import diff_plans
 from optimizer.matching import stability
+from optimizer.matching.plan import items
+from optimizer.matching.replan import change_reasons
 from optimizer.matching.schema import MatchingInstance
 
 NO_REGION = "none"
@@ -74,10 +77,33 @@ def _worst_off(
 
 
 def plan_reasons(instance: MatchingInstance, payload: dict[str, Any]) -> list[Explanation]:
-    """Reasons read off a verified plan: its worst blocking pairs (pairs mode)."""
-    if "pairs" not in payload:
+    """Reasons read off a verified plan: each ``existing`` partnership it breaks and why,
+    and its worst blocking pairs (pairs mode)."""
+    out = _broken_existing(instance, payload)
+    if "pairs" in payload:
+        out += stability.explanations(instance, payload)
+    return out
+
+
+def _broken_existing(instance: MatchingInstance, payload: dict[str, Any]) -> list[Explanation]:
+    plan = instance.incumbent()
+    if not instance.existing or plan is None:
         return []
-    return stability.explanations(instance, payload)
+    before = items(plan.model_dump(mode="json", exclude_none=True))
+    changes = diff_plans(before, items(payload))
+    reasons = change_reasons(instance, changes)
+    default = "the new plan gains more than keeping it is worth (options.change_penalty)"
+    given_up = [d.item for d in changes.dropped_items] + [m.item for m in changes.moved_items]
+    return [
+        Explanation(
+            subject=item.replace("+", "–"),
+            code="existing_broken",
+            detail=f"the existing partnership {item.replace('+', '–')} is not kept: "
+            + reasons.get(item, default),
+            related=item.split("+"),
+        )
+        for item in given_up
+    ]
 
 
 def _pairs_by_zone(instance: MatchingInstance, pairs: list[dict[str, Any]]) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -144,6 +145,14 @@ class MatchingInstance(InstanceBase):
     stability_penalty: float = Field(
         0.1, ge=0.0, allow_inf_nan=False, description="Objective units per blocking pair."
     )
+    existing: list[list[Id]] = Field(
+        default_factory=list,
+        description=(
+            "Incumbency: partnerships that exist today, as pairs (pairs mode) or consortia "
+            "(groups mode). Kept unless changing pays more than options.change_penalty each, "
+            "as a previous plan would be."
+        ),
+    )
     previous: MatchingPlan | None = Field(
         None,
         description=(
@@ -152,10 +161,22 @@ class MatchingInstance(InstanceBase):
         ),
     )
 
-    def previous_plan(self) -> dict[str, Any] | None:
-        if self.previous is None:
+    def incumbent(self) -> MatchingPlan | None:
+        """The plan whose changes cost ``change_penalty``: ``previous``, or the ``existing``
+        partnerships as such a plan."""
+        if self.previous is not None:
+            return self.previous
+        if not self.existing:
             return None
-        return self.previous.model_dump(mode="json", exclude_none=True)
+        if self.mode == "pairs":
+            return MatchingPlan(pairs=[PlannedPair(a=p[0], b=p[1]) for p in self.existing])
+        return MatchingPlan(groups=[PlannedGroup(members=list(g)) for g in self.existing])
+
+    def previous_plan(self) -> dict[str, Any] | None:
+        plan = self.incumbent()
+        if plan is None:
+            return None
+        return plan.model_dump(mode="json", exclude_none=True)
 
     @model_validator(mode="after")
     def _cross_field_checks(self) -> MatchingInstance:
@@ -196,6 +217,7 @@ class MatchingInstance(InstanceBase):
         if self.previous is not None:
             self._check_previous(check)
         self._check_fairness(check)
+        self._check_existing(check, ids)
         if self.group.min_size > self.group.max_size:
             check.add(
                 "min_above_max",
@@ -233,6 +255,30 @@ class MatchingInstance(InstanceBase):
                     f"stability = {self.stability!r} applies in pairs mode; "
                     "this instance is in groups mode",
                 )
+
+    def _check_existing(self, check: IssueCollector, ids: Collection[str]) -> None:
+        """Hard: existing partnerships name known institutions, pairs in pairs mode, and
+        stand alone (with ``previous`` they would be a second plan to keep)."""
+        for k, entry in enumerate(self.existing):
+            path = f"existing[{k}]"
+            for m, member in enumerate(entry):
+                check.reference(member, ids, f"{path}[{m}]", "institution")
+            if len(set(entry)) != len(entry):
+                check.add("self_pair", path, f"{path} names an institution twice")
+            wanted = "exactly 2" if self.mode == "pairs" else "at least 2"
+            if len(entry) < 2 or (self.mode == "pairs" and len(entry) != 2):
+                check.add(
+                    "wrong_plan",
+                    path,
+                    f"{path} has {len(entry)} members; a partnership in {self.mode} mode has "
+                    f"{wanted}",
+                )
+        if self.existing and self.previous is not None:
+            check.add(
+                "wrong_plan",
+                "existing",
+                "existing and previous are both given; re-plan against previous alone",
+            )
 
     def _check_previous(self, check: IssueCollector) -> None:
         """Hard: ``previous`` is a plan of this mode."""
