@@ -65,6 +65,21 @@ def _pairs_result(
     weighed, breaking_all = replan.pairs_with_keep_bonus(
         instance, cands, context.options.change_penalty
     )
+    if (
+        context.options.solver == "auto"
+        and side.has_side_rules(instance)
+        and side.relaxation_certifies(instance)
+        and is_plain_matching(instance)
+    ):
+        # The optimum without the side rules bounds the optimum with them: when it meets
+        # them, it is optimal, and blossom finds it far faster than a MIP.
+        relaxed = solve_pairs_blossom(instance, weighed, context)
+        if relaxed.status == Status.OPTIMAL and side.meets_side_rules(
+            instance, cands, relaxed.selected
+        ):
+            if relaxed.bound is not None:
+                relaxed.bound -= breaking_all
+            return relaxed
     if backend == "blossom":
         result = solve_pairs_blossom(instance, weighed, context)
     elif backend == "cp-sat":

@@ -67,17 +67,21 @@ class SideModel:
     def __post_init__(self) -> None:
         self.by_node = incidence(self.cands, len(self.instance.institutions))
 
-    def is_matched(self, i: int) -> Any:
-        """A 0-1 variable that may be 1 only when institution i has a partner."""
+    def matched_terms(self, i: int, weight: float = 1) -> list[tuple[Any, float]]:
+        """Terms worth ``weight`` when institution i has a partner, 0 otherwise: its degree
+        when its capacity is 1 (no new variable), else a 0-1 variable that may be 1 only
+        when it has a partner."""
+        inst = self.instance.institutions[i]
+        if inst.capacity <= 1:
+            return [(self.x[k], weight) for k in self.by_node[i]]
         if i not in self.matched:
-            inst = self.instance.institutions[i]
             var = self.builder.bool_var(f"matched[{inst.id}]")
             self.builder.add(
                 self.builder.weighted([(self.x[k], 1) for k in self.by_node[i]] + [(var, -1)]) >= 0,
                 f"matched_needs_partner[{inst.id}]",
             )
             self.matched[i] = var
-        return self.matched[i]
+        return [(self.matched[i], weight)]
 
     def touching(self, group: list[int]) -> list[int]:
         """Candidate pairs with at least one member in ``group``, each once."""
@@ -94,7 +98,7 @@ def add_fairness_minimums(side: SideModel) -> None:
         least = max(rule.matched, math.ceil(rule.share * len(group) - 1e-9))
         if least > 0:
             b.add(
-                b.weighted([(side.is_matched(i), 1) for i in group]) >= least,
+                b.weighted([t for i in group for t in side.matched_terms(i)]) >= least,
                 f"min_matched[{label}]",
             )
         if rule.pairs > 0:
@@ -145,7 +149,7 @@ def add_worst_off(
     for g, group in groups.items():
         measured: list[tuple[Any, float]]
         if fairness.measure == "share":
-            measured = [(side.is_matched(i), lcm) for i in group]
+            measured = [t for i in group for t in side.matched_terms(i, lcm)]
         else:
             measured = [(side.x[k], lcm * weights[k]) for k in side.touching(group)]
         b.add(
@@ -212,6 +216,31 @@ def _without(instance: MatchingInstance, *families: str) -> MatchingInstance:
     if "stability" in families:
         update["stability"] = "report"
     return instance.model_copy(update=update)
+
+
+def relaxation_certifies(instance: MatchingInstance) -> bool:
+    """Whether a plan that is optimal without the side rules and meets them is optimal with
+    them: true when they only restrict the plans (minimums, require) and change nothing of
+    the objective (not max_min, not penalise)."""
+    return instance.fairness.objective == "max_total" and instance.stability != "penalise"
+
+
+def meets_side_rules(instance: MatchingInstance, cands: Candidates, selected: list[int]) -> bool:
+    """Whether the selected pairs meet every fairness minimum and, under require, leave no
+    blocking pair."""
+    matched: set[int] = set()
+    for k in selected:
+        matched |= {int(cands.a[k]), int(cands.b[k])}
+    for rule in instance.fairness.minimums:
+        group = set(members(instance, rule.by, rule.group))
+        got = len(group & matched)
+        touching = sum(1 for k in selected if {int(cands.a[k]), int(cands.b[k])} & group)
+        least = max(rule.matched, math.ceil(rule.share * len(group) - 1e-9))
+        if got < least or touching < rule.pairs:
+            return False
+    if instance.stability == "require":
+        return not stability.blocking_pairs(instance, _plan(cands, selected), cands)
+    return True
 
 
 def price_of_rules(
@@ -354,7 +383,12 @@ class PulpBuilder:
         return self.pulp.LpVariable(name, lowBound=low, upBound=high)
 
     def weighted(self, terms: Sequence[tuple[Any, float]]) -> Any:
-        return self.pulp.LpAffineExpression(list(terms))
+        # LpAffineExpression keeps the last coefficient of a repeated variable; a pair with
+        # both members in a group must count twice.
+        summed: dict[Any, float] = {}
+        for var, coefficient in terms:
+            summed[var] = summed.get(var, 0.0) + coefficient
+        return self.pulp.LpAffineExpression(list(summed.items()))
 
     def add(self, constraint: Any, name: str) -> None:
         self.problem += constraint, name

@@ -196,3 +196,56 @@ def test_no_stable_plan_is_infeasible_with_the_fewest_blocking_pairs():
     assert reason.code == "no_stable_plan"
     assert "the fewest any plan has is 1 (a–b)" in reason.detail
     assert min(len(blocking_pairs_oracle(doc, c)) for c, _ in feasible_selections(doc)) == 1
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_auto_on_a_plain_matching_with_side_rules_is_exact(seed):
+    """auto first tries blossom without the side rules and keeps its plan only when that
+    plan meets them; either way the answer is the brute-force optimum."""
+    rng = random.Random(600 + seed)
+    doc = with_regions(rng, random_capacitated_doc(rng, rng.randint(4, 7), 10, max_capacity=1))
+    region = rng.choice([x["region"] for x in doc["institutions"]])
+    doc["fairness"] = {"minimums": [{"group": region, "share": rng.choice([0.5, 1.0])}]}
+    if rng.random() < 0.5:
+        doc["stability"] = "require"
+    members = {x["id"] for x in doc["institutions"] if x["region"] == region}
+    share = doc["fairness"]["minimums"][0]["share"]
+    best = None
+    for chosen, total in feasible_selections(doc):
+        matched = members & (set().union(*chosen) if chosen else set())
+        if len(matched) < share * len(members) - 1e-9:
+            continue
+        if doc.get("stability") == "require" and blocking_pairs_oracle(doc, chosen):
+            continue
+        best = total if best is None else max(best, total)
+    solution = solve_doc(doc)
+    if best is None:
+        assert solution.status == Status.INFEASIBLE
+        return
+    assert solution.status == Status.OPTIMAL, solution.explanations
+    assert_verified(solution)
+    assert solution.objective == pytest.approx(best, abs=1e-6)
+
+
+def test_regression_a_pair_inside_a_group_counted_one_matched_member():
+    """Bug: PuLP's LpAffineExpression keeps the last coefficient of a repeated variable, so
+    a pair with both members in the group counted once in its matched minimum, and HiGHS
+    and CBC called a feasible instance infeasible (CP-SAT did not)."""
+    doc = {
+        "kind": "matching",
+        "institutions": [
+            {"id": "y1", "region": "Yunnan"},
+            {"id": "c1", "region": "Chongqing"},
+            {"id": "c2", "region": "Chongqing"},
+            {"id": "c3", "region": "Chongqing"},
+        ],
+        "scores": [
+            {"a": "c1", "b": "c2", "score": 1.0},
+            {"a": "y1", "b": "c3", "score": 1.0},
+        ],
+        "fairness": {"minimums": [{"group": "Chongqing", "matched": 3}]},
+    }
+    for solver in ("highs", "cbc", "cp-sat"):
+        solution = solve_doc(doc, solver=solver)
+        assert solution.status == Status.OPTIMAL, solver
+        assert solution.objective == pytest.approx(2.0)
