@@ -207,10 +207,14 @@ PairsSolve = Callable[[MatchingInstance, Candidates, SolveContext], PairsResult]
 this module never imports the orchestration."""
 
 
+FRESH: dict[str, Any] = {"previous": None, "existing": []}
+"""No plan to keep: the extra solves compare total scores alone."""
+
+
 def _without(instance: MatchingInstance, *families: str) -> MatchingInstance:
     """The instance with these families of side rules (``fairness``, ``stability``) lifted,
-    and no previous plan: only the score counts."""
-    update: dict[str, Any] = {"previous": None}
+    and no previous plan or existing partnerships: only the score counts."""
+    update: dict[str, Any] = dict(FRESH)
     if "fairness" in families:
         update["fairness"] = Fairness()
     if "stability" in families:
@@ -296,7 +300,7 @@ def infeasibility(
         heavy = 1.0 + float(abs(cands.score).sum())
         fewest = solve(
             instance.model_copy(
-                update={"stability": "penalise", "stability_penalty": heavy, "previous": None}
+                update={"stability": "penalise", "stability_penalty": heavy, **FRESH}
             ),
             cands,
             context,
@@ -324,7 +328,7 @@ def infeasibility(
             update={
                 "fairness": Fairness(minimums=[rule]),
                 "stability": "report",
-                "previous": None,
+                **FRESH,
             }
         )
         if solve(alone, cands, context).status == Status.INFEASIBLE:

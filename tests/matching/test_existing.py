@@ -66,3 +66,19 @@ def test_existing_partnerships_are_checked():
     assert ("unknown_reference", "existing[0][1]") in issues
     assert ("wrong_plan", "existing[1]") in issues
     assert ("wrong_plan", "existing") in issues
+
+
+def test_the_price_of_rules_compares_total_scores_without_the_keep_bonus():
+    # Keeping a-b (2.0) is worth 0.01, more than a-c's extra 0.005: the plan keeps it; the
+    # best total score without the rules is still a-c's 2.005.
+    doc = matching(
+        [{"id": x, "region": "Sichuan"} for x in "abc"],
+        {"a-b": 2.0, "a-c": 2.005},
+        existing=[["a", "b"]],
+        fairness={"minimums": [{"group": "Sichuan", "matched": 1}]},
+    )
+    solution = solve_doc(doc)
+    assert pair_set(solution) == {P("a", "b")}
+    price = solution.kpis["price_of_rules"]["all"]
+    assert price["total_without"] == pytest.approx(2.005)
+    assert price["price"] == pytest.approx(0.005)
