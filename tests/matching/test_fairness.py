@@ -249,3 +249,12 @@ def test_regression_a_pair_inside_a_group_counted_one_matched_member():
         solution = solve_doc(doc, solver=solver)
         assert solution.status == Status.OPTIMAL, solver
         assert solution.objective == pytest.approx(2.0)
+
+
+def test_reasons_for_the_unmatched_name_the_side_rules_when_they_shape_the_plan():
+    doc = json.loads((INSTANCES / "east-west-fair.json").read_text())
+    solution = solve_document(doc)
+    taken = [e for e in solution.explanations if e.code in ("partners_taken", "not_selected")]
+    assert taken and all("fairness and stability rules" in e.detail for e in taken)
+    plain = solve_document(json.loads((INSTANCES / "east-west-counterparts.json").read_text()))
+    assert not any("fairness and stability rules" in e.detail for e in plain.explanations)
