@@ -258,3 +258,25 @@ def test_reasons_for_the_unmatched_name_the_side_rules_when_they_shape_the_plan(
     assert taken and all("fairness and stability rules" in e.detail for e in taken)
     plain = solve_document(json.loads((INSTANCES / "east-west-counterparts.json").read_text()))
     assert not any("fairness and stability rules" in e.detail for e in plain.explanations)
+
+
+def test_side_rules_are_checked_when_the_document_is_read():
+    from optimizer.core.documents import parse_document
+
+    doc = {
+        "kind": "matching",
+        "institutions": [{"id": "a", "region": "Sichuan"}, {"id": "b", "region": "Yunnan"}],
+        "fairness": {"minimums": [{"group": "Sichaun", "matched": 1}], "groups": ["Tibet"]},
+    }
+    issues = {(i.code, i.path): i.detail for i in parse_document(doc).issues}
+    assert "did you mean 'Sichuan'?" in issues[("unknown_reference", "fairness.minimums[0].group")]
+    assert ("unknown_reference", "fairness.groups[0]") in issues
+    grouped = {
+        "kind": "matching",
+        "mode": "groups",
+        "institutions": [{"id": "a", "region": "Sichuan"}, {"id": "b"}],
+        "fairness": {"objective": "max_min"},
+        "stability": "require",
+    }
+    codes = {(i.code, i.path) for i in parse_document(grouped).issues}
+    assert codes == {("pairs_mode_only", "fairness"), ("pairs_mode_only", "stability")}
