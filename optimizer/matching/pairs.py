@@ -239,7 +239,9 @@ def solve_pairs_cpsat(
     if run.bound_scaled is not None:
         # Rounding each score to 1/scale moves any solution's value by at most half a unit
         # per selected pair; widen the bound by that much so it stays a true bound.
-        slack = 0.0 if exact else 0.5 * sum(inst.capacity for inst in instance.institutions) / 2
+        # (and per blocking pair, whose rounded penalty may count once each).
+        pairs = sum(inst.capacity for inst in instance.institutions) / 2
+        slack = 0.0 if exact else 0.5 * (pairs + len(penalised))
         bound = float(Fraction(round(run.bound_scaled)) / scale) + slack / scale
     status = run.status
     if first is not None and first.status != Status.OPTIMAL and run.has_solution:
