@@ -280,3 +280,16 @@ def test_side_rules_are_checked_when_the_document_is_read():
     }
     codes = {(i.code, i.path) for i in parse_document(grouped).issues}
     assert codes == {("pairs_mode_only", "fairness"), ("pairs_mode_only", "stability")}
+
+
+@pytest.mark.parametrize("example", ["east-west-stable", "east-west-fair"])
+def test_the_three_backends_agree_on_the_side_rules_of_the_examples(example):
+    doc = json.loads((INSTANCES / f"{example}.json").read_text())
+    doc.get("fairness", {}).pop("objective", None)  # max_min: CP-SAT needs longer to prove
+    found = set()
+    for solver in ("highs", "cbc", "cp-sat"):
+        solution = solve_document(doc, overrides={"solver": solver, "threads": 1})
+        assert solution.status == Status.OPTIMAL, solver
+        assert solution.verification.valid
+        found.add(round(solution.objective, 6))
+    assert len(found) == 1
