@@ -11,6 +11,11 @@ same graph. Objectives must be equal: both are exact.
 
 Groups: complete random score graphs split into alliances of 3-5 within 60 s: status, gap.
 
+Fairness: the pairs instances placed in 12 regions, with a minimum matched share per region,
+through a fresh ``unishare solve`` process (default 30 s limit): once with minimums the
+unconstrained optimum already meets, once with the even regions scoring low among
+themselves and minimums that bind.
+
 Dated results: ``benchmarks/RESULTS.md``.
 """
 
@@ -51,8 +56,9 @@ def ours(document: dict, time_limit: float = 60.0) -> tuple[str, float | None, f
     return solution.status.value, solution.objective, solution.gap, time.perf_counter() - started
 
 
-def cli_seconds(document: dict) -> float:
-    """Wall time of a fresh ``unishare solve`` process on the document written to a file."""
+def cli_run(document: dict) -> tuple[float, dict]:
+    """Wall time of a fresh ``unishare solve`` process on the document written to a file,
+    and the solution document it wrote."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "instance.json"
         path.write_text(json.dumps(document))
@@ -62,7 +68,52 @@ def cli_seconds(document: dict) -> float:
             check=True,
             capture_output=True,
         )
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        return seconds, json.loads((Path(folder) / "instance.solution.json").read_text())
+
+
+def cli_seconds(document: dict) -> float:
+    """Wall time of a fresh ``unishare solve`` process on the document written to a file."""
+    return cli_run(document)[0]
+
+
+REGIONS = 12
+
+
+def fair_document(n: int, k: int, seed: int, share: float, binding: bool) -> dict:
+    """``pairs_document`` in 12 regions with a minimum matched share in each; ``binding``
+    scales the scores among the even regions' institutions by 0.1, so the unconstrained
+    optimum leaves more of them unmatched than the minimums allow."""
+    document = pairs_document(n, k=k, seed=seed, regions=REGIONS)
+    if binding:
+        low = {x["id"] for x in document["institutions"] if int(x["region"][1:]) % 2 == 0}
+        for entry in document["scores"]:
+            if entry["a"] in low and entry["b"] in low:
+                entry["score"] = round(entry["score"] * 0.1, 4)
+    document["fairness"] = {
+        "minimums": [{"group": f"r{g:02d}", "share": share} for g in range(REGIONS)]
+    }
+    return document
+
+
+def run_fair(sizes: list[int], k: int, seed: int) -> None:
+    print(f"\n## Pairs with fairness minimums: {REGIONS} regions, about {k} candidates each\n")
+    print("| n | minimums | status | solver | objective | bound | price | worst share | cli s |")
+    print("|---:|---|---|---|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        for share, binding, label in (
+            (0.9, False, "share 0.9, met"),
+            (0.98, True, "share 0.98, binding"),
+        ):
+            seconds, solution = cli_run(fair_document(n, k, seed, share, binding))
+            kpis = solution["kpis"]
+            price = kpis["price_of_rules"]["all"]["price"]
+            print(
+                f"| {n} | {label} | {solution['status']} | {solution['run']['solver']} "
+                f"| {solution['objective']:.4f} | {solution['bound']:.4f} | {price:.4f} "
+                f"| {kpis['worst_off']['value']:.4f} | {seconds:.2f} |",
+                flush=True,
+            )
 
 
 def run_pairs(sizes: list[int], k: int, seed: int) -> None:
@@ -110,6 +161,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10, help="about k candidates per institution")
     parser.add_argument("--groups", type=int, nargs="*", default=[30, 60])
     parser.add_argument("--groups-time-limit", type=float, default=60.0)
+    parser.add_argument("--fair", type=int, nargs="*", default=[2000])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print("# UniShare matching benchmark")
@@ -118,6 +170,8 @@ def main() -> None:
         run_pairs(args.sizes, args.k, args.seed)
     if args.groups:
         run_groups(args.groups, args.seed, args.groups_time_limit)
+    if args.fair:
+        run_fair(args.fair, args.k, args.seed)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from optimizer.core.runner import Kind
 from optimizer.matching.exports import table
-from optimizer.matching.kpis import kpis
+from optimizer.matching.kpis import kpis, plan_reasons
 from optimizer.matching.model import SOLVERS, build_and_solve
 from optimizer.matching.plan import items
 from optimizer.matching.render import render
@@ -19,6 +19,7 @@ KIND: Kind[MatchingInstance] = Kind(
     verify=verify,
     maximize=True,
     kpis=kpis,
+    explain=plan_reasons,
     items=items,
     change_reasons=change_reasons,
     render=render,

@@ -7,9 +7,8 @@ from collections import Counter
 
 from optimizer.core.envelope import Explanation
 from optimizer.core.runner import SolveContext
-from optimizer.matching.pairs import incidence
 from optimizer.matching.schema import MatchingInstance
-from optimizer.matching.scores import RULE_WORDS, Candidates, removal_reason
+from optimizer.matching.scores import RULE_WORDS, Candidates, incidence, removal_reason
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +175,12 @@ def unmatched(
         degree[j] += 1
         partners.setdefault(i, []).append(k)
         partners.setdefault(j, []).append(k)
+    side_note = ""
+    if instance.fairness.active or instance.stability != "report":
+        # The side rules shape the plan too; name them rather than the total alone.
+        side_note = (
+            " (the plan also meets the fairness and stability rules, which may leave it out)"
+        )
     out = []
     for x in unmatched_ids:
         i = position[x]
@@ -215,7 +220,7 @@ def unmatched(
                     code="not_selected",
                     detail=(
                         f"{x} could still pair with {names}; pairing it does not improve the "
-                        "total (non-positive gain) or the search stopped before it"
+                        "total (non-positive gain) or the search stopped before it" + side_note
                     ),
                     related=[j for j, _ in free[:5]],
                 )
@@ -237,7 +242,7 @@ def unmatched(
                 code="partners_taken",
                 detail=(
                     f"{whom} at capacity in pairs that are required or give a higher total: "
-                    f"{'; '.join(parts)}{more}"
+                    f"{'; '.join(parts)}{more}{side_note}"
                 ),
                 related=[j for j, _, _ in held],
             )

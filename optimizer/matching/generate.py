@@ -9,8 +9,11 @@ import random
 from typing import Any
 
 
-def pairs_document(n: int, k: int = 10, seed: int = 0, capacity: int = 1) -> dict[str, Any]:
-    """n institutions, about k candidate partners each, explicit scores in (0, 1]."""
+def pairs_document(
+    n: int, k: int = 10, seed: int = 0, capacity: int = 1, regions: int = 0
+) -> dict[str, Any]:
+    """n institutions, about k candidate partners each, explicit scores in (0, 1]; with
+    ``regions``, institution i lies in region ``r<i mod regions>``."""
     rng = random.Random(seed)
     ids = [f"u{i:05d}" for i in range(n)]
     pairs: dict[tuple[int, int], float] = {}
@@ -19,11 +22,15 @@ def pairs_document(n: int, k: int = 10, seed: int = 0, capacity: int = 1) -> dic
             if i != j:
                 key = (min(i, j), max(i, j))
                 pairs.setdefault(key, round(rng.uniform(0.01, 1.0), 4))
+    institutions: list[dict[str, Any]] = [{"id": x, "capacity": capacity} for x in ids]
+    for i, institution in enumerate(institutions):
+        if regions:
+            institution["region"] = f"r{i % regions:02d}"
     return {
         "kind": "matching",
         "name": f"pairs-n{n}-k{k}-s{seed}",
         "mode": "pairs",
-        "institutions": [{"id": x, "capacity": capacity} for x in ids],
+        "institutions": institutions,
         "scores": [{"a": ids[i], "b": ids[j], "score": s} for (i, j), s in sorted(pairs.items())],
     }
 

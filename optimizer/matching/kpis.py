@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from optimizer.core.envelope import Explanation
+from optimizer.core.plans import diff_plans
+from optimizer.matching import stability
+from optimizer.matching.plan import items
+from optimizer.matching.replan import change_reasons
 from optimizer.matching.schema import MatchingInstance
 
 NO_REGION = "none"
@@ -33,10 +38,72 @@ def kpis(instance: MatchingInstance, payload: dict[str, Any]) -> dict[str, Any]:
             "unmatched_institutions": len(payload["unmatched"]),
             "mean_pair_score": (sum(p["score"] for p in pairs) / len(pairs)) if pairs else 0.0,
             "pairs_by_zone": _pairs_by_zone(instance, pairs),
+            **stability.kpis(instance, payload),
         }
         together = [({p["a"], p["b"]}, p["score"]) for p in pairs]
     figures["by_region"] = _by_region(instance, together)
+    if instance.fairness.active:
+        figures["worst_off"] = _worst_off(instance, together)
     return figures
+
+
+def _worst_off(
+    instance: MatchingInstance, together: list[tuple[set[str], float]]
+) -> dict[str, Any]:
+    """The groups ``max_min`` compares (fairness.by, fairness.groups), each one's measure
+    (matched share, or score per member), and the worst-off value and groups."""
+    fairness = instance.fairness
+    names = fairness.groups
+    if names is None:
+        names = sorted({getattr(x, fairness.by) for x in instance.institutions} - {None})
+    measure: dict[str, float] = {}
+    for name in names:
+        members = {x.id for x in instance.institutions if getattr(x, fairness.by) == name}
+        if not members:
+            continue
+        if fairness.measure == "share":
+            value = len(members & set().union(*(m for m, _ in together))) / len(members)
+        else:
+            value = sum(score for m, score in together if m & members) / len(members)
+        measure[name] = value
+    worst = min(measure.values(), default=0.0)
+    return {
+        "by": fairness.by,
+        "measure": fairness.measure,
+        "value": worst,
+        "groups": sorted(g for g, v in measure.items() if v <= worst + 1e-9),
+        "per_group": measure,
+    }
+
+
+def plan_reasons(instance: MatchingInstance, payload: dict[str, Any]) -> list[Explanation]:
+    """Reasons read off a verified plan: each ``existing`` partnership it breaks and why,
+    and its worst blocking pairs (pairs mode)."""
+    out = _broken_existing(instance, payload)
+    if "pairs" in payload:
+        out += stability.explanations(instance, payload)
+    return out
+
+
+def _broken_existing(instance: MatchingInstance, payload: dict[str, Any]) -> list[Explanation]:
+    plan = instance.incumbent()
+    if not instance.existing or plan is None:
+        return []
+    before = items(plan.model_dump(mode="json", exclude_none=True))
+    changes = diff_plans(before, items(payload))
+    reasons = change_reasons(instance, changes)
+    default = "the new plan gains more than keeping it is worth (options.change_penalty)"
+    given_up = [d.item for d in changes.dropped_items] + [m.item for m in changes.moved_items]
+    return [
+        Explanation(
+            subject=item.replace("+", "–"),
+            code="existing_broken",
+            detail=f"the existing partnership {item.replace('+', '–')} is not kept: "
+            + reasons.get(item, default),
+            related=item.split("+"),
+        )
+        for item in given_up
+    ]
 
 
 def _pairs_by_zone(instance: MatchingInstance, pairs: list[dict[str, Any]]) -> dict[str, int]:

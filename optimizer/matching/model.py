@@ -7,8 +7,9 @@ from typing import Any
 
 from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import Outcome, OutOfTime, SolveContext
-from optimizer.matching import explain, groups, replan
+from optimizer.matching import explain, groups, replan, side, side_plans
 from optimizer.matching.pairs import (
+    PairsResult,
     is_plain_matching,
     solve_pairs_blossom,
     solve_pairs_cpsat,
@@ -28,9 +29,10 @@ def choose_pairs_backend(instance: MatchingInstance, cands: Candidates) -> str:
 
     A plain matching (capacities <= 1) goes to Edmonds' blossom algorithm: exact, and two orders of magnitude faster than any MIP on 500-2,000
     institutions (the MIPs branch on odd cycles of the LP relaxation). Everything else is a
-    MIP.
+    MIP, and so is a plain matching with side rules (fairness, stability), which blossom
+    cannot take.
     """
-    if is_plain_matching(instance):
+    if is_plain_matching(instance) and not side.has_side_rules(instance):
         return "blossom"
     return "highs"
 
@@ -53,30 +55,56 @@ def build_and_solve(instance: MatchingInstance, context: SolveContext) -> Outcom
     return _solve_groups(instance, cands, context)
 
 
-def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveContext) -> Outcome:
-    conflicts = explain.pairs_conflicts(instance, cands)
-    if conflicts:
-        return Outcome(Status.INFEASIBLE, "presolve", explanations=conflicts)
+def _pairs_result(
+    instance: MatchingInstance, cands: Candidates, context: SolveContext
+) -> PairsResult:
+    """The chosen backend's answer on the candidates, with any keep bonus of ``previous``."""
     backend = context.options.solver
     if backend == "auto":
         backend = choose_pairs_backend(instance, cands)
     weighed, breaking_all = replan.pairs_with_keep_bonus(
         instance, cands, context.options.change_penalty
     )
+    if (
+        context.options.solver == "auto"
+        and side.has_side_rules(instance)
+        and side_plans.relaxation_certifies(instance)
+        and is_plain_matching(instance)
+    ):
+        # The optimum without the side rules bounds the optimum with them: when it meets
+        # them, it is optimal, and blossom finds it far faster than a MIP.
+        relaxed = solve_pairs_blossom(instance, weighed, context)
+        if relaxed.status == Status.OPTIMAL and side_plans.meets_side_rules(
+            instance, cands, relaxed.selected
+        ):
+            if relaxed.bound is not None:
+                relaxed.bound -= breaking_all
+            return relaxed
     if backend == "blossom":
         result = solve_pairs_blossom(instance, weighed, context)
     elif backend == "cp-sat":
-        result = solve_pairs_cpsat(instance, weighed, context)
+        result = solve_pairs_cpsat(instance, weighed, context, plain=cands)
     else:
-        result = solve_pairs_mip(instance, weighed, backend, context)
+        result = solve_pairs_mip(instance, weighed, backend, context, plain=cands)
     if result.bound is not None:
         result.bound -= breaking_all
+    return result
+
+
+def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveContext) -> Outcome:
+    conflicts = explain.pairs_conflicts(instance, cands)
+    if conflicts:
+        return Outcome(Status.INFEASIBLE, "presolve", explanations=conflicts)
+    result = _pairs_result(instance, cands, context)
     if result.status == Status.INFEASIBLE:
+        reasons = side_plans.infeasibility(instance, cands, context, _pairs_result)
+        if not reasons:
+            reasons = explain.pairs_infeasibility_by_relaxation(instance, cands, context)
         return Outcome(
             Status.INFEASIBLE,
             result.solver,
             solver_version=result.version,
-            explanations=explain.pairs_infeasibility_by_relaxation(instance, cands, context),
+            explanations=reasons,
         )
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return Outcome(
@@ -102,6 +130,12 @@ def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveCo
         if context.options.explain
         else []
     )
+    figures: dict[str, Any] = {"candidate_pairs": len(cands)}
+    if side.has_side_rules(instance):
+        total = float(cands.score[result.selected].sum())
+        figures["price_of_rules"] = side_plans.price_of_rules(
+            instance, cands, context, _pairs_result, total
+        )
     return Outcome(
         result.status,
         result.solver,
@@ -109,7 +143,7 @@ def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveCo
         bound=result.bound,
         solver_version=result.version,
         explanations=explanations,
-        kpis={"candidate_pairs": len(cands)},
+        kpis=figures,
     )
 
 

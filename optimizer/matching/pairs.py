@@ -18,8 +18,9 @@ from optimizer.core.envelope import Status
 from optimizer.core.mip import package_version, solve_pulp
 from optimizer.core.runner import SolveContext
 from optimizer.core.scaling import integer_scale
+from optimizer.matching import side as side_rules
 from optimizer.matching.schema import MatchingInstance
-from optimizer.matching.scores import Candidates
+from optimizer.matching.scores import Candidates, incidence, required_indices
 
 log = logging.getLogger(__name__)
 
@@ -33,31 +34,21 @@ class PairsResult:
     version: str | None
 
 
-def required_indices(instance: MatchingInstance, cands: Candidates) -> list[int]:
-    position = {x: k for k, x in enumerate(cands.ids)}
-    found = []
-    for a, b in instance.rules.required:
-        k = cands.index(position[a], position[b])
-        if k is not None:
-            found.append(k)
-    return sorted(set(found))
-
-
-def incidence(cands: Candidates, n: int) -> list[list[int]]:
-    """For each institution, the candidate pairs it belongs to."""
-    by_node: list[list[int]] = [[] for _ in range(n)]
-    for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True)):
-        by_node[i].append(k)
-        by_node[j].append(k)
-    return by_node
-
-
 def solve_pairs_mip(
-    instance: MatchingInstance, cands: Candidates, backend: str, context: SolveContext
+    instance: MatchingInstance,
+    cands: Candidates,
+    backend: str,
+    context: SolveContext,
+    plain: Candidates | None = None,
 ) -> PairsResult:
-    """Hard: capacity, min_partners and required pairs, as a PuLP MIP."""
+    """Hard: capacity, min_partners, required pairs and the side rules, as a PuLP MIP.
+
+    ``cands`` carry the scores the objective counts (with any keep bonus); ``plain`` the
+    candidates' own scores, which stability and fairness read (the same when omitted).
+    """
     import pulp
 
+    plain = cands if plain is None else plain
     n = len(instance.institutions)
     ids = cands.ids
     problem = pulp.LpProblem("pairs", pulp.LpMaximize)
@@ -65,9 +56,7 @@ def solve_pairs_mip(
         pulp.LpVariable(f"pair_{ids[i]}_{ids[j]}_{k}", cat=pulp.LpBinary)
         for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True))
     ]
-    problem += pulp.LpAffineExpression(
-        list(zip(x, cands.score.tolist(), strict=True)), name="total_score"
-    )
+    terms = list(zip(x, cands.score.tolist(), strict=True))
     for i, ks in enumerate(incidence(cands, n)):
         inst = instance.institutions[i]
         if not ks:
@@ -79,11 +68,30 @@ def solve_pairs_mip(
             problem += degree >= inst.min_partners, f"min_partners_{i}"
     for k in required_indices(instance, cands):
         x[k].lowBound = 1
+    side = side_rules.SideModel(side_rules.PulpBuilder(problem), instance, plain, x)
+    side_rules.add_fairness_minimums(side)
+    if instance.stability != "report":
+        penalised = side_rules.add_stability(side, plain.score.tolist())
+        terms += [(var, -instance.stability_penalty) for var, _ in penalised]
+    total = pulp.LpAffineExpression(terms, name="total_score")
+    first = None
+    if instance.fairness.objective == "max_min":
+        worst = side_rules.add_worst_off(side, plain.score.tolist(), 1.0, integral=False)
+        problem.setObjective(pulp.LpAffineExpression([(worst.var, 1)]))
+        first = solve_pulp(problem, backend, context)
+        if not first.has_solution:
+            return PairsResult(first.status, [], None, first.solver, first.version)
+        problem += worst.at_least(worst.var.value()), "worst_off_kept"
+    problem.setObjective(total)
     result = solve_pulp(problem, backend, context)
     selected = []
     if result.has_solution:
         selected = [k for k, var in enumerate(x) if (var.value() or 0.0) > 0.5]
-    return PairsResult(result.status, selected, result.bound, result.solver, result.version)
+    status, bound = result.status, result.bound
+    if first is not None and first.status != Status.OPTIMAL and result.has_solution:
+        # The worst-off level is not proven best: neither is the plan, nor any bound on it.
+        status, bound = Status.FEASIBLE, None
+    return PairsResult(status, selected, bound, result.solver, result.version)
 
 
 def is_plain_matching(instance: MatchingInstance) -> bool:
@@ -149,16 +157,22 @@ def solve_pairs_blossom(
 
 
 def solve_pairs_cpsat(
-    instance: MatchingInstance, cands: Candidates, context: SolveContext
+    instance: MatchingInstance,
+    cands: Candidates,
+    context: SolveContext,
+    plain: Candidates | None = None,
 ) -> PairsResult:
-    """Hard: capacity, min_partners and required pairs, as a CP-SAT model with integer scores."""
+    """Hard: capacity, min_partners, required pairs and the side rules, as a CP-SAT model
+    with integer scores (``plain`` as in :func:`solve_pairs_mip`)."""
     from ortools.sat.python import cp_model
 
     from optimizer.core.cpsat import cpsat_version, run_cpsat
 
+    plain = cands if plain is None else plain
     n = len(instance.institutions)
     ids = cands.ids
-    scaling = integer_scale(cands.score)
+    penalty = instance.stability_penalty if instance.stability == "penalise" else 0.0
+    scaling = integer_scale(np.concatenate([cands.score, plain.score, [penalty]]))
     scale, exact = scaling.scale, scaling.exact
     weights = scaling.scaled(cands.score).tolist()
     model = cp_model.CpModel()
@@ -176,13 +190,39 @@ def solve_pairs_cpsat(
             model.add_bool_or([])  # no candidate can meet min_partners: infeasible
     for k in required_indices(instance, cands):
         model.add(x[k] == 1)
-    model.maximize(sum(w * v for w, v in zip(weights, x, strict=True)))
+    side = side_rules.SideModel(side_rules.CpSatBuilder(model), instance, plain, x)
+    side_rules.add_fairness_minimums(side)
+    terms = list(zip(x, weights, strict=True))
+    penalised = []
+    if instance.stability != "report":
+        penalised = side_rules.add_stability(side, plain.score.tolist())
+        unit_penalty = int(scaling.scaled([penalty])[0])
+        terms += [(var, -unit_penalty) for var, _ in penalised]
+    total = cp_model.LinearExpr.weighted_sum([v for v, _ in terms], [w for _, w in terms])
+    first = None
+    if instance.fairness.objective == "max_min":
+        plain_weights = scaling.scaled(plain.score).tolist()
+        worst = side_rules.add_worst_off(side, plain_weights, 1.0 / scale, integral=True)
+        model.maximize(worst.var)
+        first = run_cpsat(model, context)
+        if not first.has_solution:
+            return PairsResult(first.status, [], None, "cp-sat", cpsat_version())
+        model.add(worst.at_least(first.solver.value(worst.var)))
+        model.clear_hints()
+        for var in x:
+            model.add_hint(var, first.solver.value(var))
+    model.maximize(total)
     run = run_cpsat(model, context)
     selected = [k for k, var in enumerate(x) if run.has_solution and run.solver.value(var)]
     bound = None
     if run.bound_scaled is not None:
         # Rounding each score to 1/scale moves any solution's value by at most half a unit
         # per selected pair; widen the bound by that much so it stays a true bound.
-        slack = 0.0 if exact else 0.5 * sum(inst.capacity for inst in instance.institutions) / 2
+        # (and per blocking pair, whose rounded penalty may count once each).
+        pairs = sum(inst.capacity for inst in instance.institutions) / 2
+        slack = 0.0 if exact else 0.5 * (pairs + len(penalised))
         bound = float(Fraction(round(run.bound_scaled)) / scale) + slack / scale
-    return PairsResult(run.status, selected, bound, "cp-sat", cpsat_version())
+    status = run.status
+    if first is not None and first.status != Status.OPTIMAL and run.has_solution:
+        status, bound = Status.FEASIBLE, None
+    return PairsResult(status, selected, bound, "cp-sat", cpsat_version())

@@ -1,4 +1,5 @@
-"""Re-planning a matching against ``previous``: what keeping an earlier pair or group is worth.
+"""Re-planning a matching against ``previous`` (or the ``existing`` partnerships, which are
+kept the same way): what keeping an earlier pair or group is worth.
 
 Each pair of the previous plan that is broken costs ``change_penalty`` (pairs mode), and so
 does each institution whose group is not the one it had (groups mode). Keeping is therefore
@@ -25,18 +26,17 @@ def pairs_with_keep_bonus(
 ) -> tuple[Candidates, float]:
     """Candidates whose score counts the penalty a previous pair's keeping saves, and the
     cost of breaking every previous pair (to take off the bound)."""
-    if instance.previous is None or instance.previous.pairs is None:
+    plan = instance.incumbent()
+    if plan is None or plan.pairs is None:
         return cands, 0.0
     index = {x: i for i, x in enumerate(cands.ids)}
     bonus = np.zeros(len(cands))
-    for pair in instance.previous.pairs:
+    for pair in plan.pairs:
         if pair.a in index and pair.b in index:
             k = cands.index(index[pair.a], index[pair.b])
             if k is not None:
                 bonus[k] = penalty
-    return dataclasses.replace(cands, score=cands.score + bonus), penalty * len(
-        instance.previous.pairs
-    )
+    return dataclasses.replace(cands, score=cands.score + bonus), penalty * len(plan.pairs)
 
 
 def columns_with_keep_bonus(
@@ -44,12 +44,13 @@ def columns_with_keep_bonus(
 ) -> tuple[ColumnSet, float]:
     """Columns whose score counts the penalty each member saves when the column is exactly a
     previous group, and the cost of every previously grouped institution changing."""
-    if instance.previous is None or instance.previous.groups is None:
+    plan = instance.incumbent()
+    if plan is None or plan.groups is None:
         return columns, 0.0
     index = {x: i for i, x in enumerate(cands.ids)}
     previous = {
         tuple(sorted(index[m] for m in g.members))
-        for g in instance.previous.groups
+        for g in plan.groups
         if all(m in index for m in g.members)
     }
     bonus = np.zeros(len(columns))
@@ -57,7 +58,7 @@ def columns_with_keep_bonus(
         members = tuple(sorted(int(i) for i in row if i >= 0))
         if members in previous:
             bonus[c] = penalty * len(members)
-    grouped = sum(len(g.members) for g in instance.previous.groups)
+    grouped = sum(len(g.members) for g in plan.groups)
     return ColumnSet(columns.members, columns.score + bonus), penalty * grouped
 
 
@@ -76,7 +77,8 @@ def change_reasons(instance: MatchingInstance, changes: PlanDiff) -> dict[str, s
     given_up += [(m.item, m.before) for m in changes.moved_items]
     capacity = {x.id: x.capacity for x in instance.institutions}
     had: dict[str, int] = {}
-    for pair in (instance.previous.pairs or []) if instance.previous else []:
+    plan = instance.incumbent()
+    for pair in (plan.pairs or []) if plan else []:
         for end in (pair.a, pair.b):
             had[end] = had.get(end, 0) + 1
     reasons: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -64,6 +65,41 @@ class GroupRules(Strict):
     cover_all: bool = False
 
 
+GroupingField = Literal["region", "zone", "type"]
+
+
+class GroupMinimum(Strict):
+    """Hard: the members of one group of institutions (one region, zone or type) get at
+    least this much of the plan."""
+
+    by: GroupingField = "region"
+    group: str = Field(min_length=1, description="The region, zone or type named.")
+    matched: int = Field(0, ge=0, description="Fewest members with a partner (or in a group).")
+    share: float = Field(
+        0.0, ge=0.0, le=1.0, allow_inf_nan=False, description="Fewest matched, as a share."
+    )
+    pairs: int = Field(0, ge=0, description="Fewest pairs (or groups) with a member there.")
+
+
+class Fairness(Strict):
+    """Fairness across groups of institutions (pairs mode): hard minimums, and what to
+    maximise."""
+
+    minimums: list[GroupMinimum] = Field(default_factory=list)
+    objective: Literal["max_total", "max_min"] = "max_total"
+    by: GroupingField = Field("region", description="The groups that max_min compares.")
+    groups: list[str] | None = Field(
+        None, description="max_min: only these groups (default: every value of `by`)."
+    )
+    measure: Literal["share", "score"] = Field(
+        "share", description="max_min: matched share, or score per member, of a group."
+    )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.minimums) or self.objective != "max_total"
+
+
 class PlannedPair(Strict):
     """A pair of a previous plan, as a solution lists it (score and breakdown are ignored)."""
 
@@ -98,6 +134,25 @@ class MatchingInstance(InstanceBase):
     weights: Weights = Field(default_factory=Weights)
     rules: Rules = Field(default_factory=Rules)
     group: GroupRules = Field(default_factory=GroupRules)
+    fairness: Fairness = Field(default_factory=Fairness)
+    stability: Literal["report", "penalise", "require"] = Field(
+        "report",
+        description=(
+            "Pairs mode: report blocking pairs; penalise each in the objective "
+            "(stability_penalty); or require none."
+        ),
+    )
+    stability_penalty: float = Field(
+        0.1, ge=0.0, allow_inf_nan=False, description="Objective units per blocking pair."
+    )
+    existing: list[list[Id]] = Field(
+        default_factory=list,
+        description=(
+            "Incumbency: partnerships that exist today, as pairs (pairs mode) or consortia "
+            "(groups mode). Kept unless changing pays more than options.change_penalty each, "
+            "as a previous plan would be."
+        ),
+    )
     previous: MatchingPlan | None = Field(
         None,
         description=(
@@ -106,10 +161,22 @@ class MatchingInstance(InstanceBase):
         ),
     )
 
-    def previous_plan(self) -> dict[str, Any] | None:
-        if self.previous is None:
+    def incumbent(self) -> MatchingPlan | None:
+        """The plan whose changes cost ``change_penalty``: ``previous``, or the ``existing``
+        partnerships as such a plan."""
+        if self.previous is not None:
+            return self.previous
+        if not self.existing:
             return None
-        return self.previous.model_dump(mode="json", exclude_none=True)
+        if self.mode == "pairs":
+            return MatchingPlan(pairs=[PlannedPair(a=p[0], b=p[1]) for p in self.existing])
+        return MatchingPlan(groups=[PlannedGroup(members=list(g)) for g in self.existing])
+
+    def previous_plan(self) -> dict[str, Any] | None:
+        plan = self.incumbent()
+        if plan is None:
+            return None
+        return plan.model_dump(mode="json", exclude_none=True)
 
     @model_validator(mode="after")
     def _cross_field_checks(self) -> MatchingInstance:
@@ -149,6 +216,8 @@ class MatchingInstance(InstanceBase):
                     check.add("self_pair", path, f"{path} pairs {a!r} with itself")
         if self.previous is not None:
             self._check_previous(check)
+        self._check_fairness(check)
+        self._check_existing(check, ids)
         if self.group.min_size > self.group.max_size:
             check.add(
                 "min_above_max",
@@ -158,6 +227,58 @@ class MatchingInstance(InstanceBase):
             )
         check.raise_if_any()
         return self
+
+    def _check_fairness(self, check: IssueCollector) -> None:
+        """Hard: every group a fairness rule names has members; side rules are pairs-mode."""
+        fairness = self.fairness
+        named = [
+            (f"fairness.minimums[{k}].group", m.by, m.group)
+            for k, m in enumerate(fairness.minimums)
+        ]
+        named += [
+            (f"fairness.groups[{k}]", fairness.by, g) for k, g in enumerate(fairness.groups or [])
+        ]
+        for path, by, group in named:
+            values = {getattr(x, by) for x in self.institutions} - {None}
+            check.reference(group, values, path, by)
+        if self.mode == "groups":
+            if fairness.active:
+                check.add(
+                    "pairs_mode_only",
+                    "fairness",
+                    "fairness rules apply in pairs mode; this instance is in groups mode",
+                )
+            if self.stability != "report":
+                check.add(
+                    "pairs_mode_only",
+                    "stability",
+                    f"stability = {self.stability!r} applies in pairs mode; "
+                    "this instance is in groups mode",
+                )
+
+    def _check_existing(self, check: IssueCollector, ids: Collection[str]) -> None:
+        """Hard: existing partnerships name known institutions, pairs in pairs mode, and
+        stand alone (with ``previous`` they would be a second plan to keep)."""
+        for k, entry in enumerate(self.existing):
+            path = f"existing[{k}]"
+            for m, member in enumerate(entry):
+                check.reference(member, ids, f"{path}[{m}]", "institution")
+            if len(set(entry)) != len(entry):
+                check.add("self_pair", path, f"{path} names an institution twice")
+            wanted = "exactly 2" if self.mode == "pairs" else "at least 2"
+            if len(entry) < 2 or (self.mode == "pairs" and len(entry) != 2):
+                check.add(
+                    "wrong_plan",
+                    path,
+                    f"{path} has {len(entry)} members; a partnership in {self.mode} mode has "
+                    f"{wanted}",
+                )
+        if self.existing and self.previous is not None:
+            check.add(
+                "wrong_plan",
+                "existing",
+                "existing and previous are both given; re-plan against previous alone",
+            )
 
     def _check_previous(self, check: IssueCollector) -> None:
         """Hard: ``previous`` is a plan of this mode."""

@@ -270,3 +270,22 @@ RULE_WORDS = {
     "min_score": "score not above min_score",
     "forbidden": "forbidden",
 }
+
+
+def required_indices(instance: MatchingInstance, cands: Candidates) -> list[int]:
+    position = {x: k for k, x in enumerate(cands.ids)}
+    found = []
+    for a, b in instance.rules.required:
+        k = cands.index(position[a], position[b])
+        if k is not None:
+            found.append(k)
+    return sorted(set(found))
+
+
+def incidence(cands: Candidates, n: int) -> list[list[int]]:
+    """For each institution, the candidate pairs it belongs to."""
+    by_node: list[list[int]] = [[] for _ in range(n)]
+    for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True)):
+        by_node[i].append(k)
+        by_node[j].append(k)
+    return by_node

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from optimizer.core.envelope import Verification
-from optimizer.core.numbers import exact_sum
+from optimizer.core.numbers import exact, exact_sum
 from optimizer.matching.schema import Institution, MatchingInstance
 
 TOLERANCE = 1e-6
@@ -117,6 +117,7 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
     degree = {x: 0 for x in by_id}
     seen: set[frozenset[str]] = set()
     scores: list[float] = []
+    counted: list[tuple[frozenset[str], float]] = []  # each listed candidate pair, rescored
     candidates = Rules(instance)
     for entry in solution.get("pairs", []):
         a, b = entry["a"], entry["b"]
@@ -139,6 +140,7 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
         degree[a] += 1
         degree[b] += 1
         scores.append(score)
+        counted.append((key, score))
     for x, inst in by_id.items():
         if degree[x] > inst.capacity:
             violations.append(f"{x} has {degree[x]} partners, above capacity {inst.capacity}")
@@ -153,9 +155,82 @@ def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verif
     actual_unmatched = {x for x, d in degree.items() if d == 0}
     if len(set(listed)) != len(listed) or set(listed) != actual_unmatched:
         violations.append("the unmatched list does not match the institutions without a partner")
+    violations += _fairness_minimums(instance, counted)
+    objective = exact_sum(scores)
+    if instance.stability != "report":
+        blocking = _blocking(instance, candidates, counted)
+        if instance.stability == "require":
+            violations += [
+                f"pair ({a}, {b}) blocks the plan: both would rather pair with each other "
+                "(stability require)"
+                for a, b in blocking
+            ]
+        else:
+            objective = float(exact(objective) - exact(instance.stability_penalty) * len(blocking))
     return Verification(
-        checked=True, valid=not violations, violations=violations, objective=exact_sum(scores)
+        checked=True, valid=not violations, violations=violations, objective=objective
     )
+
+
+def _fairness_minimums(
+    instance: MatchingInstance, pairs: list[tuple[frozenset[str], float]]
+) -> list[str]:
+    """Hard: each fairness minimum, counted over the pairs as listed."""
+    out = []
+    for rule in instance.fairness.minimums:
+        members = {x.id for x in instance.institutions if getattr(x, rule.by) == rule.group}
+        matched = {x for pair, _ in pairs for x in pair if x in members}
+        touching = sum(1 for pair, _ in pairs if pair & members)
+        what = f"{rule.by} {rule.group}"
+        if len(matched) < rule.matched:
+            out.append(f"{what} has {len(matched)} matched members, fewer than {rule.matched}")
+        if len(matched) < rule.share * len(members) - 1e-9:
+            out.append(
+                f"{what} has {len(matched)} of {len(members)} members matched, "
+                f"below the share {rule.share:g}"
+            )
+        if touching < rule.pairs:
+            out.append(f"{what} has {touching} pairs, fewer than {rule.pairs}")
+    return out
+
+
+def _blocking(
+    instance: MatchingInstance, candidates: Rules, pairs: list[tuple[frozenset[str], float]]
+) -> list[tuple[str, str]]:
+    """The blocking pairs of the plan, as the contract defines them (5.4): an unselected
+    candidate pair with a positive score above each side's worst use of a slot."""
+    required = {frozenset(p) for p in instance.rules.required}
+    partners: dict[str, list[float]] = {x.id: [] for x in instance.institutions}
+    locked: dict[str, int] = {x.id: 0 for x in instance.institutions}
+    for pair, score in pairs:
+        for x in pair:
+            if pair in required:
+                locked[x] += 1
+            else:
+                partners[x].append(score)
+    capacity = {x.id: x.capacity for x in instance.institutions}
+
+    def worst(x: str) -> float:
+        if locked[x] + len(partners[x]) < capacity[x]:
+            return 0.0
+        return min(partners[x], default=math.inf)
+
+    chosen = {pair for pair, _ in pairs}
+    insts = instance.institutions
+    if candidates.listed is not None:
+        by_id = {x.id: x for x in insts}
+        looked = [tuple(sorted(p)) for p in candidates.listed]
+        couples = [(by_id[a], by_id[b]) for a, b in looked if a != b]
+    else:
+        couples = [(a, b) for k, a in enumerate(insts) for b in insts[k + 1 :]]
+    found = []
+    for a, b in couples:
+        if frozenset((a.id, b.id)) in chosen:
+            continue
+        rival = candidates.candidate_score(a, b)
+        if rival is not None and rival > 0 and rival > worst(a.id) and rival > worst(b.id):
+            found.append((a.id, b.id))
+    return sorted(found)
 
 
 def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Verification:

@@ -504,3 +504,54 @@ def random_profiles(rng: random.Random, n: int, disciplines: int = 6) -> list[di
             }
         )
     return out
+
+
+# ------------------------------------------------------------------ stability and fairness
+
+
+def blocking_pairs_oracle(
+    doc: dict[str, Any], chosen: list[frozenset[str]]
+) -> dict[frozenset[str], tuple[float, float]]:
+    """Every blocking pair of a plan with both sides' gains, from the contract's definition:
+    an unselected candidate pair with a positive score that each side would rather have than
+    its worst use of a slot (a free slot is worth 0; a required partner cannot be dropped)."""
+    insts = {x["id"]: x for x in institutions_of(doc)}
+    rules = {**RULE_DEFAULTS, **doc.get("rules", {})}
+    required = {frozenset(p) for p in rules["required"]}
+    cands = contract_candidates(doc)
+
+    def worst(x: str) -> float:
+        mine = [p for p in chosen if x in p]
+        if len(mine) < insts[x]["capacity"]:
+            return 0.0
+        droppable = [cands[p] for p in mine if p not in required]
+        return min(droppable) if droppable else math.inf
+
+    out = {}
+    for pair, score in cands.items():
+        if pair in chosen or score <= 0:
+            continue
+        a, b = sorted(pair)
+        if score > worst(a) and score > worst(b):
+            out[pair] = (score - worst(a), score - worst(b))
+    return out
+
+
+def feasible_selections(doc: dict[str, Any]):
+    """Every selection of candidate pairs that keeps capacities, min_partners and required
+    pairs (tiny instances only)."""
+    insts = institutions_of(doc)
+    rules = {**RULE_DEFAULTS, **doc.get("rules", {})}
+    cands = contract_candidates(doc)
+    required = {frozenset(p) for p in rules["required"]}
+    pairs = sorted(cands, key=sorted)
+    for k in range(len(pairs) + 1):
+        for chosen in itertools.combinations(pairs, k):
+            degree = {x["id"]: 0 for x in insts}
+            for pair in chosen:
+                for x in pair:
+                    degree[x] += 1
+            if any(not x["min_partners"] <= degree[x["id"]] <= x["capacity"] for x in insts):
+                continue
+            if required <= set(chosen):
+                yield list(chosen), sum(cands[p] for p in chosen)

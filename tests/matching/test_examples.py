@@ -19,6 +19,7 @@ import pytest
 
 from optimizer.core.documents import parse_document, solve_document
 from optimizer.core.envelope import Solution, Status
+from tests.matching.helpers import blocking_pairs_oracle
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "instances" / "matching"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.json"))
@@ -212,7 +213,14 @@ def test_pairs_obey_the_rules_and_sum_to_the_objective(path: Path) -> None:
         degree[p["b"]] += 1
     for inst in doc["institutions"]:
         assert inst.get("min_partners", 0) <= degree[inst["id"]] <= inst.get("capacity", 1)
-    assert solution.objective == pytest.approx(sum(p["score"] for p in pairs), abs=TOL)
+    # Under stability penalise each blocking pair costs the penalty (contract 5.4).
+    penalty = doc.get("stability_penalty", 0.1) if doc.get("stability") == "penalise" else 0.0
+    blocking = blocking_pairs_oracle(doc, list(seen))
+    assert solution.kpis["blocking_pairs"] == len(blocking)
+    if doc.get("stability") == "require":
+        assert blocking == {}
+    expected = sum(p["score"] for p in pairs) - penalty * len(blocking)
+    assert solution.objective == pytest.approx(expected, abs=TOL)
 
 
 @groups_example

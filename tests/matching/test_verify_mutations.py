@@ -295,6 +295,59 @@ def test_formula_scores_are_recomputed_and_a_changed_one_is_caught():
     )
 
 
+# Side rules, each on the pairing above: fairness minimums for Sichuan (7 of its 13 members
+# matched, in 4 pairs), and stability required (c is full with d and f; nobody else prefers
+# a free candidate).
+FAIRNESS: Doc = {
+    "fairness": {
+        "minimums": [{"by": "region", "group": "Sichuan", "matched": 6, "share": 0.5, "pairs": 4}]
+    }
+}
+STABLE: Doc = {"stability": "require"}
+SIDE_MUTATIONS: list[tuple[str, Doc, Mutation, list[str]]] = [
+    (
+        "fairness-minimums",
+        FAIRNESS,
+        lambda s: dropped(s, ("e", "g")),
+        [
+            "region Sichuan has 5 matched members, fewer than 6",
+            "region Sichuan has 5 of 13 members matched, below the share 0.5",
+            "region Sichuan has 3 pairs, fewer than 4",
+        ],
+    ),
+    (
+        "blocking-pair",
+        STABLE,
+        lambda s: dropped(s, ("c", "f")),
+        ["pair (c, f) blocks the plan: both would rather pair with each other (stability require)"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rules", "change", "violations"),
+    [m[1:] for m in SIDE_MUTATIONS],
+    ids=[m[0] for m in SIDE_MUTATIONS],
+)
+def test_verifier_rejects_each_broken_side_rule_by_name(
+    rules: Doc, change: Mutation, violations: list[str]
+):
+    instance = MatchingInstance.model_validate({**pairs_document(), **rules})
+    assert verify(instance, PAIRING).valid
+    report = verify(instance, change(copy.deepcopy(PAIRING)))
+    assert report.violations == violations
+
+
+def test_penalised_stability_costs_each_blocking_pair_in_the_objective():
+    instance = MatchingInstance.model_validate(
+        {**pairs_document(), "stability": "penalise", "stability_penalty": 0.25}
+    )
+    assert verify(instance, PAIRING).objective == pytest.approx(PAIRING_OBJECTIVE)
+    report = verify(instance, dropped(PAIRING, ("c", "f")))
+    assert report.valid
+    assert report.objective == pytest.approx(PAIRING_OBJECTIVE - 0.7 - 0.25)
+
+
 # ------------------------------------------------------------------ groups mode
 
 REGION = {"h1": "Sichuan", "s1": "Sichuan", "s2": "Sichuan", "h3": "Sichuan", "s3": "Sichuan"}
@@ -495,7 +548,10 @@ def test_every_violation_the_verifier_writes_has_a_mutation(
     ]
     covered = MatchingInstance.model_validate(groups_document(cover_all=True))
     messages += verify(covered, GROUPING).violations
-    assert len(message_templates(VERIFIER)) >= 15
+    for _, rules, change, _ in SIDE_MUTATIONS:
+        side = MatchingInstance.model_validate({**pairs_document(), **rules})
+        messages += verify(side, change(PAIRING)).violations
+    assert len(message_templates(VERIFIER)) >= 19
     assert unmatched_templates(VERIFIER, messages) == []
 
 
