@@ -100,13 +100,22 @@ def solve_file(path: Path, target: Path, overrides: dict[str, Any]) -> Row:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        solution = Solution(
-            name=path.stem,
-            status=Status.INVALID,
-            issues=[Issue(code="unreadable", detail=f"cannot read {path}: {exc.strerror}")],
-        )
+        solution = unreadable(path, exc)
     else:
         solution = solve_document(raw, overrides=overrides, default_name=path.stem)
+    return write_row(path, target, solution, time.perf_counter() - started)
+
+
+def unreadable(path: Path, exc: OSError) -> Solution:
+    return Solution(
+        name=path.stem,
+        status=Status.INVALID,
+        issues=[Issue(code="unreadable", detail=f"cannot read {path}: {exc.strerror}")],
+    )
+
+
+def write_row(path: Path, target: Path, solution: Solution, seconds: float) -> Row:
+    """Write ``solution`` to ``target``; the summary line of ``path``."""
     note = ""
     if solution.status == Status.INVALID and solution.issues:
         first = solution.issues[0]
@@ -125,7 +134,7 @@ def solve_file(path: Path, target: Path, overrides: dict[str, Any]) -> Row:
         objective=solution.objective,
         bound=solution.bound,
         gap=solution.gap,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         output=written,
         note=note,
     )
@@ -194,6 +203,13 @@ def solve(
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="0 = all cores.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            help="redis://… : enqueue every file for `unishare worker` processes instead.",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Solver logs.")] = False,
 ) -> None:
     """Solve instance files; write DIR/<stem>.solution.json for each."""
@@ -209,7 +225,7 @@ def solve(
         if name != f"{path.stem}.solution.json":
             err.print(f"[yellow]another input is also named {path.stem}:[/] {path} -> {name}")
     overrides = {"time_limit_s": time_limit, "solver": solver, "seed": seed, "threads": threads}
-    rows = run_batch(files, output, overrides, jobs)
+    rows = run_batch(files, output, overrides, jobs, queue)
     rows += [
         Row(str(p), None, "invalid", None, None, None, 0.0, None, "no such file") for p in missing
     ]
@@ -220,8 +236,15 @@ def solve(
     raise typer.Exit(exit_code(rows))
 
 
-def run_batch(files: list[Path], out_dir: Path, overrides: dict[str, Any], jobs: int) -> list[Row]:
-    """Solve every file (in ``jobs`` processes when > 1) and return rows in input order."""
+def run_batch(
+    files: list[Path],
+    out_dir: Path,
+    overrides: dict[str, Any],
+    jobs: int,
+    queue: str | None = None,
+) -> list[Row]:
+    """Solve every file (in ``jobs`` processes when > 1, or on the workers of ``queue``) and
+    return rows in input order."""
     rows: dict[Path, Row] = {}
     targets = {path: out_dir / name for path, name in output_names(files).items()}
     progress = Progress(
@@ -235,7 +258,17 @@ def run_batch(files: list[Path], out_dir: Path, overrides: dict[str, Any], jobs:
     )
     with progress:
         task = progress.add_task("", total=len(files))
-        if jobs == 1:
+        if queue is not None:
+            from api.rqueue.batch import solve_on_queue  # the engine never needs Redis
+
+            def done(path: Path, solution: Solution, seconds: float) -> None:
+                rows[path] = write_row(path, targets[path], solution, seconds)
+                progress.update(task, description=path.name)
+                progress.advance(task)
+
+            for path, exc in solve_on_queue(files, overrides, queue, done):
+                done(path, unreadable(path, exc), 0.0)
+        elif jobs == 1:
             for path in files:
                 progress.update(task, description=path.name)
                 rows[path] = solve_file(path, targets[path], overrides)
@@ -383,6 +416,22 @@ def serve(
     from api.server import serve as run_server  # the engine never needs the web stack
 
     run_server(host=host, port=port, log_level=log_level)
+
+
+@app.command()
+def worker(
+    redis_url: Annotated[
+        str | None,
+        typer.Option("--redis-url", help="redis://host:port/db (default UNISHARE_REDIS_URL)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Worker name (unique).")] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Stop once the queues are empty.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning…")] = "info",
+) -> None:
+    """Run solves queued on Redis by `unishare serve` or `unishare solve --queue`."""
+    from api.rqueue.worker import run_worker
+
+    run_worker(redis_url=redis_url, name=name, burst=burst, log_level=log_level)
 
 
 def main() -> None:
