@@ -25,6 +25,7 @@ from api.rqueue.names import (
     cancel_key,
     connect,
     jobs_queue_name,
+    run_abandoned,
     runaway_limit,
     sync_queue_name,
 )
@@ -71,6 +72,7 @@ class RQExecutor:
         self._thread: threading.Thread | None = None
         self._last_reconcile = 0.0
         self._last_prune = 0.0
+        self._last_abandon_look = 0.0
         self._redis_ok = False
 
     # -- the interface ----------------------------------------------------------------------
@@ -210,6 +212,10 @@ class RQExecutor:
         if not pending:
             return
         fetched = RQJob.fetch_many([p.rq_id for p in pending], connection=self.redis)
+        now = time.monotonic()
+        look_for_dead = now - self._last_abandon_look > RECONCILE_EVERY_S
+        if look_for_dead:
+            self._last_abandon_look = now
         for p, rq_job in zip(pending, fetched, strict=True):
             if rq_job is None:
                 self._resolve(p, None, "the queued solve vanished from Redis")
@@ -222,6 +228,10 @@ class RQExecutor:
                 detail = (result.exc_string or "").strip().splitlines() if result else []
                 reason = detail[-1] if detail else f"the worker's run ended {status}"
                 self._resolve(p, None, f"the solve failed on its worker: {reason}")
+            elif status == "started" and look_for_dead and run_abandoned(self.redis, rq_job):
+                # Not re-run: the caller is waiting, and may retry (a job is re-run instead).
+                rq_job.delete()
+                self._resolve(p, None, "its worker stopped during the solve")
 
     def _resolve(self, p: Pending, result: dict[str, Any] | None, reason: str | None) -> None:
         with self._lock:

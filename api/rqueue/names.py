@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from datetime import UTC, datetime
 from typing import Any
 
 from api.settings import Settings
@@ -44,3 +47,34 @@ def runaway_limit(time_limit_s: float) -> float:
     from api.executor.local import RUNAWAY_MARGIN_S
 
     return time_limit_s + max(RUNAWAY_MARGIN_S, 0.5 * time_limit_s)
+
+
+# RQ's worker refreshes a running job's heartbeat every job_monitoring_interval (30 s by
+# default); three missed ones mean the worker is gone even when it lived on another host.
+HEARTBEAT_MISSED_S = 90.0
+
+
+def run_abandoned(connection: Any, rq_job: Any) -> bool:
+    """Whether a started RQ job's worker is gone: its registration expired, its process is
+    dead on this host, or the job's heartbeat stopped. RQ itself notices only at its next
+    maintenance, minutes later."""
+    from rq import Worker
+
+    name = rq_job.worker_name
+    if not name:
+        return False
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=connection)
+    if worker is None:
+        return True
+    if worker.hostname == socket.gethostname() and worker.pid:
+        try:
+            os.kill(worker.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    beat = rq_job.last_heartbeat
+    if beat is None:
+        return False
+    beat = beat if beat.tzinfo is not None else beat.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - beat).total_seconds() > HEARTBEAT_MISSED_S

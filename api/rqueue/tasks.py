@@ -152,7 +152,10 @@ def _run_stored(store: JobStore, settings: Settings, job_id: str) -> str:
 
 
 def solve_unstored(
-    document: str | bytes, overrides: dict[str, Any], memory_mb: int = 0, default_name: str | None = None
+    document: str | bytes,
+    overrides: dict[str, Any],
+    memory_mb: int = 0,
+    default_name: str | None = None,
 ) -> dict[str, Any]:
     """RQ entry point for ``POST /v1/solve`` and ``unishare solve --queue``: the solution
     document, never an exception (invalid input and our own bugs are documents too)."""
