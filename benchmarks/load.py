@@ -12,7 +12,9 @@ loop is bounded in count and in time.
    (a quarter); then every submitted job is waited for. p50/p95 latency per request type,
    requests per second, errors (any non-2xx, or a job that did not succeed).
 2. Job throughput against workers: ``--jobs`` jobs of a small example, submitted at once,
-   drained by 1, 2 and 4 RQ workers (and by the local executor, for comparison).
+   drained by 1, 2 and 4 RQ workers (and by the local executor, for comparison); then the
+   same with ``--cpu-jobs`` CPU-bound jobs (a CP-SAT proof of a fixed amount of work on one
+   thread), where the machine's cores cap the throughput.
 3. Job-path overhead: each kind's smallest example solved by a direct in-process ``solve()``
    and through ``POST /v1/jobs`` on an idle server, median of ``--repeats``.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -46,6 +49,33 @@ STARTUP_S = 120.0
 # No run of this script may outlast this, whatever its arguments.
 HARD_LIMIT_S = 1200.0
 SMALL_EXAMPLE = ROOT / "instances" / "matching" / "chongqing-alliance.json"
+SECTIONS = ("mixed", "jobs", "cpu", "overhead")
+
+
+def cpu_bound(seed: int = 7, n: int = 12) -> dict[str, Any]:
+    """Consortia of up to 8 among 12 institutions: CP-SAT proves the optimum after about
+    0.7 CPU-seconds on one thread (seeded, so every job does the same work). A job held only
+    by a time limit would not do: it stops after so many wall-clock seconds however little
+    CPU it got, and more workers than cores would then just search less each."""
+    import random
+
+    rng = random.Random(seed)
+    ids = [f"u{i:02d}" for i in range(n)]
+    scores = [
+        {"a": a, "b": b, "score": round(rng.uniform(0.1, 1.0), 3)}
+        for i, a in enumerate(ids)
+        for b in ids[i + 1 :]
+        if rng.random() < 0.5
+    ]
+    return {
+        "kind": "matching",
+        "name": f"cpu-bound-{seed}",
+        "mode": "groups",
+        "institutions": [{"id": x} for x in ids],
+        "scores": scores,
+        "group": {"min_size": 2, "max_size": 8},
+        "options": {"time_limit_s": 120, "threads": 1, "seed": 3, "solver": "cp-sat"},
+    }
 
 
 def free_port() -> int:
@@ -294,10 +324,24 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=120.0, help="Cap on the mixed load (s).")
     parser.add_argument("--jobs", type=int, default=60, help="Jobs per throughput row.")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--cpu-jobs", type=int, default=16, help="CPU-bound jobs per row.")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     args = parser.parse_args()
     signal.alarm(int(HARD_LIMIT_S))  # bounded in time, whatever happens
 
+    if "mixed" in args.sections:
+        mixed_section(args)
+    if "jobs" in args.sections:
+        throughput_section(SMALL_EXAMPLE.read_bytes(), SMALL_EXAMPLE.name, args.jobs, args.workers)
+    if "cpu" in args.sections:
+        raw = json.dumps(cpu_bound()).encode()
+        throughput_section(raw, "a CP-SAT proof (~0.7 CPU-s)", args.cpu_jobs, args.workers)
+    if "overhead" in args.sections:
+        overhead_section(args.repeats)
+
+
+def mixed_section(args: argparse.Namespace) -> None:
     print(
         f"mixed load: {args.clients} clients, {args.requests} requests (validate 1/2, "
         "solve 1/4, job 1/4), then every job waited for"
@@ -316,18 +360,21 @@ def main() -> None:
             f"{lat.get('solve', '-'):>18} {lat.get('job', '-'):>16} {r['drained_s']:>9.1f}"
         )
 
-    raw = SMALL_EXAMPLE.read_bytes()
-    print()
-    print(f"job throughput: {args.jobs} jobs of {SMALL_EXAMPLE.name} submitted at once")
-    print(f"{'executor':<12} {'workers':>7} {'jobs/s':>7}")
-    for workers in args.workers:
-        with stack("local", workers) as running:
-            print(f"{'local':<12} {workers:>7} {job_throughput(running.url, raw, args.jobs):>7.2f}")
-        with stack("rq", workers) as running:
-            print(f"{'rq':<12} {workers:>7} {job_throughput(running.url, raw, args.jobs):>7.2f}")
 
+def throughput_section(raw: bytes, what: str, jobs: int, worker_counts: list[int]) -> None:
     print()
-    print(f"job path vs direct solve(), median of {args.repeats}")
+    print(f"job throughput: {jobs} jobs of {what} submitted at once")
+    print(f"{'executor':<12} {'workers':>7} {'jobs/s':>7}")
+    for workers in worker_counts:
+        for executor in ("local", "rq"):
+            with stack(executor, workers) as running:
+                rate = job_throughput(running.url, raw, jobs)
+            print(f"{executor:<12} {workers:>7} {rate:>7.2f}", flush=True)
+
+
+def overhead_section(repeats: int) -> None:
+    print()
+    print(f"job path vs direct solve(), median of {repeats}")
     print(
         f"{'instance':<36} {'direct s':>9} {'local job s':>12} {'rq job s':>9} "
         f"{'local +s':>9} {'rq +s':>7}"
@@ -336,15 +383,14 @@ def main() -> None:
     for body in examples.values():
         direct_once(body)  # imports and first-call costs are not the solve's
     direct = {
-        n: statistics.median(direct_once(r) for _ in range(args.repeats))
-        for n, r in examples.items()
+        n: statistics.median(direct_once(r) for _ in range(repeats)) for n, r in examples.items()
     }
     via: dict[str, dict[str, float]] = {}
     for executor in ("local", "rq"):
         with stack(executor, 1) as running:
             for name, body in examples.items():
                 job_latency(running.url, body)  # warm up
-                runs = [job_latency(running.url, body) for _ in range(args.repeats)]
+                runs = [job_latency(running.url, body) for _ in range(repeats)]
                 via.setdefault(name, {})[executor] = statistics.median(runs)
     for name in examples:
         d, lo, rq = direct[name], via[name]["local"], via[name]["rq"]
