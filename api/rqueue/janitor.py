@@ -38,9 +38,6 @@ BATCH = 1000
 
 def enqueue_stored(queue: Any, job: Job, settings: Settings) -> None:
     """Put the next run of a queued job on RQ."""
-    from rq import Queue
-
-    assert isinstance(queue, Queue)
     limit = float(job.overrides.get("time_limit_s") or settings.max_time_limit_s)
     # RQ's own hard timeout comes after our cooperative stop at the runaway limit.
     timeout = int(runaway_limit(limit) + settings.cancel_grace_s + 30)

@@ -18,9 +18,11 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from api.executor.reports import job_ending
+from api.executor.reports import error_solution, job_ending
 from api.rqueue.names import runaway_limit
 from api.settings import Settings, load_settings
 from api.store import JobStore
@@ -36,11 +38,25 @@ CANCEL_POLL_S = 0.5
 HEARTBEAT_S = 2.0
 
 
-def limit_memory(memory_mb: int) -> None:
-    """Past ``memory_mb`` the solve fails (MemoryError or an aborted solver), not the host."""
-    if memory_mb > 0:
-        limit = memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+@contextmanager
+def memory_limit(memory_mb: int) -> Iterator[None]:
+    """Past ``memory_mb`` the solve fails (MemoryError or an aborted solver), not the host.
+
+    Only the soft limit is lowered, and only around the solve: the horse must still be able
+    to record how the solve ended (a failure for want of memory included).
+    """
+    if memory_mb <= 0:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = memory_mb * 2**20
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def horse_owner() -> str:
@@ -108,7 +124,6 @@ def _run_stored(store: JobStore, settings: Settings, job_id: str) -> str:
     job = store.claim(job_id, owner)
     if job is None:
         return "not queued"  # cancelled, finished, or taken by another run
-    limit_memory(settings.worker_memory_mb)
     stop = threading.Event()
     done = threading.Event()
     limit = float(job.overrides.get("time_limit_s") or settings.max_time_limit_s)
@@ -134,9 +149,13 @@ def _run_stored(store: JobStore, settings: Settings, job_id: str) -> str:
     watcher.start()
     reporter = Reporter(store, job_id, owner)
     try:
-        solution = solve_document(
-            job.document or "", overrides=job.overrides, progress=reporter, stop=stop
-        )
+        with memory_limit(settings.worker_memory_mb):
+            solution = solve_document(
+                job.document or "", overrides=job.overrides, progress=reporter, stop=stop
+            )
+    except Exception as exc:  # solve_document answers with documents: this is the horse failing
+        log.exception("job %s: the work horse failed", job_id)
+        solution = error_solution(f"the worker failed: {exc}", job.kind, job.name)
     finally:
         done.set()
     watcher.join(timeout=5)
@@ -159,6 +178,6 @@ def solve_unstored(
 ) -> dict[str, Any]:
     """RQ entry point for ``POST /v1/solve`` and ``unishare solve --queue``: the solution
     document, never an exception (invalid input and our own bugs are documents too)."""
-    limit_memory(memory_mb)
-    solution = solve_document(document, overrides=overrides, default_name=default_name)
+    with memory_limit(memory_mb):
+        solution = solve_document(document, overrides=overrides, default_name=default_name)
     return solution.model_dump(mode="json")

@@ -1,6 +1,6 @@
 """The RQ executor against real Redis, real workers and real API servers on 127.0.0.1:
 throughput over several workers, workers and servers killed mid-flight, Redis restarted,
-cancels, and two API servers sharing one PostgreSQL database."""
+cancels, the memory limit, and two API servers sharing one PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -282,3 +283,22 @@ def test_two_api_servers_share_one_postgres_database(
         response = b.post("/v1/solve", content=raw)
         assert response.status_code == 200, response.text
         verify_solution(raw, response.json())
+
+
+def test_the_memory_limit_applies_in_the_work_horse(make_cluster: Callable[..., Cluster]) -> None:
+    # A limit just above what a worker with the solvers loaded already maps: the solve cannot
+    # build its model, and its job fails with the reason instead of the host suffering.
+    probe = make_cluster()
+    (worker,) = probe.workers.start(1)
+    status = Path(f"/proc/{worker.pid}/status").read_text()
+    mapped_kb = int(next(x for x in status.splitlines() if x.startswith("VmSize:")).split()[1])
+    probe.workers.stop()
+    cluster = make_cluster(worker_memory_mb=mapped_kb // 1024 + 16)
+    cluster.workers.start(1)
+    server = cluster.server()
+    with server.client() as client:
+        job_id = submit(client, long_groups_instance(time_limit_s=5, n=60, seed=71))
+        job = wait_finished(client, job_id, deadline_s=90)
+        assert job["status"] == "failed", job
+        assert "memory" in job["error"].lower(), job["error"]
+        assert job["attempts"] == 1  # a solve that failed is not a worker that died
