@@ -166,6 +166,10 @@ def summary_table(rows: list[Row]) -> Table:
         ("seconds", "right"),
     ]:
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    if not out.is_terminal:
+        # In a log or a file a path must stay whole, so that it can be searched for; the
+        # wide console has room for it (the other columns are short).
+        table.columns[0].min_width = min(max((len(r.file) for r in rows), default=4), 110)
     for row in rows:
         style = STATUS_STYLE.get(row.status, "")
         table.add_row(
