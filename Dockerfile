@@ -1,4 +1,8 @@
 # UniShare HTTP service: `docker build -t unishare . && docker run -p 8000:8000 unishare`
+# The same image runs the solvers of a cluster: `docker run unishare unishare worker` with
+# UNISHARE_REDIS_URL and UNISHARE_DATABASE_URL set (docs/deploy.md, deploy/compose.yaml).
+# `make image-check` runs this file's COPY and pip install steps in a fresh venv, then starts
+# `unishare serve` and `unishare worker` from it, where no Docker daemon is available.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,7 +22,7 @@ RUN pip install . "psycopg[binary]>=3.1"
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin unishare \
     && mkdir -p /app/var \
     && chown unishare:unishare /app/var
-USER unishare
+USER 10001
 
 # Jobs survive container restarts when /app/var is a volume; or point at PostgreSQL with
 # UNISHARE_DATABASE_URL=postgresql+psycopg://user:password@host:5432/db

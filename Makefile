@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck bench objectives clean
+.PHONY: install run test test-fast lint typecheck bench objectives image-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ bench: $(STAMP)
 # refactor must leave every proven optimum where it was (about a minute).
 objectives: $(STAMP)
 	$(BIN)/python -m benchmarks.objectives --compare benchmarks/objectives-baseline.json
+
+# The Docker image without a Docker daemon: hadolint on the Dockerfile, then its own COPY and
+# pip install steps in a fresh venv, from which `unishare serve` and `unishare worker` must
+# start and answer /health/ready (deploy/image_check.py; a few minutes, mostly the install).
+image-check: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/python deploy/image_check.py
 
 clean:
 	rm -rf $(VENV) solutions var .pytest_cache .mypy_cache .ruff_cache

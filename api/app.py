@@ -47,6 +47,11 @@ def validation_issues(exc: RequestValidationError) -> list[Issue]:
 
 
 def _default_executor(store: JobStore, settings: Settings, metrics: Metrics) -> Executor:
+    """RQ workers when ``UNISHARE_REDIS_URL`` is set, else local worker processes."""
+    if settings.redis_url:
+        from api.rqueue.executor import RQExecutor  # rq and redis only in that mode
+
+        return RQExecutor(store, settings, on_finished=metrics.observe_solve)
     return LocalProcessExecutor(store, settings, on_finished=metrics.observe_solve)
 
 

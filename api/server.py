@@ -34,9 +34,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") ->
     app = create_app(settings)
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     keys = len(settings.all_api_keys())
+    if settings.redis_url:
+        redis = make_url(settings.redis_url).render_as_string(hide_password=True)
+        solving = f"RQ workers via {redis}"
+    else:
+        solving = f"{settings.max_concurrent_solves} worker processes"
     sys.stderr.write(
         f"UniShare listening on http://{host}:{port} "
-        f"(database {database}; {settings.max_concurrent_solves} worker processes; "
+        f"(database {database}; {solving}; "
         f"{'API keys required' if keys else 'no API keys: open access'})\n"
     )
     sys.stderr.flush()

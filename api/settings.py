@@ -102,6 +102,26 @@ class Settings(BaseSettings):
     sync_timeout_s: float = Field(
         600.0, gt=0, description="Longest wait of POST /v1/solve, queueing included."
     )
+    redis_url: str | None = Field(
+        None,
+        description=(
+            "redis://host:port/db: solve on `unishare worker` processes through RQ instead of "
+            "in local processes (unset: local)."
+        ),
+    )
+    queue_name: str = Field(
+        "unishare",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="RQ queue for stored jobs; synchronous solves use <name>-sync.",
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="Runs of a job whose worker died before it is failed (RQ)."
+    )
+    worker_lease_s: float = Field(
+        30.0,
+        gt=0,
+        description="A running job whose worker shows no heartbeat this long is re-run (RQ).",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

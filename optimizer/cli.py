@@ -104,15 +104,24 @@ def solve_file(path: Path, target: Path, overrides: dict[str, Any], previous: An
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        solution = Solution(
-            name=path.stem,
-            status=Status.INVALID,
-            issues=[Issue(code="unreadable", detail=f"cannot read {path}: {exc.strerror}")],
-        )
+        solution = unreadable(path, exc)
     else:
         solution = solve_document(
             raw, overrides=overrides, default_name=path.stem, previous=previous
         )
+    return write_row(path, target, solution, time.perf_counter() - started)
+
+
+def unreadable(path: Path, exc: OSError) -> Solution:
+    return Solution(
+        name=path.stem,
+        status=Status.INVALID,
+        issues=[Issue(code="unreadable", detail=f"cannot read {path}: {exc.strerror}")],
+    )
+
+
+def write_row(path: Path, target: Path, solution: Solution, seconds: float) -> Row:
+    """Write ``solution`` to ``target``; the summary line of ``path``."""
     note = ""
     if solution.status == Status.INVALID and solution.issues:
         first = solution.issues[0]
@@ -131,7 +140,7 @@ def solve_file(path: Path, target: Path, overrides: dict[str, Any], previous: An
         objective=solution.objective,
         bound=solution.bound,
         gap=solution.gap,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         output=written,
         note=note,
     )
@@ -163,6 +172,10 @@ def summary_table(rows: list[Row]) -> Table:
         ("seconds", "right"),
     ]:
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    if not out.is_terminal:
+        # In a log or a file a path must stay whole, so that it can be searched for; the
+        # wide console has room for it (the other columns are short).
+        table.columns[0].min_width = min(max((len(r.file) for r in rows), default=4), 110)
     for row in rows:
         style = STATUS_STYLE.get(row.status, "")
         table.add_row(
@@ -200,6 +213,13 @@ def solve(
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="0 = all cores.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            help="redis://… : enqueue every file for `unishare worker` processes instead.",
+        ),
+    ] = None,
     previous: Annotated[
         Path | None,
         typer.Option(
@@ -241,7 +261,7 @@ def solve(
         "change_penalty": change_penalty,
         "now": now,
     }
-    rows = run_batch(files, output, overrides, jobs, earlier)
+    rows = run_batch(files, output, overrides, jobs, queue, earlier)
     rows += [
         Row(str(p), None, "invalid", None, None, None, 0.0, None, "no such file") for p in missing
     ]
@@ -257,9 +277,11 @@ def run_batch(
     out_dir: Path,
     overrides: dict[str, Any],
     jobs: int,
+    queue: str | None = None,
     previous: Any = None,
 ) -> list[Row]:
-    """Solve every file (in ``jobs`` processes when > 1) and return rows in input order."""
+    """Solve every file (in ``jobs`` processes when > 1, or on the workers of ``queue``) and
+    return rows in input order; each a re-plan against ``previous`` when it is given."""
     rows: dict[Path, Row] = {}
     targets = {path: out_dir / name for path, name in output_names(files).items()}
     progress = Progress(
@@ -273,7 +295,17 @@ def run_batch(
     )
     with progress:
         task = progress.add_task("", total=len(files))
-        if jobs == 1:
+        if queue is not None:
+            from api.rqueue.batch import solve_on_queue  # the engine never needs Redis
+
+            def done(path: Path, solution: Solution, seconds: float) -> None:
+                rows[path] = write_row(path, targets[path], solution, seconds)
+                progress.update(task, description=path.name)
+                progress.advance(task)
+
+            for path, exc in solve_on_queue(files, overrides, queue, done, previous):
+                done(path, unreadable(path, exc), 0.0)
+        elif jobs == 1:
             for path in files:
                 progress.update(task, description=path.name)
                 rows[path] = solve_file(path, targets[path], overrides, previous)
@@ -631,6 +663,22 @@ def serve(
     from api.server import serve as run_server  # the engine never needs the web stack
 
     run_server(host=host, port=port, log_level=log_level)
+
+
+@app.command()
+def worker(
+    redis_url: Annotated[
+        str | None,
+        typer.Option("--redis-url", help="redis://host:port/db (default UNISHARE_REDIS_URL)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Worker name (unique).")] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Stop once the queues are empty.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning…")] = "info",
+) -> None:
+    """Run solves queued on Redis by `unishare serve` or `unishare solve --queue`."""
+    from api.rqueue.worker import run_worker
+
+    run_worker(redis_url=redis_url, name=name, burst=burst, log_level=log_level)
 
 
 def main() -> None:

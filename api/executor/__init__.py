@@ -1,8 +1,8 @@
 """Running solves outside the server process.
 
 :class:`Executor` is the small interface the routes use; :class:`LocalProcessExecutor` is the
-implementation for one machine. A distributed backend replaces it by implementing the same
-interface on top of its own queue.
+implementation for one machine. :class:`api.rqueue.executor.RQExecutor` implements the same
+interface on RQ and Redis, for workers on other machines (``UNISHARE_REDIS_URL``).
 
 - ``interface``: the protocol and its exception;
 - ``processes``: worker processes (start warm, stop, kill the group, why one ended);

@@ -1,7 +1,7 @@
 """What the HTTP layer needs from whatever runs the solves.
 
-:class:`~api.executor.local.LocalProcessExecutor` implements it on one machine; a distributed
-backend (a queue with workers elsewhere) replaces it by implementing the same methods.
+:class:`~api.executor.local.LocalProcessExecutor` implements it on one machine,
+:class:`~api.rqueue.executor.RQExecutor` with workers elsewhere (RQ on Redis).
 """
 
 from __future__ import annotations

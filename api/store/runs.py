@@ -53,6 +53,35 @@ class RunningJobs(StoreBase):
                     return Job.from_row(row._mapping)
         return None
 
+    def claim(self, job_id: str, owner: str) -> Job | None:
+        """Mark ``job_id`` running for ``owner`` if it is still queued, and return it (with its
+        document); None when it is not queued (already taken, finished or cancelled)."""
+        jobs = self.jobs
+        now = utcnow()
+        with self._write() as conn:
+            claimed = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == QUEUED)
+                .values(
+                    status=RUNNING,
+                    owner=owner,
+                    started_at=now,
+                    updated_at=now,
+                    attempts=jobs.c.attempts + 1,
+                    objective=None,
+                    bound=None,
+                    gap=None,
+                    solutions=0,
+                    elapsed_s=0.0,
+                    phase=None,
+                )
+            ).rowcount
+            if claimed != 1:
+                return None
+            self._add_events(conn, job_id, [("status", {"status": RUNNING})], now)
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+        return Job.from_row(row._mapping)
+
     def _running_by(self, job_id: str, owner: str | None) -> Any:
         """The job is still running, and (when given) still owned by ``owner``."""
         condition = (self.jobs.c.id == job_id) & (self.jobs.c.status == RUNNING)

@@ -88,6 +88,14 @@ def parse_document(raw: bytes | str | Any, *, default_name: str | None = None) -
             detail=f"kind is required: one of {', '.join(sorted(KINDS))}",
         )
         return ParsedDocument(None, name, None, [issue])
+    if not isinstance(kind_name, str):
+        # An object or a list here is no kind name (and cannot be looked up as one).
+        issue = Issue(
+            code="wrong_type",
+            path="kind",
+            detail=f"kind = {kind_name!r} must be a string: one of {', '.join(sorted(KINDS))}",
+        )
+        return ParsedDocument(None, name, None, [issue])
     if kind_name not in KINDS:
         issue = Issue(
             code="unknown_kind",
