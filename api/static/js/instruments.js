@@ -245,8 +245,8 @@ export function render(container, solution, instance) {
       caption: `Bookings (${m.bookings.length})`,
       rows: [...m.bookings].sort((a, b) => a.s - b.s || a.instrument.localeCompare(b.instrument)),
       columns: [
-        { label: "Start", value: (b) => m.fmt.full(b.s) },
-        { label: "End", value: (b) => m.fmt.full(b.e) },
+        { label: "Start", value: (b) => m.fmt.full(b.s), nowrap: true },
+        { label: "End", value: (b) => m.fmt.full(b.e), nowrap: true },
         { label: "Instrument", value: (b) => b.instrument },
         { label: "Request", value: (b) => b.request },
         { label: "Institution", value: (b) => b.institution },

@@ -49,8 +49,12 @@ async function instanceOf(job) {
 }
 
 async function showSolution(job) {
+  const fetched = performance.now();
   const solution = await api.json(`/v1/jobs/${job.id}/solution`);
   state.solution = solution;
+  const view = $("view");
+  view.dataset.job = job.id;
+  view.dataset.fetchMs = (performance.now() - fetched).toFixed(1);
   const ms = await result.show(solution, state.instance);
   say(`Job ${job.name || job.id} ${job.status}: ${solution.status}${solution.objective !== null ? `, objective ${solution.objective}` : ""}. Drawn in ${ms.toFixed(0)} ms.`);
 }
@@ -108,6 +112,7 @@ async function submit() {
   if (limit > 0) query.set("time_limit_s", String(limit));
   if ($("solver").value) query.set("solver", $("solver").value);
   const accepted = await api.postJson(`/v1/jobs?${query}`, text);
+  document.body.dataset.job = accepted.id;
   await store.keep(accepted.id, doc);
   state.job = accepted;
   state.instance = doc;
@@ -125,6 +130,7 @@ async function cancel() {
 /** Reopens an earlier job: its plan when finished, its progress while it runs. */
 async function open(jobId) {
   const job = await api.json(`/v1/jobs/${jobId}`);
+  document.body.dataset.job = job.id;
   state.job = job;
   state.instance = await instanceOf(job);
   state.solution = null;

@@ -55,6 +55,7 @@ export async function show(solution, instance) {
   document.getElementById("download-xlsx").disabled = !solution.solution;
   document.getElementById("download-note").textContent = "";
   view.replaceChildren();
+  delete view.dataset.firstPaintMs;
   view.dataset.kind = solution.kind || "";
   const explanations = document.getElementById("explanations");
   explanations.replaceChildren();

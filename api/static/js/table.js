@@ -5,7 +5,7 @@ import { el } from "./dom.js";
 export const PAGE_SIZE = 100;
 
 /**
- * columns: [{label, value: row => text or node, numeric?: bool}]
+ * columns: [{label, value: row => text or node, numeric?: bool, nowrap?: bool}]
  * Returns an element holding the table and its pager; rows are read only for the page shown.
  */
 export function pagedTable({ caption, columns, rows, pageSize = PAGE_SIZE, empty = "None." }) {
@@ -37,7 +37,7 @@ export function pagedTable({ caption, columns, rows, pageSize = PAGE_SIZE, empty
     const slice = rows.slice(start, start + pageSize);
     tbody.replaceChildren(
       ...slice.map((row) =>
-        el("tr", {}, columns.map((c) => el("td", { class: c.numeric ? "num" : null }, c.value(row) ?? ""))),
+        el("tr", {}, columns.map((c) => el("td", { class: c.numeric ? "num" : c.nowrap ? "nowrap" : null }, c.value(row) ?? ""))),
       ),
     );
     status.textContent = `Rows ${start + 1}–${start + slice.length} of ${rows.length.toLocaleString("en")}`;
