@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck bench objectives clean
+.PHONY: install run test test-fast lint typecheck bench objectives screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: $(STAMP)
 # refactor must leave every proven optimum where it was (about a minute).
 objectives: $(STAMP)
 	$(BIN)/python -m benchmarks.objectives --compare benchmarks/objectives-baseline.json
+
+# Pictures of the planner's page for the README: a server on a temporary database, the page
+# driven in Debian's Chromium (apt-get install chromium), one PNG per view in docs/images/.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.screenshots docs/images
 
 clean:
 	rm -rf $(VENV) solutions var .pytest_cache .mypy_cache .ruff_cache

@@ -82,6 +82,14 @@ def upload(page: Page, path: Path) -> None:
     page.get_by_label("JSON document or spreadsheet (.xlsx)").set_input_files(str(path))
 
 
+def paste(page: Page, text: str) -> None:
+    """Types a document into the editor, and leaves it (as a planner would, for the Solve
+    button): the page reads an edited document when the editor loses focus."""
+    editor = page.get_by_label(DOCUMENT_LABEL)
+    editor.fill(text)
+    editor.blur()
+
+
 def solve(page: Page, *, time_limit_s: float | None = None, solver: str | None = None) -> str:
     """Submits the document in the editor; returns the job id once it is accepted."""
     previous = page.locator("body").get_attribute("data-job")
@@ -123,6 +131,7 @@ __all__ = [
     "load_example",
     "open_page",
     "page_server",
+    "paste",
     "solve",
     "upload",
     "wait_for",

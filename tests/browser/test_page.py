@@ -23,6 +23,7 @@ from tests.browser.driver import (
     DOCUMENT_LABEL,
     load_example,
     open_page,
+    paste,
     solve,
     upload,
     wait_for,
@@ -84,7 +85,7 @@ def test_validation_issues_stand_next_to_their_field_path(browser: Browser, web:
     doc = json.loads(page.get_by_label(DOCUMENT_LABEL).input_value())
     doc["institutions"][1]["capacity"] = -1
     doc["institutions"][2]["capasity"] = 2
-    page.get_by_label(DOCUMENT_LABEL).fill(json.dumps(doc, indent=2))
+    paste(page, json.dumps(doc, indent=2))
     page.get_by_role("button", name="Validate").click()
     issues = page.get_by_role("table", name="Validation issues")
     issues.wait_for(timeout=30_000)
@@ -185,7 +186,7 @@ def test_loans_table_balance_and_unfilled(browser: Browser, web: Server) -> None
 
 def test_progress_chart_and_cancel_a_long_job(browser: Browser, web: Server) -> None:
     page = open_page(browser, web.url)
-    page.get_by_label(DOCUMENT_LABEL).fill(json.dumps(long_groups_instance(120.0), indent=2))
+    paste(page, json.dumps(long_groups_instance(120.0), indent=2))
     job = solve(page, time_limit_s=120)
     # Live progress: improving solutions arrive over the event stream and are drawn.
     page.locator("#progress-chart .dot-objective").first.wait_for(timeout=90_000)

@@ -30,9 +30,10 @@ export function tip(text) {
   return svg("title", {}, text);
 }
 
-// Colour-blind-friendly qualitative palette (Okabe–Ito, then Tableau's extras).
+// Colour-blind-friendly qualitative palette (Okabe–Ito, its yellow darkened so that white
+// labels stay readable on it, then Tableau's extras).
 const PALETTE = [
-  "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#999999",
+  "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#8c6d31", "#999999",
   "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#ff9da7", "#9c755f", "#edc948",
 ];
 

@@ -42,7 +42,7 @@ export function setDocument(doc, origin) {
   const compact = JSON.stringify(doc).length > 2_000_000;
   text().value = compact ? JSON.stringify(doc) : JSON.stringify(doc, null, 2);
   summarise(doc, origin);
-  document.dispatchEvent(new CustomEvent("document-changed", { detail: doc }));
+  document.dispatchEvent(new CustomEvent("document-changed", { detail: { doc, loaded: true } }));
 }
 
 function summarise(doc, origin) {
@@ -162,7 +162,8 @@ export function wire(onError) {
     try {
       const doc = JSON.parse(text().value);
       summarise(doc, "Document");
-      document.dispatchEvent(new CustomEvent("document-changed", { detail: doc }));
+      // An edit keeps the time limit and solver the planner chose, unless the kind changed.
+      document.dispatchEvent(new CustomEvent("document-changed", { detail: { doc, loaded: false } }));
     } catch {
       // shown on validate
     }

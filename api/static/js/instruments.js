@@ -135,10 +135,14 @@ function drawGantt(m, colours, t0, t1) {
   const height = AXIS + m.rows.length * ROW + 6;
   const maxLength = Math.max(0, ...m.bookings.map((b) => b.e - b.s));
   const nodes = [];
+  // The window's first day is named at its left edge; later days at their midnight.
+  nodes.push(svg("text", { x: LABEL + 3, y: 13, class: "axis-text axis-day" }, m.fmt.day(t0)));
   for (const t of ticks(t0, t1, m.fmt)) {
     const midnight = m.fmt.midnight(t) === t;
-    nodes.push(svg("line", { x1: x(t), x2: x(t), y1: AXIS - 4, y2: height, class: midnight ? "tick-day" : "tick" }));
-    nodes.push(svg("text", { x: x(t) + 3, y: midnight ? 13 : 28, class: "axis-text" }, midnight ? m.fmt.day(t) : m.fmt.time(t)));
+    nodes.push(svg("line", { x1: x(t), x2: x(t), y1: midnight ? 2 : AXIS - 4, y2: height, class: midnight ? "tick-day" : "tick" }));
+    if (x(t) > W - 36) continue; // no room for a label at the right edge
+    if (midnight && x(t) > LABEL + 70) nodes.push(svg("text", { x: x(t) + 3, y: 13, class: "axis-text axis-day" }, m.fmt.day(t)));
+    nodes.push(svg("text", { x: x(t) + 3, y: 28, class: "axis-text" }, m.fmt.time(t)));
   }
   let drawn = 0;
   m.rows.forEach((r, k) => {

@@ -23,7 +23,12 @@ function onError(error) {
   say(`Error: ${error.message || error}`);
 }
 
-function solversFor(kind, doc) {
+let shownKind = null;
+
+function solversFor(doc, loaded) {
+  const kind = doc?.kind;
+  if (!loaded && kind === shownKind) return;
+  shownKind = kind;
   const select = $("solver");
   const info = input.kinds.find((k) => k.kind === kind);
   const solvers = info ? info.solvers : [];
@@ -36,7 +41,7 @@ function solversFor(kind, doc) {
   $("time-limit").value = doc?.options?.time_limit_s ?? 30;
 }
 
-document.addEventListener("document-changed", (event) => solversFor(event.detail?.kind, event.detail));
+document.addEventListener("document-changed", (event) => solversFor(event.detail.doc, event.detail.loaded));
 
 /** The instance of a job: kept in this browser when it was submitted here, else an example. */
 async function instanceOf(job) {

@@ -167,7 +167,7 @@ function regionCounts(solution, instance) {
     caption: "Matched institutions per province",
     rows,
     columns: [
-      { label: "Province / region", value: (r) => r.region },
+      { label: "Province", value: (r) => r.region },
       { label: "Institutions", value: (r) => num(r.institutions), numeric: true },
       { label: "Matched", value: (r) => num(r.matched), numeric: true },
       { label: "Share", value: (r) => el("span", { class: "bar-cell" }, el("span", { class: "bar", style: `width:${(r.matched / top) * 100}%` }), `${Math.round((r.share_matched ?? r.matched / r.institutions) * 100)}%`) },
@@ -227,7 +227,7 @@ export function render(container, solution, instance) {
     ],
   });
   container.append(
-    el("div", { class: "split" }, drawMap(solution, instance), el("div", {}, regionCounts(solution, instance))),
+    el("div", { class: "split map-split" }, drawMap(solution, instance), el("div", {}, regionCounts(solution, instance))),
     table,
     leftTable,
   );

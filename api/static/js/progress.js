@@ -4,7 +4,7 @@ import { el, num, percent, svg, tip } from "./dom.js";
 
 const W = 640;
 const H = 200;
-const M = { left: 64, right: 16, top: 14, bottom: 30 };
+const M = { left: 64, right: 16, top: 28, bottom: 30 };
 
 export class Progress {
   constructor() {
@@ -95,7 +95,7 @@ export class Progress {
       );
     }
     nodes.push(
-      svg("g", { class: "chart-legend", transform: `translate(${left + 8},${top + 14})` },
+      svg("g", { class: "chart-legend", transform: `translate(${left},14)` },
         svg("line", { x1: 0, x2: 18, y1: -4, y2: -4, class: "line-objective" }),
         svg("text", { x: 22, y: 0, class: "axis-text" }, "objective"),
         svg("line", { x1: 90, x2: 108, y1: -4, y2: -4, class: "line-bound" }),
