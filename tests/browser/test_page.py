@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,11 @@ from tests.browser.driver import (
     wait_for,
     wait_view,
 )
+from tests.browser.large import large_loans, large_week, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # a real server and a browser
+
+PAGE_ROWS = 100  # rows on a page of the page's tables (api/static/js/table.js)
 
 
 def solution_of(web: Server, job: str) -> dict[str, Any]:
@@ -285,4 +289,44 @@ def test_spreadsheet_template_and_import(browser: Browser, web: Server, tmp_path
     page.get_by_text("Imported from matching-template.xlsx").wait_for(timeout=30_000)
     doc = json.loads(page.get_by_label(DOCUMENT_LABEL).input_value())
     assert doc["kind"] == "matching"
+    page.context.close()
+
+
+def test_large_plans_are_paged_and_windowed(browser: Browser, web: Server, tmp_path: Path) -> None:
+    """A 1,000-request week and a 20,000-request loans batch: the Gantt draws one day's
+    bookings, the loans table one page of rows, and both still account for every item."""
+    page = open_page(browser, web.url)
+    upload(page, write(large_week(), tmp_path))
+    page.locator("#issues").get_by_text("Valid").wait_for(timeout=120_000)
+    job = solve(page)
+    wait_view(page, job)
+    solution = solution_of(web, job)
+    bookings = solution["solution"]["bookings"]
+    assert len(bookings) > 500
+    start = datetime.fromisoformat(large_week()["horizon"]["start"])
+    day = [b for b in bookings if datetime.fromisoformat(b["start"]) < start + timedelta(days=1)]
+    assert page.get_by_label("Zoom").input_value() == "day"  # a busy week opens on one day
+    assert page.locator(".booking").count() == len(day) < len(bookings)
+    assert table_rows(page, "Bookings") == len(bookings)
+    assert (
+        page.locator("table", has=page.locator("caption", has_text="Bookings"))
+        .locator("tbody tr")
+        .count()
+        == PAGE_ROWS
+    )
+
+    upload(page, write(large_loans(), tmp_path))
+    page.locator("#issues").get_by_text("Valid").wait_for(timeout=120_000)
+    job = solve(page)
+    wait_view(page, job)
+    plan = solution_of(web, job)["solution"]
+    assert len(plan["loans"]) > 10_000
+    loans = page.locator("table", has=page.locator("caption", has_text="Loans ("))
+    assert loans.locator("tbody tr").count() == PAGE_ROWS
+    assert table_rows(page, "Loans (") == len(plan["loans"])
+    page.get_by_role("button", name="Next page of Loans").click()
+    assert (
+        loans.locator("tbody tr").first.locator("td").first.inner_text()
+        == (plan["loans"][PAGE_ROWS]["request"])
+    )
     page.context.close()
