@@ -220,6 +220,8 @@ def test_earlier_jobs_are_listed_and_reopened(browser: Browser, web: Server) -> 
     page.wait_for_selector("body[data-ready=true]")
     row = page.locator(f'tr[data-job="{job}"]')
     assert "succeeded" in row.inner_text() and "six-libraries-december" in row.inner_text()
+    objective = solution_of(web, job)["objective"]
+    row.locator("td.num").filter(has_text=f"{objective:,g}").wait_for(timeout=30_000)
     row.get_by_role("button", name="Open job").click()
     wait_view(page, job)
     # The document was kept in this browser, so names and balances are drawn again.

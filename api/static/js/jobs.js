@@ -8,14 +8,23 @@ let offset = 0;
 
 /** The objective of a job: its progress, else the final status event of its stream (a solve
  * that ends before reporting an improving solution has none in its progress). */
+const finalObjective = new Map(); // job id -> objective read off its stream
+let reading = Promise.resolve(); // one stream at a time: a browser opens few per host
+
 function objectiveCell(job) {
-  const cell = el("td", { class: "num" }, num(job.progress?.objective));
-  if (job.status === "succeeded" && (job.progress?.objective === null || job.progress?.objective === undefined)) {
+  const known = job.progress?.objective ?? finalObjective.get(job.id);
+  const cell = el("td", { class: "num" }, num(known));
+  if (job.status === "succeeded" && (known === null || known === undefined)) {
     const controller = new AbortController();
-    api
-      .followEvents(job.id, (event, data) => {
-        if (event === "status" && data.objective !== undefined) cell.textContent = num(data.objective);
-      }, controller.signal)
+    reading = reading
+      .then(() =>
+        api.followEvents(job.id, (event, data) => {
+          if (event === "status" && data.objective !== undefined) {
+            finalObjective.set(job.id, data.objective);
+            cell.textContent = num(data.objective);
+          }
+        }, controller.signal),
+      )
       .catch(() => {});
   }
   return cell;

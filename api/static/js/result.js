@@ -62,6 +62,13 @@ export async function show(solution, instance) {
   if (solution.solution && VIEWS[solution.kind]) {
     const module = await VIEWS[solution.kind]();
     module.render(view, solution, instance);
+  } else if (solution.solution) {
+    // A kind this page has no view of (one named in UNISHARE_EXTRA_KINDS): its plan as text.
+    const text = JSON.stringify(solution.solution, null, 2);
+    view.append(
+      el("p", {}, `This page has no drawing of ${solution.kind} plans; the plan as it is:`),
+      el("pre", { class: "plan-text" }, text.length > 20_000 ? `${text.slice(0, 20_000)}\n…` : text),
+    );
   } else {
     const issues = solution.issues || [];
     view.append(
