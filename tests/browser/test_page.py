@@ -18,7 +18,7 @@ import httpx2 as httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.api.conftest import Server, long_groups_instance
+from tests.api.conftest import REPO_ROOT, Server, long_groups_instance
 from tests.browser.driver import (
     API_KEY,
     DOCUMENT_LABEL,
@@ -118,9 +118,25 @@ def test_matching_pairs_map_table_and_provinces(browser: Browser, web: Server) -
     assert table_rows(page, "Unmatched") == len(solution["solution"]["unmatched"])
     first = pairs[0]
     assert page.locator(f'.pair-line[data-pair="{first["a"]}–{first["b"]}"]').count() == 1
-    # Names, regions and the score breakdown of the best pair are in the table.
-    row_text = page.get_by_role("table", name=None).filter(has_text="Institution A").inner_text()
-    assert f"{first['breakdown']['need']:g}"[:4] in row_text
+    # Names, regions and the score breakdown of the best pair are in the first row.
+    doc = json.loads((REPO_ROOT / "instances/matching/east-west-counterparts.json").read_text())
+    by_id = {i["id"]: i for i in doc["institutions"]}
+    cells = (
+        page.locator("table", has=page.locator("caption", has_text="Pairs ("))
+        .locator("tbody tr")
+        .first.locator("td")
+        .all_inner_texts()
+    )
+    assert cells[:4] == [
+        by_id[first["a"]]["name"],
+        by_id[first["a"]]["region"],
+        by_id[first["b"]]["name"],
+        by_id[first["b"]]["region"],
+    ]
+    shown = [float(c.replace(",", "")) for c in cells[4:]]
+    terms = first["breakdown"]
+    expected = [first["score"], terms["need"], terms["complementarity"], terms["distance"]]
+    assert shown[:4] == pytest.approx(expected, abs=1e-4)
     provinces = page.locator("table", has=page.locator("caption", has_text="per province"))
     matched = sum(
         int(r.locator("td").nth(2).inner_text().replace(",", ""))

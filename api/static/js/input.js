@@ -127,7 +127,7 @@ async function readFile(file) {
       return;
     }
     const body = await response.json();
-    if (!response.ok && !body.document) {
+    if (!body.document) {
       showIssues(body.issues || [{ code: "import_failed", severity: "error", path: "", detail: body.detail || response.statusText }], null);
       return;
     }

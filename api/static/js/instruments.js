@@ -184,6 +184,10 @@ function drawGantt(m, colours, t0, t1) {
 }
 
 export function render(container, solution, instance) {
+  if (!solution.solution.bookings.length && !instance?.horizon) {
+    container.append(el("p", { class: "empty" }, "No bookings, and the instance of this job is not in this browser: no chart."));
+    return;
+  }
   const m = model(solution, instance);
   const colours = colourMap(m.bookings.map((b) => b.institution).sort());
   const span = m.h1 - m.h0;
