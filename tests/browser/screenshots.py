@@ -83,7 +83,6 @@ def progress(page: Page, out: Path) -> None:
 def validation(page: Page, out: Path) -> None:
     load_example(page, "instruments/small-two-days")
     doc = json.loads(page.get_by_label(DOCUMENT_LABEL).input_value())
-    doc["requests"][1]["steps"][0]["instruments"] = ["cryoem-2"]
     doc["instruments"][0]["changeover_minutes"] = -30
     doc["requests"][2]["deadline"] = "2026-12-02T18:00:00"
     paste(page, json.dumps(doc, indent=2))

@@ -162,7 +162,6 @@ function regionCounts(solution, instance) {
     rows = [...by.values()].map((r) => ({ ...r, share_matched: r.matched / r.institutions }));
   }
   rows.sort((a, b) => b.matched - a.matched || a.region.localeCompare(b.region));
-  const top = Math.max(1, ...rows.map((r) => r.institutions));
   return pagedTable({
     caption: "Matched institutions per province",
     rows,
@@ -170,7 +169,10 @@ function regionCounts(solution, instance) {
       { label: "Province", value: (r) => r.region },
       { label: "Institutions", value: (r) => num(r.institutions), numeric: true },
       { label: "Matched", value: (r) => num(r.matched), numeric: true },
-      { label: "Share", value: (r) => el("span", { class: "bar-cell" }, el("span", { class: "bar", style: `width:${(r.matched / top) * 100}%` }), `${Math.round((r.share_matched ?? r.matched / r.institutions) * 100)}%`) },
+      { label: "Share matched", value: (r) => {
+        const share = r.share_matched ?? r.matched / r.institutions;
+        return el("span", { class: "bar-cell" }, el("span", { class: "bar", style: `width:${share * 60}px` }), `${Math.round(share * 100)}%`);
+      } },
       { label: solution.solution.groups ? "Groups" : "Pairs", value: (r) => (r.pairs_or_groups === undefined ? "–" : num(r.pairs_or_groups)), numeric: true },
     ],
   });
