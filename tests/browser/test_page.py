@@ -210,6 +210,8 @@ def test_progress_chart_and_cancel_a_long_job(browser: Browser, web: Server) -> 
     job = solve(page, time_limit_s=120)
     # Live progress: improving solutions arrive over the event stream and are drawn.
     page.locator("#progress-chart .dot-objective").first.wait_for(timeout=90_000)
+    page.locator("#progress-chart path.line-gap").wait_for(timeout=90_000)  # CP-SAT has a bound
+    assert page.locator("#progress-figures").get_by_text("%").count() == 1  # the gap figure
     page.get_by_role("button", name="Cancel job").click()
     page.get_by_role("status").filter(has_text="cancel").wait_for(timeout=30_000)
     with web.client() as client:

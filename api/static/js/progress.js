@@ -4,7 +4,7 @@ import { el, num, percent, svg, tip } from "./dom.js";
 
 const W = 640;
 const H = 200;
-const M = { left: 64, right: 16, top: 28, bottom: 30 };
+const M = { left: 64, right: 56, top: 28, bottom: 30 };
 
 export class Progress {
   constructor() {
@@ -86,6 +86,19 @@ export class Progress {
       for (let i = 1; i < seq.length; i++) d += `H${x(seq[i].t)}V${y(seq[i][key])}`;
       return d + `H${x(tmax / 1.05)}`;
     };
+    // The gap on its own scale (right axis): it shrinks as the objective and bound meet.
+    const gaps = pts.filter((p) => p.gap !== null && p.gap !== undefined);
+    if (gaps.length) {
+      const gmax = Math.max(...gaps.map((p) => p.gap), 1e-9) * 1.1;
+      const yg = (g) => top + ih - (g / gmax) * ih;
+      for (let k = 0; k <= 2; k++) {
+        const g = (gmax * k) / 2;
+        nodes.push(svg("text", { x: left + iw + 6, y: yg(g) + 4, class: "axis-text gap-text" }, percent(g)));
+      }
+      let d = `M${x(gaps[0].t)},${yg(gaps[0].gap)}`;
+      for (let i = 1; i < gaps.length; i++) d += `H${x(gaps[i].t)}V${yg(gaps[i].gap)}`;
+      nodes.push(svg("path", { d: d + `H${x(tmax / 1.05)}`, class: "line-gap" }, tip("Gap")));
+    }
     nodes.push(svg("path", { d: step("bound"), class: "line-bound" }, tip("Bound")));
     nodes.push(svg("path", { d: step("objective"), class: "line-objective" }, tip("Objective")));
     for (const p of pts) {
@@ -100,6 +113,8 @@ export class Progress {
         svg("text", { x: 22, y: 0, class: "axis-text" }, "objective"),
         svg("line", { x1: 90, x2: 108, y1: -4, y2: -4, class: "line-bound" }),
         svg("text", { x: 112, y: 0, class: "axis-text" }, "bound"),
+        svg("line", { x1: 170, x2: 188, y1: -4, y2: -4, class: "line-gap" }),
+        svg("text", { x: 192, y: 0, class: "axis-text" }, "gap (right axis)"),
       ),
     );
     this.chart.replaceChildren(...nodes);
