@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import openpyxl
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -363,4 +364,29 @@ def test_large_plans_are_paged_and_windowed(browser: Browser, web: Server, tmp_p
         loans.locator("tbody tr").first.locator("td").first.inner_text()
         == (plan["loans"][PAGE_ROWS]["request"])
     )
+    page.context.close()
+
+
+def test_a_broken_workbook_names_the_cell_beside_the_field_path(
+    browser: Browser, web: Server, tmp_path: Path
+) -> None:
+    original = parse_document((REPO_ROOT / "instances/matching/sichuan-industry.json").read_bytes())
+    assert original.instance is not None
+    book = openpyxl.load_workbook(io.BytesIO(workbook(original.instance)))
+    sheet = book["institutions"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(row=3, column=header.index("capacity") + 1, value=-1)  # the second institution
+    path = tmp_path / "broken.xlsx"
+    book.save(path)
+    page = open_page(browser, web.url)
+    page.get_by_label("Kind of a spreadsheet").select_option("matching")
+    upload(page, path)
+    issues = page.get_by_role("table", name="Validation issues")
+    issues.wait_for(timeout=30_000)
+    row = issues.locator("tr", has=page.locator("code", has_text="institutions[1].capacity"))
+    assert row.count() == 1
+    assert "row 3" in row.locator("td").nth(4).inner_text()  # the detail names the cell
+    assert row.locator("td").nth(5).inner_text() == "institutions, row 3, capacity"
+    page.get_by_role("button", name="Solve", exact=True).click()
+    page.get_by_text("Fix the issues above before solving.").wait_for(timeout=30_000)
     page.context.close()

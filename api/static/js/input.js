@@ -86,13 +86,16 @@ export function showIssues(issues, doc, { valid = null, origin = "" } = {}) {
     return;
   }
   const errors = issues.filter((i) => i.severity !== "warning").length;
+  // Issues of an imported spreadsheet also name their cell: sheet, row and column.
+  const cells = issues.some((i) => i.sheet);
+  const cell = (i) => (i.sheet ? `${i.sheet}, row ${i.row ?? "–"}${i.column ? `, ${i.column}` : ""}` : "");
   const heading = errors
     ? `${errors} issue${errors > 1 ? "s" : ""} to fix before solving${origin}`
     : `Valid${origin}, with ${issues.length} warning${issues.length > 1 ? "s" : ""}`;
   box.replaceChildren(
     el("table", { class: "issues", "aria-label": "Validation issues" },
       el("caption", {}, heading),
-      el("thead", {}, el("tr", {}, ["Severity", "Field path", "Value there", "Code", "What is wrong"].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ["Severity", "Field path", "Value there", "Code", "What is wrong", cells ? "Spreadsheet cell" : null].filter(Boolean).map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, issues.map((i) =>
         el("tr", { class: i.severity === "warning" ? "warning" : "error" },
           el("td", {}, i.severity || "error"),
@@ -100,6 +103,7 @@ export function showIssues(issues, doc, { valid = null, origin = "" } = {}) {
           el("td", {}, el("code", {}, doc ? preview(valueAt(doc, i.path)) : "")),
           el("td", {}, i.code),
           el("td", {}, i.detail),
+          cells ? el("td", {}, cell(i)) : null,
         ))),
     ),
   );
