@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck bench objectives image-check clean
+.PHONY: install run test test-fast lint typecheck bench objectives image-check screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ objectives: $(STAMP)
 image-check: $(STAMP)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python deploy/image_check.py
+
+# Pictures of the planner's page for the README: a server on a temporary database, the page
+# driven in Debian's Chromium (apt-get install chromium), one PNG per view in docs/images/.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.screenshots docs/images
 
 clean:
 	rm -rf $(VENV) solutions var .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from api.executor import Executor, LocalProcessExecutor
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from api.routes import InvalidRequest, health, issues_response, v1
+from api.routes.page import router as page
 from api.settings import Settings, load_settings
 from api.store import JobStore
 from optimizer.core.issues import Issue, issues_from_validation_error
@@ -109,6 +110,7 @@ def create_app(
     for router in v1:
         app.include_router(router)
     app.include_router(health)
+    app.include_router(page)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
