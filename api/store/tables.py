@@ -6,6 +6,8 @@ needs a new revision there.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,9 +106,9 @@ def make_engine(url: str) -> Engine:
         # Let SQLAlchemy, not the driver, open transactions (see the "begin" hook below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        _use_wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -117,3 +119,23 @@ def make_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writing.get() else "BEGIN")
 
     return engine
+
+
+def _use_wal(cursor: Any, patience_s: float = 30.0) -> None:
+    """Put the database in WAL mode, once for all its connections.
+
+    Switching the mode needs the database to itself, and SQLite answers "database is locked"
+    at once rather than waiting (the busy timeout does not cover it): processes starting
+    together (a server and its workers) retry until the one that got there first is done.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
