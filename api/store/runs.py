@@ -29,57 +29,43 @@ class RunningJobs(StoreBase):
                 ).first()
                 if candidate is None:
                     return None
-                now = utcnow()
-                claimed = conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == candidate.id, jobs.c.status == QUEUED)
-                    .values(
-                        status=RUNNING,
-                        owner=owner,
-                        started_at=now,
-                        updated_at=now,
-                        attempts=jobs.c.attempts + 1,
-                        objective=None,
-                        bound=None,
-                        gap=None,
-                        solutions=0,
-                        elapsed_s=0.0,
-                        phase=None,
-                    )
-                ).rowcount
-                if claimed == 1:
-                    self._add_events(conn, candidate.id, [("status", {"status": RUNNING})], now)
-                    row = conn.execute(select(jobs).where(jobs.c.id == candidate.id)).one()
-                    return Job.from_row(row._mapping)
+                claimed = self._claim(conn, candidate.id, owner)
+                if claimed is not None:
+                    return claimed
         return None
 
     def claim(self, job_id: str, owner: str) -> Job | None:
         """Mark ``job_id`` running for ``owner`` if it is still queued, and return it (with its
         document); None when it is not queued (already taken, finished or cancelled)."""
+        with self._write() as conn:
+            return self._claim(conn, job_id, owner)
+
+    def _claim(self, conn: Any, job_id: str, owner: str) -> Job | None:
+        """In the caller's write transaction: ``job_id`` running for ``owner`` if it is still
+        queued (a fresh run: progress cleared, one more attempt), with its status event."""
         jobs = self.jobs
         now = utcnow()
-        with self._write() as conn:
-            claimed = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status == QUEUED)
-                .values(
-                    status=RUNNING,
-                    owner=owner,
-                    started_at=now,
-                    updated_at=now,
-                    attempts=jobs.c.attempts + 1,
-                    objective=None,
-                    bound=None,
-                    gap=None,
-                    solutions=0,
-                    elapsed_s=0.0,
-                    phase=None,
-                )
-            ).rowcount
-            if claimed != 1:
-                return None
-            self._add_events(conn, job_id, [("status", {"status": RUNNING})], now)
-            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+        claimed = conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status == QUEUED)
+            .values(
+                status=RUNNING,
+                owner=owner,
+                started_at=now,
+                updated_at=now,
+                attempts=jobs.c.attempts + 1,
+                objective=None,
+                bound=None,
+                gap=None,
+                solutions=0,
+                elapsed_s=0.0,
+                phase=None,
+            )
+        ).rowcount
+        if claimed != 1:
+            return None
+        self._add_events(conn, job_id, [("status", {"status": RUNNING})], now)
+        row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
         return Job.from_row(row._mapping)
 
     def _running_by(self, job_id: str, owner: str | None) -> Any:
