@@ -29,6 +29,12 @@ class Issues(BaseModel):
     issues: list[Issue]
 
 
+class SheetIssues(BaseModel):
+    """A 422 of a workbook upload: issues that name the sheet, row and column where known."""
+
+    issues: list[SheetIssue]
+
+
 class ValidationReport(BaseModel):
     """The answer of POST /v1/validate."""
 

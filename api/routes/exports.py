@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.routes.common import InvalidRequest, issues_response, v1_router
-from api.schemas import ImportReport, error_responses
+from api.schemas import ImportReport, SheetIssues, error_responses
 from api.store import Job
 from optimizer.core import spreadsheets
 from optimizer.core.exports import MEDIA_TYPES, ExportError, NoPlan, NotAvailable, export, file_stem
@@ -138,7 +138,10 @@ def solution_ics(
             "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
         }
     },
-    responses=error_responses(401, 413, 422),
+    responses={
+        **error_responses(401, 413),
+        422: {"model": SheetIssues, "description": "The body is not an XLSX workbook."},
+    },
 )
 async def import_workbook(
     request: Request,
