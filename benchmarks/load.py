@@ -42,6 +42,7 @@ from typing import Any
 import httpx2 as httpx
 
 from benchmarks.service import direct_once, percentile, smallest_examples, tiny_matching
+from optimizer.matching.generate import slot_groups_document
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -53,29 +54,11 @@ SECTIONS = ("mixed", "jobs", "cpu", "overhead")
 
 
 def cpu_bound(seed: int = 7, n: int = 12) -> dict[str, Any]:
-    """Consortia of up to 8 among 12 institutions: CP-SAT proves the optimum after about
-    0.7 CPU-seconds on one thread (seeded, so every job does the same work). A job held only
+    """A job of a fixed amount of work: CP-SAT proves the optimum after about 0.7
+    CPU-seconds on one thread (seeded, so every job does the same work). A job held only
     by a time limit would not do: it stops after so many wall-clock seconds however little
     CPU it got, and more workers than cores would then just search less each."""
-    import random
-
-    rng = random.Random(seed)
-    ids = [f"u{i:02d}" for i in range(n)]
-    scores = [
-        {"a": a, "b": b, "score": round(rng.uniform(0.1, 1.0), 3)}
-        for i, a in enumerate(ids)
-        for b in ids[i + 1 :]
-        if rng.random() < 0.5
-    ]
-    return {
-        "kind": "matching",
-        "name": f"cpu-bound-{seed}",
-        "mode": "groups",
-        "institutions": [{"id": x} for x in ids],
-        "scores": scores,
-        "group": {"min_size": 2, "max_size": 8},
-        "options": {"time_limit_s": 120, "threads": 1, "seed": 3, "solver": "cp-sat"},
-    }
+    return slot_groups_document(n, seed, time_limit_s=120, name=f"cpu-bound-{seed}")
 
 
 def free_port() -> int:

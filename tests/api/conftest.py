@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ import httpx2 as httpx
 import pytest
 
 from optimizer.core.documents import parse_document
+from optimizer.matching.generate import slot_groups_document
 from optimizer.registry import KINDS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,23 +62,7 @@ def long_groups_instance(time_limit_s: float, *, n: int = 30, seed: int = 7) -> 
     """Consortia of up to 8 among ``n`` institutions: far too many candidate groups to list,
     so CP-SAT's slot model runs, finds solutions within seconds and cannot close the gap
     for a long time. Used where a solve must still be running when the test acts."""
-    rng = random.Random(seed)
-    ids = [f"u{i:02d}" for i in range(n)]
-    scores = [
-        {"a": a, "b": b, "score": round(rng.uniform(0.1, 1.0), 3)}
-        for i, a in enumerate(ids)
-        for b in ids[i + 1 :]
-        if rng.random() < 0.5
-    ]
-    return {
-        "kind": "matching",
-        "name": f"long-groups-{seed}",
-        "mode": "groups",
-        "institutions": [{"id": x} for x in ids],
-        "scores": scores,
-        "group": {"min_size": 2, "max_size": 8},
-        "options": {"time_limit_s": time_limit_s, "threads": 1, "seed": 3, "solver": "cp-sat"},
-    }
+    return slot_groups_document(n, seed, time_limit_s=time_limit_s, name=f"long-groups-{seed}")
 
 
 def verify_solution(document: bytes | dict[str, Any], solution: dict[str, Any]) -> None:
