@@ -99,9 +99,8 @@ def to_xlsx(solution: Mapping[str, Any], instance: Mapping[str, Any] | None = No
     """The plan as a workbook: sheet ``plan`` holds the rows of :func:`to_csv`, ``summary``
     the status, objective and KPIs, ``explanations`` the reasons."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
-    from optimizer.core.spreadsheets import text_not_formulas
+    from optimizer.core.spreadsheets.writing import finished, text_not_formulas
 
     table = plan_table(solution, instance)
     book = Workbook()
@@ -123,13 +122,7 @@ def to_xlsx(solution: Mapping[str, Any], instance: Mapping[str, Any] | None = No
         related = ", ".join(e.get("related") or [])
         explained.append([e.get("subject"), e.get("code"), e.get("detail"), related])
         text_not_formulas(explained)
-    for ws in book.worksheets:
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        ws.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return finished(book)
 
 
 def calendar_events(

@@ -71,6 +71,19 @@ def _note(column: Column) -> str:
     return "; ".join(parts)
 
 
+def finished(book: Any) -> bytes:
+    """The workbook's bytes, every sheet's header row bold and kept in view."""
+    from openpyxl.styles import Font
+
+    for ws in book.worksheets:
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        ws.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def text_not_formulas(ws: Any) -> None:
     """Keep the text of the last row's cells as text: openpyxl makes a formula of any text
     that starts with ``=``, and a name such as ``=cmd|...`` must never run in a spreadsheet."""
@@ -93,7 +106,6 @@ def _items(data: dict[str, Any], sheet: Sheet) -> list[tuple[Any, dict[str, Any]
 def _write(shape: Layout, data: dict[str, Any] | None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.comments import Comment
-    from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -157,13 +169,7 @@ def _write(shape: Layout, data: dict[str, Any] | None) -> bytes:
     notes_ws.column_dimensions["A"].width = 24
     notes_ws.column_dimensions["B"].width = 28
     notes_ws.column_dimensions["C"].width = 100
-    for sheet_ws in book.worksheets:
-        for cell in sheet_ws[1]:
-            cell.font = Font(bold=True)
-        sheet_ws.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return finished(book)
 
 
 def template(kind: str) -> bytes:
