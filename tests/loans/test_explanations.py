@@ -67,16 +67,17 @@ def test_penalty_cheaper() -> None:
     assert "150" in detail and "100" in detail
 
 
-def test_all_copies_busy_names_the_holder_and_when_it_is_free() -> None:
+def test_a_copy_given_to_a_weightier_request_says_so_and_when_it_is_free() -> None:
     doc = base()
     doc["requests"].append(request("qC", "C", need=3, loan=10))
     doc["requests"][1]["weight"] = 3.0  # C's request matters more and takes the copy
     doc["penalties"]["late_per_day"] = 10.0  # waiting for it is dearer than the penalty
     code, detail, related = reasons(doc)["qB"]
-    assert code == "all_copies_busy"
+    # The copy was on the shelf when qB could ship it: a choice, not a busy copy.
+    assert code == "copies_given_to_others"
     assert related == ["qC"]
     # a1 ships day 0, away 1 + 10 + 1 days: home on day 12
-    assert "a1" in detail and iso(12) in detail
+    assert "a1" in detail and "weight 3, above this request's" in detail and iso(12) in detail
 
 
 def test_lenders_at_max_outgoing() -> None:
