@@ -48,7 +48,7 @@ def _combine(r: Request, reasons: list[TitleReason]) -> Explanation:
 
 
 def kpis(instance: LoansInstance, payload: dict[str, Any]) -> dict[str, Any]:
-    """Fill rate, lateness, cost, and loans lent and received per library."""
+    """Fill rate, lateness, cost, loans lent and received per library, and the settlement."""
     requests = {r.id: r for r in instance.requests}
     loans = payload.get("loans", [])
     pen = instance.penalties
@@ -89,4 +89,15 @@ def kpis(instance: LoansInstance, payload: dict[str, Any]) -> dict[str, Any]:
         "unfilled_penalty": pen.unfilled * unfilled_weight,
         "max_abs_balance": max((abs(v["balance"]) for v in per_library.values()), default=0),
         "loans_by_library": per_library,
+    } | _settlement_kpis(payload)
+
+
+def _settlement_kpis(payload: dict[str, Any]) -> dict[str, Any]:
+    """With policies.balance_price, the plan's settlement and the money it moves."""
+    if "settlement" not in payload:
+        return {}
+    settlement = payload["settlement"]
+    return {
+        "settlement": settlement,
+        "compensation_paid": sum(t["amount"] for t in settlement["transfers"]),
     }

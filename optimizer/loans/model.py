@@ -37,6 +37,7 @@ from optimizer.loans.replan import Replan, plan_replan
 from optimizer.loans.rota import solve_rota
 from optimizer.loans.rounding import solve_lp_guided
 from optimizer.loans.schema import Copy, LoansInstance
+from optimizer.loans.settlement import settlement
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +361,8 @@ def _outcome(
     method: str,
     cands: Candidates | None = None,
 ) -> Outcome:
+    if instance.policies.balance_price is not None:
+        payload["settlement"] = settlement(instance, payload)
     explanations = explain.unfilled(instance, payload) if context.options.explain else []
     kpis = explain.kpis(instance, payload)
     kpis["method"] = method

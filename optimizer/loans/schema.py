@@ -92,6 +92,14 @@ class Penalties(Strict):
 class Policies(Strict):
     keep_one_on_shelf: bool = False
     max_imbalance: int | None = Field(None, ge=0)
+    balance_price: Cost | None = Field(
+        None,
+        description=(
+            "Compensation per net loan: net borrowers pay net lenders this much per loan "
+            "received beyond those lent; the plan carries the settlement. Not an objective "
+            "term: the transfers sum to zero for the consortium."
+        ),
+    )
 
 
 class PlannedLoan(Strict):
@@ -118,6 +126,9 @@ class LoansPlan(Strict):
 
     loans: list[PlannedLoan] | None = None
     unfilled: list[Id] | None = None
+    settlement: dict[str, Any] | None = Field(
+        None, description="The earlier plan's settlement: accepted and ignored."
+    )
 
 
 class LoansInstance(InstanceBase):
@@ -285,8 +296,35 @@ class LoanEntry(Strict):
     borrower: str | None = None
 
 
+class LibrarySettlement(Strict):
+    library: str
+    lent: int
+    received: int
+    net: int = Field(description="lent - received.")
+    amount: float = Field(description="balance_price * net: > 0 owed to it, < 0 it owes.")
+
+
+class Transfer(Strict):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from", description="A net borrower.")
+    to: str = Field(description="A net lender.")
+    loans: int = Field(gt=0)
+    amount: float = Field(description="balance_price * loans.")
+
+
+class Settlement(Strict):
+    """Who owes whom for the plan's net loans, at ``policies.balance_price`` (contract 7.8)."""
+
+    price: float
+    libraries: list[LibrarySettlement]
+    transfers: list[Transfer]
+    fewest_transfers: bool
+
+
 class LoansSolution(Strict):
     """The kind-specific ``solution`` payload."""
 
     loans: list[LoanEntry]
     unfilled: list[str]
+    settlement: Settlement | None = None

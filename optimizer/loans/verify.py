@@ -16,6 +16,7 @@ from typing import Any
 from optimizer.core.envelope import Verification
 from optimizer.core.numbers import exact, exact_sum
 from optimizer.loans.schema import LoansInstance
+from optimizer.loans.verify_settlement import settlement_violations
 
 TOLERANCE = 1e-6
 
@@ -146,6 +147,8 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
                     f"{lib_id} lends {lent[lib_id]} and receives {received[lib_id]}, "
                     f"more than max_imbalance {k} apart"
                 )
+
+    violations += settlement_violations(instance, solution, lent, received)
 
     listed = solution.get("unfilled", [])
     if len(set(listed)) != len(listed):
