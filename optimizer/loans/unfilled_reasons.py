@@ -280,6 +280,7 @@ class TitleAnalysis:
             if loan.ship < until + span and loan.home > first
         ]
         parts = []
+        back = first  # the first day, from ``first`` on, that the copy is on its shelf
         for loan in holding:
             if loan.ship < first:
                 parts.append(
@@ -288,12 +289,18 @@ class TitleAnalysis:
                     f"{self.iso(loan.home)}"
                 )
             else:
+                when = (
+                    "the first day this request could ship it"
+                    if back == first
+                    else "when it came back"
+                )
                 parts.append(
-                    f"on the shelf on {self.iso(first)}, the first day this request could ship "
-                    f"it, but the plan gives it to {loan.request} (weight {loan.weight:g}, "
+                    f"on the shelf on {self.iso(back)}, {when}, but the plan gives it to "
+                    f"{loan.request} (weight {loan.weight:g}, "
                     f"{_compare(loan.weight, self.r.weight)} this request's) from "
                     f"{self.iso(loan.ship)} until {self.iso(loan.home)}"
                 )
+            back = max(back, loan.home)
         given = any(loan.ship >= first for loan in holding)
         after = (
             f"; shipped after {self.iso(until)} it would cost at least the penalty {self.penalty:g}"
