@@ -11,9 +11,9 @@ from typing import Any
 
 from optimizer.loans.schema import LoansInstance
 
-# Exhaustive search for the best split into zero-sum groups covers up to 2**18 subsets,
-# a fraction of a second; past that the remainder is settled greedily.
-EXACT_UP_TO = 18
+# Exhaustive search for the best split into zero-sum groups covers up to 2**16 subsets,
+# about a tenth of a second; past that the remainder is settled greedily.
+EXACT_UP_TO = 16
 
 
 def settlement(instance: LoansInstance, payload: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from optimizer.loans.schema import LoansInstance
 
 # The contract's bound on the libraries left after pairing for which fewest_transfers is
 # claimed: the search over their subsets stays under a second.
-EXACT_UP_TO = 18
+EXACT_UP_TO = 16
 
 
 def _close(value: Any, expected: float) -> bool:
@@ -147,7 +147,12 @@ def _most_zero_sum_groups(values: list[int]) -> int | None:
     sums = [0] * size
     best = [0] * size
     for m in range(1, size):
-        top = m.bit_length() - 1
-        sums[m] = sums[m & ~(1 << top)] + rest[top]
-        best[m] = max(best[m & ~(1 << i)] for i in range(top + 1) if m >> i & 1) + (sums[m] == 0)
+        top = 1 << (m.bit_length() - 1)
+        sums[m] = sums[m ^ top] + rest[top.bit_length() - 1]
+        most, bits = 0, m
+        while bits:
+            top = 1 << (bits.bit_length() - 1)
+            bits ^= top
+            most = max(most, best[m ^ top])
+        best[m] = most + (sums[m] == 0)
     return pairs + best[size - 1]
