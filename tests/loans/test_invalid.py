@@ -29,6 +29,7 @@ EXPECTED = {
     "loans-datetime-not-date": ("invalid_date", "copies[0].available_from"),
     "loans-unknown-field": ("unknown_field", "copies[0].shelf"),
     "loans-negative-imbalance": ("out_of_range", "policies.max_imbalance"),
+    "loans-negative-balance-price": ("out_of_range", "policies.balance_price"),
     "loans-missing-needed-by": ("missing_field", "requests[0].needed_by"),
     "loans-misspelt-needed-by": ("unknown_field", "requests[0].neded_by"),
 }
