@@ -4,6 +4,10 @@ settlement adds to a solve.
     .venv/bin/python -m benchmarks.loans_balance
     .venv/bin/python -m benchmarks.loans_balance --sizes 1000,2000 --cap 30 --time-limit 30
 
+Then the fewest-transfers search alone, on seeded random nets of 18 to 30 libraries (up to
+24 left after pairing opposites are searched): its transfers and time against the greedy
+settlement (the search given no time), and the verifier's own search timed beside it.
+
 Per instance (the western-consortium example, then generated ones, seeded), three runs of
 the same plan model: the instance as it is (the baseline), with ``balance_price``, and with
 ``balance_price`` and ``max_imbalance``. Ratios are against the baseline of the same run.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +30,8 @@ from typing import Any
 from optimizer.core.envelope import Options, Solution
 from optimizer.loans import LoansInstance, solve
 from optimizer.loans.generate import loans_document
-from optimizer.loans.settlement import settlement
-from optimizer.loans.verify_settlement import settlement_violations
+from optimizer.loans.settlement import fewest_transfers, settlement
+from optimizer.loans.verify_settlement import _most_zero_sum_groups, settlement_violations
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICE = 12.5
@@ -55,6 +60,37 @@ def _settlement_times(instance: LoansInstance, payload: dict[str, Any]) -> tuple
     return built, time.perf_counter() - t0
 
 
+def search_table(seed: int, cases: int) -> None:
+    """The exact search against the greedy settlement on random nets."""
+    print("| libraries | left after pairing | greedy | fewest | ratio | search s | verify s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    rng = random.Random(seed)
+    for size in (18, 22, 26, 30):
+        for _ in range(cases):
+            values = [rng.choice((-1, 1)) * rng.randint(1, 90) for _ in range(size - 1)]
+            nets = {f"L{i:02d}": v for i, v in enumerate(values)}
+            nets["L99"] = -sum(values)
+            greedy, _ = fewest_transfers(nets, budget_s=0.0)
+            t0 = time.perf_counter()
+            moves, proven = fewest_transfers(nets)
+            searched = time.perf_counter() - t0
+            owing = sorted(v for v in nets.values() if v != 0)
+            left = len(owing) - 2 * sum(
+                min(owing.count(v), owing.count(-v)) for v in set(owing) if v > 0
+            )
+            t0 = time.perf_counter()
+            groups = _most_zero_sum_groups(owing) if proven else None
+            checked = time.perf_counter() - t0
+            assert groups is None or len(moves) == len(owing) - groups
+            fewest = f"{len(moves)}" if proven else f"({len(moves)})"
+            print(
+                f"| {size} | {left} | {len(greedy)} | {fewest} | "
+                f"{len(moves) / len(greedy):.3f} | {searched:.2f} | "
+                f"{f'{checked:.2f}' if proven else '-'} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,2000", help="generated instances' requests")
@@ -62,7 +98,10 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--search-cases", type=int, default=3, help="random nets per size")
     args = parser.parse_args()
+    search_table(args.seed, args.search_cases)
+    print()
     options = Options(time_limit_s=args.time_limit, threads=args.threads, seed=args.seed)
 
     docs = [json.loads((ROOT / "instances/loans/western-consortium.json").read_text())]

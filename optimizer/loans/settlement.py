@@ -6,14 +6,17 @@ since every transfer leaves the consortium's total where it was.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
 from optimizer.loans.schema import LoansInstance
 
-# Exhaustive search for the best split into zero-sum groups covers up to 2**16 subsets,
-# about a tenth of a second; past that the remainder is settled greedily.
-EXACT_UP_TO = 16
+# The exact search for the best split into zero-sum groups takes a tenth of a second to a
+# second and a half on 21-25 libraries left after pairing (see benchmarks/RESULTS.md); past
+# 24 or past the budget, the rest is settled greedily and the count is not claimed fewest.
+EXACT_UP_TO = 24
+SEARCH_BUDGET_S = 2.0
 
 
 def settlement(instance: LoansInstance, payload: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +56,9 @@ def settlement(instance: LoansInstance, payload: dict[str, Any]) -> dict[str, An
     }
 
 
-def fewest_transfers(nets: dict[str, int]) -> tuple[list[tuple[str, str, int]], bool]:
+def fewest_transfers(
+    nets: dict[str, int], *, budget_s: float = SEARCH_BUDGET_S
+) -> tuple[list[tuple[str, str, int]], bool]:
     """(payer, payee, loans) moves settling ``nets`` (summing to zero), and whether their
     number is proven the fewest: one less than the size of each group of a best split of
     the non-zero nets into zero-sum groups."""
@@ -69,49 +74,84 @@ def fewest_transfers(nets: dict[str, int]) -> tuple[list[tuple[str, str, int]], 
             groups.append([debtor, creditor])
             paired.update((debtor, creditor))
     rest = [lib for lib in owing if lib not in paired]
-    proven = len(rest) <= EXACT_UP_TO
-    groups += _best_split(rest, owing) if proven else ([rest] if rest else [])
+    split = None
+    if len(rest) <= EXACT_UP_TO:
+        split = _best_split(rest, owing, time.perf_counter() + budget_s)
+    groups += split if split is not None else ([rest] if rest else [])
     moves = [move for group in groups for move in _settle_group(group, owing)]
     moves.sort()
-    return moves, proven
+    return moves, split is not None
 
 
-def _best_split(libs: list[str], nets: dict[str, int]) -> list[list[str]]:
+def _best_split(libs: list[str], nets: dict[str, int], deadline: float) -> list[list[str]] | None:
     """The most groups with nets summing to zero that ``libs`` split into (their nets sum to
-    zero): by dynamic programming over subsets, then read back along the choices made."""
-    n = len(libs)
-    if n == 0:
-        return []
-    full = (1 << n) - 1
-    total = [0] * (full + 1)
-    for mask in range(1, full + 1):
-        low = mask & -mask
-        total[mask] = total[mask ^ low] + nets[libs[low.bit_length() - 1]]
-    # most[mask]: most zero-sum groups of an order in which mask's members can be listed
-    # so that each group is a run ending where the running sum returns to zero.
-    most = [0] * (full + 1)
-    drop = [0] * (full + 1)  # the member whose removal gives most[mask]
-    for mask in range(1, full + 1):
-        best, best_bit, rest = -1, 0, mask
-        while rest:
-            bit = rest & -rest
-            rest ^= bit
-            if most[mask ^ bit] > best:
-                best, best_bit = most[mask ^ bit], bit
-        most[mask] = best + (total[mask] == 0)
-        drop[mask] = best_bit
-    groups: list[list[str]] = []
-    current: list[str] = []
-    mask = full
+    zero, no two cancel), or None past ``deadline``.
+
+    The group of the first library left is one of the smallest zero-sum sets holding it (a
+    larger one splits into a smaller one and a zero-sum rest, losing nothing); with no two
+    nets cancelling, every group has at least three members, which bounds what is left.
+    """
+    values = [nets[lib] for lib in libs]
+    best: dict[int, tuple[int, int]] = {0: (0, 0)}  # mask -> (groups, first group's mask)
+
+    def search(mask: int) -> int:
+        if mask in best:
+            return best[mask][0]
+        if time.perf_counter() > deadline:
+            raise TimeoutError
+        first = mask & -mask
+        head = first.bit_length() - 1
+        choice, most = mask, 1  # the whole set is one zero-sum group
+        for group in _smallest_zero_sum_sets(values, mask ^ first, -values[head]):
+            left = mask & ~(group | first)
+            if 1 + left.bit_count() // 3 <= most:
+                continue
+            groups = 1 + search(left)
+            if groups > most:
+                choice, most = group | first, groups
+        best[mask] = (most, choice)
+        return most
+
+    try:
+        search((1 << len(libs)) - 1)
+    except TimeoutError:
+        return None
+    split, mask = [], (1 << len(libs)) - 1
     while mask:
-        # Reading backwards, a group starts where the remaining prefix sums to zero.
-        bit = drop[mask]
-        current.append(libs[bit.bit_length() - 1])
-        mask ^= bit
-        if total[mask] == 0:
-            groups.append(sorted(current))
-            current = []
-    return groups
+        group = best[mask][1]
+        split.append([lib for k, lib in enumerate(libs) if group >> k & 1])
+        mask &= ~group
+    return split
+
+
+def _smallest_zero_sum_sets(values: list[int], among: int, target: int) -> list[int]:
+    """The subsets of ``among`` (a bit mask) whose values sum to ``target`` and hold no
+    smaller such subset, by meeting two halves' subset sums in the middle."""
+    members = [k for k in range(len(values)) if among >> k & 1]
+    half = len(members) // 2
+
+    def sums(part: list[int]) -> list[tuple[int, int]]:
+        out = [(0, 0)]
+        for k in part:
+            out += [(total + values[k], mask | 1 << k) for total, mask in out]
+        return out
+
+    right: dict[int, list[int]] = {}
+    for total, mask in sums(members[half:]):
+        right.setdefault(total, []).append(mask)
+    found = sorted(
+        (
+            left | other
+            for total, left in sums(members[:half])
+            for other in right.get(target - total, ())
+        ),
+        key=int.bit_count,
+    )
+    smallest: list[int] = []
+    for mask in found:
+        if mask and not any(inner & mask == inner for inner in smallest):
+            smallest.append(mask)
+    return smallest
 
 
 def _settle_group(group: list[str], nets: dict[str, int]) -> list[tuple[str, str, int]]:

@@ -11,9 +11,10 @@ from typing import Any
 
 from optimizer.loans.schema import LoansInstance
 
-# The contract's bound on the libraries left after pairing for which fewest_transfers is
-# claimed: the search over their subsets stays under a second.
-EXACT_UP_TO = 16
+# The contract's bound on the libraries left after pairing for which fewest_transfers may be
+# claimed; up to SUBSET_TABLE_UP_TO of them, every subset is tabled (2**16 at most).
+EXACT_UP_TO = 24
+SUBSET_TABLE_UP_TO = 16
 
 
 def _close(value: Any, expected: float) -> bool:
@@ -139,6 +140,8 @@ def _most_zero_sum_groups(values: list[int]) -> int | None:
     rest = sorted(left.elements())
     if len(rest) > EXACT_UP_TO:
         return None
+    if len(rest) > SUBSET_TABLE_UP_TO:
+        return pairs + _groups_by_search(rest)
     if not rest:
         return pairs
     # best[m]: the most zero-sum groups into which the members of subset m can be chained,
@@ -156,3 +159,51 @@ def _most_zero_sum_groups(values: list[int]) -> int | None:
             most = max(most, best[m ^ top])
         best[m] = most + (sums[m] == 0)
     return pairs + best[size - 1]
+
+
+def _groups_by_search(values: list[int]) -> int:
+    """The most zero-sum groups of ``values`` (summing to zero, no two cancelling, so every
+    group has three members or more), taking for the last value left each inclusion-minimal
+    zero-sum set that holds it."""
+    n = len(values)
+    known: dict[int, int] = {}
+
+    def half_sums(indices: list[int]) -> dict[int, list[int]]:
+        table: dict[int, list[int]] = {0: [0]}
+        for k in indices:
+            # From a copy of the table so far: sets gaining k must not gain it twice.
+            before = [(total, list(masks)) for total, masks in table.items()]
+            for total, masks in before:
+                table.setdefault(total + values[k], []).extend(m | 1 << k for m in masks)
+        return table
+
+    def most(mask: int) -> int:
+        if mask == 0:
+            return 0
+        if mask in known:
+            return known[mask]
+        last = mask.bit_length() - 1
+        others = [k for k in range(last) if mask >> k & 1]
+        low, high = half_sums(others[: len(others) // 2]), half_sums(others[len(others) // 2 :])
+        need = -values[last]
+        sets = sorted(
+            (
+                a | b
+                for total, masks in low.items()
+                for a in masks
+                for b in high.get(need - total, [])
+            ),
+            key=lambda m: bin(m).count("1"),
+        )
+        answer, minimal = 1, []
+        for s in sets:
+            if s == 0 or any(m & s == m for m in minimal):
+                continue
+            minimal.append(s)
+            rest = mask & ~(s | 1 << last)
+            if 1 + bin(rest).count("1") // 3 > answer:
+                answer = max(answer, 1 + most(rest))
+        known[mask] = answer
+        return answer
+
+    return most((1 << n) - 1)

@@ -17,6 +17,7 @@ from optimizer.loans.verify_settlement import settlement_violations
 from tests.violations import message_templates, unmatched_templates
 
 from .helpers import run
+from .test_settlement import beyond_the_search as nets_past_the_search
 from .test_settlement import example_document
 
 CHECK = "optimizer.loans.verify_settlement"
@@ -174,10 +175,9 @@ def test_more_transfers_than_the_fewest_pass_only_without_the_claim() -> None:
 
 
 def beyond_the_search() -> list[str]:
-    """21 libraries, 19 left after pairing 10 with -10: the fewest cannot be claimed."""
-    values = [2 * k + 1 for k in range(10)] + [-(2 * k + 2) for k in range(10)]
-    values.append(-sum(values))
-    libraries = [f"L{i:02d}" for i in range(len(values))]
+    """27 libraries with no two nets cancelling: the fewest cannot be claimed."""
+    nets = nets_past_the_search()
+    libraries = list(nets)
     instance = LoansInstance.model_validate(
         {
             "kind": "loans",
@@ -186,14 +186,14 @@ def beyond_the_search() -> list[str]:
             "policies": {"balance_price": 1.0},
         }
     )
-    lent = {x: max(0, v) for x, v in zip(libraries, values, strict=True)}
-    received = {x: max(0, -v) for x, v in zip(libraries, values, strict=True)}
+    lent = {x: max(0, v) for x, v in nets.items()}
+    received = {x: max(0, -v) for x, v in nets.items()}
     # The builder counts from loans; here the counts are given, so its rows are rebuilt.
     settled = settlement(instance, {"loans": []})
     for r in settled["libraries"]:
         r.update(lent=lent[r["library"]], received=received[r["library"]])
         r.update(net=r["lent"] - r["received"], amount=float(r["lent"] - r["received"]))
-    moves, proven = fewest_transfers(dict(zip(libraries, values, strict=True)))
+    moves, proven = fewest_transfers(nets)
     assert not proven
     settled["fewest_transfers"] = False
     settled["transfers"] = [
@@ -207,7 +207,7 @@ def beyond_the_search() -> list[str]:
 def test_the_fewest_cannot_be_claimed_past_the_search() -> None:
     assert beyond_the_search() == [
         "the settlement claims the fewest transfers, which the contract proves only for at "
-        "most 16 libraries left after pairing"
+        "most 24 libraries left after pairing"
     ]
 
 
