@@ -12,9 +12,10 @@ from typing import Any
 
 from optimizer.loans.schema import LoansInstance
 
-# The exact search for the best split into zero-sum groups takes a tenth of a second to a
-# second and a half on 21-25 libraries left after pairing (see benchmarks/RESULTS.md); past
-# 24 or past the budget, the rest is settled greedily and the count is not claimed fewest.
+# The exact search for the best split into zero-sum groups took at most 0.42 s on up to 24
+# libraries left after pairing, on plans and on random nets (benchmarks/RESULTS.md, "Loans
+# compensation"); past 24 or past the budget, the rest is settled greedily and the count is
+# not claimed fewest.
 EXACT_UP_TO = 24
 SEARCH_BUDGET_S = 2.0
 

@@ -195,7 +195,8 @@ def _groups_by_search(values: list[int]) -> int:
             ),
             key=lambda m: bin(m).count("1"),
         )
-        answer, minimal = 1, []
+        answer = 1
+        minimal: list[int] = []
         for s in sets:
             if s == 0 or any(m & s == m for m in minimal):
                 continue
