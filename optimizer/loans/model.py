@@ -37,7 +37,7 @@ from optimizer.loans.replan import Replan, plan_replan
 from optimizer.loans.rota import solve_rota
 from optimizer.loans.rounding import solve_lp_guided
 from optimizer.loans.schema import Copy, LoansInstance
-from optimizer.loans.settlement import settlement
+from optimizer.loans.settlement import SEARCH_BUDGET_S, settlement
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +362,9 @@ def _outcome(
     cands: Candidates | None = None,
 ) -> Outcome:
     if instance.policies.balance_price is not None:
-        payload["settlement"] = settlement(instance, payload)
+        # Half the time left at most for the fewest transfers: the verifier searches too.
+        budget = min(SEARCH_BUDGET_S, context.remaining() / 2)
+        payload["settlement"] = settlement(instance, payload, budget_s=budget)
     explanations = explain.unfilled(instance, payload) if context.options.explain else []
     kpis = explain.kpis(instance, payload)
     kpis["method"] = method

@@ -20,9 +20,12 @@ EXACT_UP_TO = 24
 SEARCH_BUDGET_S = 2.0
 
 
-def settlement(instance: LoansInstance, payload: dict[str, Any]) -> dict[str, Any]:
+def settlement(
+    instance: LoansInstance, payload: dict[str, Any], *, budget_s: float = SEARCH_BUDGET_S
+) -> dict[str, Any]:
     """Each library's loans lent, received, net and amount at ``policies.balance_price``, and
-    the fewest transfers from net borrowers to net lenders that settle them."""
+    the fewest transfers from net borrowers to net lenders that settle them (searched for at
+    most ``budget_s`` seconds)."""
     price = instance.policies.balance_price
     assert price is not None, "a settlement needs policies.balance_price"
     borrower_of = {r.id: r.library for r in instance.requests}
@@ -45,7 +48,7 @@ def settlement(instance: LoansInstance, payload: dict[str, Any]) -> dict[str, An
                 "amount": price * net,
             }
         )
-    moves, fewest = fewest_transfers(nets)
+    moves, fewest = fewest_transfers(nets, budget_s=budget_s)
     return {
         "price": price,
         "libraries": rows,
