@@ -235,6 +235,16 @@ def test_western_consortium_refuses_no_request_for_balance_unless_max_imbalance_
     assert not any("max_imbalance" in e.detail for e in with_price.explanations)
     rows = with_price.solution["settlement"]["libraries"]
     assert max(abs(row["net"]) for row in rows) > 30
+    # Issue #18's example: q00007's one copy was free when it could ship, and went to q00203.
+    given = {(x["request"], x["copy"], x["ship"]) for x in with_price.solution["loans"]}
+    if ("q00203", "c000115", "2027-01-02") in given:
+        (why,) = [e for e in with_price.explanations if e.subject == "q00007"]
+        assert why.code == "copies_given_to_others" and why.related == ["q00203"]
+        assert (
+            "copy c000115 from swu-lib was on the shelf on 2027-01-02, the first day this "
+            "request could ship it, but the plan gives it to q00203 (weight 2, the same as this "
+            "request's)"
+        ) in why.detail
 
     with_cap = run(capped, time_limit_s=30)
     assert with_cap.verification.valid
