@@ -1,4 +1,5 @@
-"""The loans part of ``unishare show``: what each library lends, and what stays unfilled."""
+"""The loans part of ``unishare show``: what each library lends, what stays unfilled, and
+who owes whom when a balance price is set."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.text import Text
 
 
 def render(solution: dict[str, Any], instance: dict[str, Any] | None) -> list[RenderableType]:
-    """The loans per lending library, and the unfilled requests."""
+    """The loans per lending library, the unfilled requests, and who owes whom."""
     body = solution.get("solution") or {}
     instance = instance or {}
     borrower = {r["id"]: r.get("library", "") for r in instance.get("requests", [])}
@@ -36,4 +37,19 @@ def render(solution: dict[str, Any], instance: dict[str, Any] | None) -> list[Re
         parts.append(table)
     if body.get("unfilled"):
         parts.append(Text(f"unfilled: {', '.join(body['unfilled'])}"))
+    if body.get("settlement"):
+        parts += _settlement(body["settlement"])
     return parts
+
+
+def _settlement(settlement: dict[str, Any]) -> list[RenderableType]:
+    """Who owes whom, at the balance price (contract 7.8)."""
+    fewest = "the fewest" if settlement["fewest_transfers"] else "not proven the fewest"
+    # A heading of its own: a table's title would wrap to the narrow table's width.
+    heading = Text(f"settlement at {settlement['price']:g} per net loan ({fewest})")
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("from", "to", "loans", "amount"):
+        table.add_column(column, justify="right" if column in ("loans", "amount") else "left")
+    for t in settlement["transfers"]:
+        table.add_row(t["from"], t["to"], str(t["loans"]), f"{t['amount']:.2f}")
+    return [heading, table]

@@ -252,3 +252,18 @@ def test_western_consortium_refuses_no_request_for_balance_unless_max_imbalance_
     assert refused
     assert len(with_cap.solution["unfilled"]) > len(with_price.solution["unfilled"])
     assert max(abs(row["net"]) for row in with_cap.solution["settlement"]["libraries"]) <= 30
+
+
+def test_show_prints_who_owes_whom() -> None:
+    from rich.console import Console
+
+    from optimizer.loans.render import render
+
+    solution = run(example_document())
+    console = Console(width=120, record=True)
+    for part in render(solution.model_dump(mode="json"), example_document()):
+        console.print(part)
+    text = console.export_text()
+    assert "settlement at 12 per net loan (the fewest)" in text
+    (line,) = [x for x in text.splitlines() if "36.00" in x]
+    assert [x for x in line.split() if x != "│"] == ["B", "A", "3", "36.00"]
