@@ -40,7 +40,7 @@ def courier_missing(instance: LoansInstance, lender: str, borrower: str) -> bool
 
 
 @dataclass(frozen=True)
-class PlannedLoan:
+class HeldLoan:
     """A loan of the plan as the reasons need it: days counted from the horizon start."""
 
     request: str
@@ -65,14 +65,14 @@ class PlanView:
     """The plan as busy spans and counts (a :class:`Ledger`), and the loans holding each copy."""
 
     ledger: Ledger
-    loans_of_copy: dict[str, list[PlannedLoan]] = field(default_factory=dict)
+    loans_of_copy: dict[str, list[HeldLoan]] = field(default_factory=dict)
 
 
 def read_plan(instance: LoansInstance, payload: dict[str, Any]) -> PlanView:
     """The plan's loans as busy spans, counts per library, and loans per copy."""
     requests = {r.id: r for r in instance.requests}
     ledger = Ledger(instance)
-    loans_of_copy: dict[str, list[PlannedLoan]] = defaultdict(list)
+    loans_of_copy: dict[str, list[HeldLoan]] = defaultdict(list)
     for e in payload.get("loans", []):
         r = requests[e["request"]]
         ship = instance.day(date.fromisoformat(e["ship"]))
@@ -80,7 +80,7 @@ def read_plan(instance: LoansInstance, payload: dict[str, Any]) -> PlanView:
         ledger.busy[e["copy"]].append((ship, home))
         ledger.lent[e["lender"]] += 1
         ledger.received[r.library] += 1
-        loans_of_copy[e["copy"]].append(PlannedLoan(r.id, e["copy"], ship, home, r.weight))
+        loans_of_copy[e["copy"]].append(HeldLoan(r.id, e["copy"], ship, home, r.weight))
     for spans in loans_of_copy.values():
         spans.sort(key=lambda loan: (loan.ship, loan.request))
     return PlanView(ledger, dict(loans_of_copy))
