@@ -263,7 +263,8 @@ class TitleAnalysis:
                 causes.append(
                     (
                         "shelf",
-                        f"copy {c.id} from {c.library}: whenever it is free, lending it would leave {c.library} "
+                        f"copy {c.id} from {c.library}: whenever it is free, lending it would "
+                        f"leave {c.library} "
                         f"without a copy of {title} on its shelf",
                         [],
                     )

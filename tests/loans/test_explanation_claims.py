@@ -41,6 +41,14 @@ OPEN_COPY = re.compile(
     r"penalty (\S+); the search stopped before placing it"
 )
 AT_CAP = re.compile(r"copy (\S+) from (\S+): \2 already ships its max_outgoing (\d+)")
+OVER_BALANCE = re.compile(
+    r"copy (\S+) from (\S+): a loan from \2 to (\S+) would push one of them past "
+    r"max_imbalance (\d+)"
+)
+LAST_ON_SHELF = re.compile(
+    r"copy (\S+) from (\S+): whenever it is free, lending it would leave \2 without a copy "
+    r"of (\S+) on its shelf"
+)
 
 
 class World:
@@ -191,6 +199,56 @@ def check_open_copy(world: World, r: dict[str, Any], detail: str) -> None:
             )
 
 
+def check_policies(world: World, r: dict[str, Any], detail: str) -> None:
+    """The claims that max_imbalance or keep_one_on_shelf keep a copy from the request."""
+    net = {x["id"]: 0 for x in world.doc["libraries"]}
+    for e in world.loans:
+        net[e["lender"]] += 1
+        net[world.requests[e["request"]]["library"]] -= 1
+    for match in OVER_BALANCE.finditer(detail):
+        _cid, lender, borrower, cap = match.groups()
+        assert borrower == r["library"] and int(cap) == world.doc["policies"]["max_imbalance"]
+        assert abs(net[lender] + 1) > int(cap) or abs(net[borrower] - 1) > int(cap)
+    for match in LAST_ON_SHELF.finditer(detail):
+        cid, library, title = match.groups()
+        assert world.doc["policies"]["keep_one_on_shelf"]
+        c = world.copies[cid]
+        assert c["title"] == title and c["library"] == library
+        there, back = (
+            world.routes[(library, r["library"])][0],
+            world.routes[(r["library"], library)][0],
+        )
+        span = there + r["loan_days"] + back
+        others = [
+            o
+            for o in world.doc["copies"]
+            if (o["library"], o["title"]) == (library, title)
+            and o["id"] != cid
+            and o.get("lendable", True)
+        ]
+
+        def on_shelf(o: dict[str, Any], day: int) -> bool:
+            shelved = world.day(o["available_from"]) if o.get("available_from") else 0
+            return shelved <= day and not any(
+                e["copy"] == o["id"] and world.day(e["ship"]) <= day < world.day(e["home"])
+                for e in world.loans
+            )
+
+        first = world.first_day(r, c)
+        for ship in range(first, world.last + 1):
+            if world.cost(r, c, ship) >= world.penalty(r):
+                break
+            free = all(
+                world.day(e["home"]) <= ship or ship + span <= world.day(e["ship"])
+                for e in world.loans
+                if e["copy"] == cid
+            )
+            if free:  # then some day of the loan would leave no other copy on the shelf
+                assert any(
+                    not any(on_shelf(o, day) for o in others) for day in range(ship, ship + span)
+                )
+
+
 def check_dearness(world: World, r: dict[str, Any], detail: str) -> None:
     """The claims that every loan of a title costs the penalty, and of lenders at their cap."""
     for match in EARLIEST.finditer(detail):
@@ -226,7 +284,7 @@ def check_dearness(world: World, r: dict[str, Any], detail: str) -> None:
 
 
 def test_every_claim_of_every_explanation_is_true() -> None:
-    kinds = dict.fromkeys(("busy", "given", "until", "dear", "cap", "open"), 0)
+    kinds = dict.fromkeys(("busy", "given", "until", "dear", "cap", "open", "balance", "shelf"), 0)
     for seed in range(40):
         if seed % 4 == 3:  # several copies a title, and a penalty often below every loan
             doc = random_document(seed, libraries=5, titles=2, copies=8, requests=10, days=15)
@@ -247,11 +305,14 @@ def test_every_claim_of_every_explanation_is_true() -> None:
                     assert title in why.detail
                 check_copy_clauses(world, r, why.detail)
                 check_dearness(world, r, why.detail)
+                check_policies(world, r, why.detail)
                 kinds["busy"] += len(BUSY.findall(why.detail))
                 kinds["given"] += len(GIVEN.findall(why.detail))
                 kinds["until"] += why.detail.count("; shipped after")
                 kinds["dear"] += len(EARLIEST.findall(why.detail))
                 kinds["dear"] += len(CHEAPEST.findall(why.detail))
                 kinds["cap"] += len(AT_CAP.findall(why.detail))
+                kinds["balance"] += len(OVER_BALANCE.findall(why.detail))
+                kinds["shelf"] += len(LAST_ON_SHELF.findall(why.detail))
     # The random instances reach every kind of claim: the checks above read something.
     assert all(kinds.values()), kinds
