@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optimizer.loans import LoansInstance
 from optimizer.loans.settlement import fewest_transfers, settlement
@@ -112,6 +114,26 @@ def beyond_the_search() -> dict[str, int]:
     values = [2 * k + 1 for k in range(13)] + [-(2 * k + 2) for k in range(13)]
     values.append(-sum(values))  # 13, odd: no even negative cancels it
     return {f"L{i:02d}": v for i, v in enumerate(values)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-30, 30), min_size=1, max_size=20))
+def test_any_nets_settle_exactly_in_as_few_transfers_as_the_verifier_finds(
+    values: list[int],
+) -> None:
+    nets = {f"L{i:02d}": v for i, v in enumerate(values)}
+    nets["L99"] = -sum(values)
+    moves, proven = fewest_transfers(nets)
+    settled = dict.fromkeys(nets, 0)
+    for payer, payee, loans in moves:
+        assert nets[payer] < 0 < nets[payee] and loans > 0
+        settled[payer] -= loans
+        settled[payee] += loans
+    assert settled == nets
+    owing = sorted(v for v in nets.values() if v != 0)
+    groups = _most_zero_sum_groups(owing)
+    assert proven and groups is not None
+    assert len(moves) == len(owing) - groups
 
 
 @pytest.mark.parametrize(
