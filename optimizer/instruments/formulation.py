@@ -317,18 +317,21 @@ class ScheduleModel:
         symmetry.order_identical(self.model, self.identical, self.served, first)
 
     def _quotas(self) -> None:
-        """Hard: booked minutes per institution and instrument type stay within quota."""
+        """Hard: an institution's weighted booked minutes stay within each quota and budget."""
         tl = self.tl
-        terms: dict[tuple[str, str], list[Any]] = {}
+        terms: dict[str, list[Any]] = {}
+        caps: dict[str, int] = {}
         for r, vars_ in enumerate(self.steps):
-            inst = tl.requests[r].institution
+            limits = tl.limits_for(tl.requests[r].institution)
             for sv in vars_:
                 for o in sv.options:
-                    key = (inst, tl.instrument_type[o.instrument])
-                    if key in tl.quotas:
-                        terms.setdefault(key, []).append(sv.step.duration * o.literal)
-        for key, t in terms.items():
-            self.model.add(sum(t) <= tl.quotas[key])
+                    for limit in limits:
+                        units = limit.units(o.instrument, sv.step.duration)
+                        if units:
+                            terms.setdefault(limit.name, []).append(units * o.literal)
+                            caps[limit.name] = limit.cap
+        for name, t in terms.items():
+            self.model.add(sum(t) <= caps[name])
 
     def lp_bound(self) -> float | None:
         """Upper bound on Σ weight·served from the energy and quota rows alone (an LP)."""

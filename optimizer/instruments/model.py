@@ -82,8 +82,12 @@ def _finish(
     extra_kpis: dict[str, Any] | None = None,
 ) -> Outcome:
     payload = to_payload(tl, placed)
-    explanations = explain.unscheduled(tl, placed) if context.options.explain else []
     kpis = explain.kpis(tl, placed)
+    explanations = (
+        explain.unscheduled(tl, placed, explain.proof_note(tl, status, kpis, bound))
+        if context.options.explain
+        else []
+    )
     kpis.update(extra_kpis or {})
     return Outcome(
         status,

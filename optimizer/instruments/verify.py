@@ -13,6 +13,7 @@ from typing import Any
 
 from optimizer.core.envelope import Verification
 from optimizer.core.numbers import exact, exact_sum
+from optimizer.instruments.costs import check_budgets
 from optimizer.instruments.schema import InstrumentsInstance, Window
 
 MINUTE = timedelta(minutes=1)
@@ -140,6 +141,7 @@ def verify(instance: InstrumentsInstance, solution: dict[str, Any]) -> Verificat
     served_set = set(served)
     _check_resources(instance, booked, served_set, bad)
     _check_quotas(instance, booked, served_set, instruments, bad)
+    check_budgets(instance, {"bookings": [b for r in served for b in booked[r].values()]}, bad)
     for req in instance.requests:
         if req.id in served_set:
             continue

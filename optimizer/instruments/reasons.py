@@ -1,0 +1,258 @@
+"""Why a request that fits alone was left out of a plan: the constraint that binds it.
+
+The plan's bookings are laid on one board; each unscheduled request is then fitted into it
+as it stands, step by step, keeping for each step and instrument the earliest end (an
+earlier end never hurts the next step). The first step with no place is the binding one:
+its reason names the window it could use there, what bounds that window (the operator's
+shift, the instrument's availability, maintenance, the request's release or deadline, the
+previous step), and the bookings that hold it. A quota or budget the institution has spent
+comes first; a request that fits the plan as it stands was left out only because the
+search stopped, and says so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from optimizer.core.envelope import Explanation
+from optimizer.instruments.greedy import Board
+from optimizer.instruments.schema import minutes, stamp
+from optimizer.instruments.timeline import Placed, Segment, StepData, Timeline, start_ranges
+
+# Enough to read, short enough for one sentence: windows per instrument, instruments per
+# step, and bookings named before "and N more".
+SHOWN_WINDOWS = 2
+SHOWN_INSTRUMENTS = 3
+SHOWN_BOOKINGS = 6
+
+
+def when(tl: Timeline, minute: int) -> str:
+    """``12-01 08:00``: the minute as a person reads it in the horizon's offset."""
+    return stamp(tl.instance, minute)[5:16].replace("T", " ")
+
+
+def clock(tl: Timeline, minute: int) -> str:
+    return stamp(tl.instance, minute)[11:16]
+
+
+class PlanBoard:
+    """The plan's bookings, laid out once for every unscheduled request's reason."""
+
+    def __init__(self, tl: Timeline, placed: list[Placed]) -> None:
+        self.tl = tl
+        self.board = Board(tl)
+        for p in placed:
+            self.board.book(p)
+        self.placed = placed
+        self.holders: dict[str, list[int]] = defaultdict(list)
+        for p in placed:
+            for limit in tl.limits_for(tl.requests[p.request].institution):
+                if limit.units(p.instrument, p.end - p.start) and (
+                    p.request not in self.holders[limit.name]
+                ):
+                    self.holders[limit.name].append(p.request)
+
+    def limit_reason(self, r: int) -> Explanation | None:
+        """The quota or budget r's institution has spent, if r's least use no longer fits."""
+        tl, req = self.tl, self.tl.requests[r]
+        for limit in tl.limits_for(req.institution):
+            need = sum(min(limit.units(i, s.duration) for i in _candidates(s)) for s in req.steps)
+            used = self.board.limit_used.get(limit.name, 0)
+            if need and used + need > limit.cap:
+                names = sorted(tl.requests[q].id for q in self.holders[limit.name])
+                what = "quota" if limit.kind == "quota" else "budget"
+                on = limit.instrument_type or "every type"
+                return Explanation(
+                    subject=req.id,
+                    code=f"{what}_exhausted",
+                    detail=(
+                        f"{req.id}: {req.institution} has used {limit.describe(used)} of its "
+                        f"{limit.describe(limit.cap)} {what} on {on} for "
+                        f"{', '.join(names[:5])}{' …' if len(names) > 5 else ''}; "
+                        f"{req.id} needs {limit.describe(need)} more"
+                    ),
+                    related=names,
+                )
+        return None
+
+    def fit(self, r: int) -> tuple[int, list[Placed]] | list[Placed]:
+        """Where r fits into the plan as it stands, or (binding step, the places its previous
+        step can have)."""
+        tl, board, req = self.tl, self.board, self.tl.requests[r]
+        prev: dict[int, Placed] = {}
+        chain: list[Placed] = []
+        for k, step in enumerate(req.steps):
+            here: dict[int, Placed] = {}
+            for i in _candidates(step):
+                if not board.within_limits(r, i, step.duration):
+                    continue
+                ready = (
+                    req.release
+                    if not prev
+                    else min(p.end + tl.travel_between(p.instrument, i) for p in prev.values())
+                )
+                if step.pin is not None:
+                    s = step.pin[1]
+                    hit = board.earliest(step, i, s, req.deadline) if s >= ready else None
+                    hit = hit if hit is not None and hit[0] == s else None
+                else:
+                    hit = board.earliest(step, i, ready, req.deadline)
+                if hit is not None:
+                    here[i] = Placed(r, k, i, hit[1], hit[0], hit[0] + step.duration)
+            if not here:
+                return k, list(prev.values())
+            chain.append(min(here.values(), key=lambda p: p.end))
+            prev = here
+        return chain
+
+    def binding(self, r: int, k: int, before: list[Placed]) -> Explanation:
+        """The reason of an unscheduled r whose step k finds no place after any of the places
+        ``before`` of its previous step."""
+        tl, req = self.tl, self.tl.requests[r]
+        step = req.steps[k]
+        after = sum(s.duration for s in req.steps[k + 1 :])
+        hi = req.deadline - after
+        phrases: list[str] = []
+        holders: dict[int, list[Placed]] = {}
+        for i in _candidates(step)[:SHOWN_INSTRUMENTS]:
+            lo = (
+                min(p.end + tl.travel_between(p.instrument, i) for p in before)
+                if before
+                else req.release
+            )
+            windows = self._windows(step, i, lo, hi)
+            if not windows:
+                continue
+            shown = []
+            for a, b in windows[:SHOWN_WINDOWS]:
+                left, right = self._bounds(r, k, i, a, b, lo, hi)
+                shown.append(f"{when(tl, a)} – {clock(tl, b)} ({left} to {right})")
+                for p in self._holding(step, i, a, b):
+                    holders.setdefault(p.request, []).append(p)
+            more = (
+                f" and {len(windows) - SHOWN_WINDOWS} more" if len(windows) > SHOWN_WINDOWS else ""
+            )
+            phrases.append(f"on {tl.instrument_ids[i]} only {', '.join(shown)}{more}")
+        what = f"step {step.index} ({step.name}, {step.duration} min)"
+        ranked = sorted(holders, key=lambda q: (min(p.start for p in holders[q]), q))
+        names = [tl.requests[q].id for q in ranked]
+        held = [
+            f"{tl.requests[p.request].id} ({self._where(p)})"
+            for q in ranked[:SHOWN_BOOKINGS]
+            for p in holders[q][:1]
+        ]
+        rest = f" and {len(ranked) - SHOWN_BOOKINGS} more" if len(ranked) > SHOWN_BOOKINGS else ""
+        windows_text = "; ".join(phrases) if phrases else "no window after the previous step"
+        if held:
+            detail = (
+                f"{req.id} (weight {req.weight:g}) fits alone, but {what} can run {windows_text}, "
+                f"held by {', '.join(held)}{rest}"
+            )
+        else:
+            detail = (
+                f"{req.id} (weight {req.weight:g}) fits alone, but {what} can run "
+                f"{windows_text}, and the order of its steps, travel and changeovers leave "
+                "no place there beside the plan's bookings"
+            )
+        return Explanation(subject=req.id, code="displaced", detail=detail, related=names[:10])
+
+    def _windows(self, step: StepData, i: int, lo: int, hi: int) -> list[Segment]:
+        """Half-open windows [a, b) where the step could run on i on an empty schedule."""
+        tl = self.tl
+        d = step.duration
+        starts = start_ranges(tl.free[i], d, lo, hi)
+        if step.operator_required:
+            shifts = [
+                (max(x, y), min(x1, y1))
+                for o in tl.operators_for(i)
+                for y, y1 in start_ranges(tl.operator_free[o], d, lo, hi)
+                for x, x1 in starts
+                if max(x, y) <= min(x1, y1)
+            ]
+            starts = sorted(set(shifts))
+        if step.pin is not None:
+            s = step.pin[1]
+            starts = [(s, s)] if any(a <= s <= b for a, b in starts) else []
+        return _merged([(a, b + d) for a, b in starts])
+
+    def _bounds(self, r: int, k: int, i: int, a: int, b: int, lo: int, hi: int) -> tuple[str, str]:
+        """What opens window [a, b) of step k on instrument i, and what closes it."""
+        tl, req = self.tl, self.tl.requests[r]
+        inst = tl.instance.instruments[i]
+        iid = tl.instrument_ids[i]
+        left: list[str] = []
+        right: list[str] = []
+        if a == lo:
+            left.append("its release" if k == 0 else f"the end of step {k - 1} plus travel")
+        if b == hi:
+            right.append(
+                "its deadline" if k == len(req.steps) - 1 else "its deadline less the later steps"
+            )
+        for w in inst.maintenance:
+            x, y = minutes(tl.instance, w.start), minutes(tl.instance, w.end)
+            if y == a:
+                left.append(f"maintenance of {iid} until {clock(tl, y)}")
+            if x == b:
+                right.append(f"maintenance of {iid} from {clock(tl, x)}")
+        if any(x == a for x, _ in tl.free[i]) and not left:
+            left.append(f"{iid}'s availability")
+        if any(y == b for _, y in tl.free[i]) and not right:
+            right.append(f"{iid}'s availability")
+        if req.steps[k].operator_required:
+            for o in tl.operators_for(i):
+                oid = tl.operator_ids[o]
+                if any(x == a for x, _ in tl.operator_free[o]):
+                    left.append(f"{oid}'s shift")
+                if any(y == b for _, y in tl.operator_free[o]):
+                    right.append(f"the end of {oid}'s shift")
+        if a == 0 and not left:
+            left.append("the horizon")
+        if b == tl.horizon and not right:
+            right.append("the horizon")
+        return (" and ".join(left) or "its window"), (" and ".join(right) or "its window")
+
+    def _holding(self, step: StepData, i: int, a: int, b: int) -> list[Placed]:
+        """Bookings that take the window [a, b): on i, or of i's operators when staffed."""
+        tl = self.tl
+        operators = set(tl.operators_for(i)) if step.operator_required else set()
+        c = tl.changeover[i]
+        return [
+            p
+            for p in self.placed
+            if (p.instrument == i and p.start < b + c and a - c < p.end)
+            or (p.operator in operators and p.start < b and a < p.end)
+        ]
+
+    def _where(self, p: Placed) -> str:
+        tl = self.tl
+        who = "" if p.operator is None else f" with {tl.operator_ids[p.operator]}"
+        return f"{tl.instrument_ids[p.instrument]}{who} {when(tl, p.start)} – {clock(tl, p.end)}"
+
+
+def not_reached(tl: Timeline, r: int, chain: list[Placed]) -> Explanation:
+    """r fits the plan as it stands: it is out only because the search stopped."""
+    req = tl.requests[r]
+    first = chain[0]
+    return Explanation(
+        subject=req.id,
+        code="not_reached",
+        detail=(
+            f"{req.id} (weight {req.weight:g}) fits the plan's free time as it stands "
+            f"(step 0 on {tl.instrument_ids[first.instrument]} at {when(tl, first.start)}), "
+            "but the search ended before adding it"
+        ),
+    )
+
+
+def _candidates(step: StepData) -> list[int]:
+    return [step.pin[0]] if step.pin is not None else step.instruments
+
+
+def _merged(segments: list[Segment]) -> list[Segment]:
+    out: list[Segment] = []
+    for a, b in sorted(segments):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
