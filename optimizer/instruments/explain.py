@@ -249,11 +249,12 @@ def proof_note(
         if status == Status.OPTIMAL:
             return None
         return "not proven: the solve stopped before its bound met the plan"
-    objective = {
-        "max_weighted_served": kpis["served_weight"],
-        "min_makespan": kpis["makespan_minutes"],
-        "min_weighted_tardiness": kpis["weighted_tardiness_minutes"],
+    key = {
+        "max_weighted_served": "served_weight",
+        "min_makespan": "makespan_minutes",
+        "min_weighted_tardiness": "weighted_tardiness_minutes",
     }[tl.instance.objective]
+    objective = float(kpis[key])
     gap = relative_gap(objective, bound)
     if bound is not None and (abs(objective - bound) <= ABSOLUTE_GAP_TOLERANCE or gap == 0):
         return None

@@ -35,6 +35,12 @@ def clock(tl: Timeline, minute: int) -> str:
     return stamp(tl.instance, minute)[11:16]
 
 
+def span(tl: Timeline, a: int, b: int) -> str:
+    """``12-01 08:00 – 12:00``, or ``12-01 20:00 – 12-02 06:00`` across midnight."""
+    end = clock(tl, b) if when(tl, a)[:5] == when(tl, b)[:5] else when(tl, b)
+    return f"{when(tl, a)} – {end}"
+
+
 class PlanBoard:
     """The plan's bookings, laid out once for every unscheduled request's reason."""
 
@@ -126,7 +132,8 @@ class PlanBoard:
             shown = []
             for a, b in windows[:SHOWN_WINDOWS]:
                 left, right = self._bounds(r, k, i, a, b, lo, hi)
-                shown.append(f"{when(tl, a)} – {clock(tl, b)} ({left} to {right})")
+                bounds = f"within {left}" if left == right else f"{left} to {right}"
+                shown.append(f"{span(tl, a, b)} ({bounds})")
                 for p in self._holding(step, i, a, b):
                     holders.setdefault(p.request, []).append(p)
             more = (
@@ -199,17 +206,22 @@ class PlanBoard:
         if any(y == b for _, y in tl.free[i]) and not right:
             right.append(f"{iid}'s availability")
         if req.steps[k].operator_required:
-            for o in tl.operators_for(i):
-                oid = tl.operator_ids[o]
-                if any(x == a for x, _ in tl.operator_free[o]):
-                    left.append(f"{oid}'s shift")
-                if any(y == b for _, y in tl.operator_free[o]):
-                    right.append(f"the end of {oid}'s shift")
+            staff = tl.operators_for(i)
+            starting = [o for o in staff if any(x == a for x, _ in tl.operator_free[o])]
+            ending = [o for o in staff if any(y == b for _, y in tl.operator_free[o])]
+            if starting:
+                left.append(f"the shift of {self._names(starting)}")
+            if ending:
+                right.append(f"the end of the shift of {self._names(ending)}")
         if a == 0 and not left:
             left.append("the horizon")
         if b == tl.horizon and not right:
             right.append("the horizon")
         return (" and ".join(left) or "its window"), (" and ".join(right) or "its window")
+
+    def _names(self, operators: list[int]) -> str:
+        names = [self.tl.operator_ids[o] for o in operators]
+        return ", ".join(names[:2]) + (" …" if len(names) > 2 else "")
 
     def _holding(self, step: StepData, i: int, a: int, b: int) -> list[Placed]:
         """Bookings that take the window [a, b): on i, or of i's operators when staffed."""
@@ -226,7 +238,7 @@ class PlanBoard:
     def _where(self, p: Placed) -> str:
         tl = self.tl
         who = "" if p.operator is None else f" with {tl.operator_ids[p.operator]}"
-        return f"{tl.instrument_ids[p.instrument]}{who} {when(tl, p.start)} – {clock(tl, p.end)}"
+        return f"{tl.instrument_ids[p.instrument]}{who} {span(tl, p.start, p.end)}"
 
 
 def not_reached(tl: Timeline, r: int, chain: list[Placed]) -> Explanation:
