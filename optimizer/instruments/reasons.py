@@ -12,7 +12,9 @@ search stopped, and says so.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
+from collections.abc import Callable
 
 from optimizer.core.envelope import Explanation
 from optimizer.instruments.greedy import Board
@@ -49,14 +51,16 @@ class PlanBoard:
         self.board = Board(tl)
         for p in placed:
             self.board.book(p)
-        self.placed = placed
-        self.holders: dict[str, list[int]] = defaultdict(list)
+        # By instrument and by operator in start order: a window's bookings are a bisection
+        # away, not a scan of the plan per unscheduled request (thousands of each on a
+        # large week).
+        self.on_instrument = _Rows(placed, lambda p: p.instrument)
+        self.on_operator = _Rows(placed, lambda p: p.operator)
+        self.holders: dict[str, set[int]] = defaultdict(set)
         for p in placed:
             for limit in tl.limits_for(tl.requests[p.request].institution):
-                if limit.units(p.instrument, p.end - p.start) and (
-                    p.request not in self.holders[limit.name]
-                ):
-                    self.holders[limit.name].append(p.request)
+                if limit.units(p.instrument, p.end - p.start):
+                    self.holders[limit.name].add(p.request)
 
     def limit_reason(self, r: int) -> Explanation | None:
         """The quota or budget r's institution has spent, if r's least use no longer fits."""
@@ -226,14 +230,12 @@ class PlanBoard:
     def _holding(self, step: StepData, i: int, a: int, b: int) -> list[Placed]:
         """Bookings that take the window [a, b): on i, or of i's operators when staffed."""
         tl = self.tl
-        operators = set(tl.operators_for(i)) if step.operator_required else set()
         c = tl.changeover[i]
-        return [
-            p
-            for p in self.placed
-            if (p.instrument == i and p.start < b + c and a - c < p.end)
-            or (p.operator in operators and p.start < b and a < p.end)
-        ]
+        found = self.on_instrument.meeting(i, a - c, b + c)
+        if step.operator_required:
+            for o in tl.operators_for(i):
+                found += [p for p in self.on_operator.meeting(o, a, b) if p.instrument != i]
+        return found
 
     def _where(self, p: Placed) -> str:
         tl = self.tl
@@ -254,6 +256,31 @@ def not_reached(tl: Timeline, r: int, chain: list[Placed]) -> Explanation:
             "but the search ended before adding it"
         ),
     )
+
+
+class _Rows:
+    """Bookings per resource in start order. Bookings of one resource never overlap, so in
+    start order their ends rise too, and the first that can meet a window is a bisection."""
+
+    def __init__(self, placed: list[Placed], key: Callable[[Placed], int | None]) -> None:
+        self.rows: dict[int, list[Placed]] = defaultdict(list)
+        for p in placed:
+            k = key(p)
+            if k is not None:
+                self.rows[k].append(p)
+        for row in self.rows.values():
+            row.sort(key=lambda p: p.start)
+        self.ends = {k: [p.end for p in row] for k, row in self.rows.items()}
+
+    def meeting(self, resource: int, a: int, b: int) -> list[Placed]:
+        """The bookings of ``resource`` that overlap [a, b)."""
+        row = self.rows.get(resource, [])
+        out = []
+        for p in row[bisect.bisect_right(self.ends.get(resource, []), a) :]:
+            if p.start >= b:
+                break
+            out.append(p)
+        return out
 
 
 def _candidates(step: StepData) -> list[int]:

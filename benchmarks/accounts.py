@@ -1,0 +1,127 @@
+"""Reasons and budgets on generated instruments weeks (contract 6.8, issue #18).
+
+Two tables:
+
+* **Reasons.** A greedy plan of a generated week, then a reason for every unscheduled
+  request: seconds for the reasons against seconds for the greedy plan itself (the baseline
+  in the same run), and how many reasons of each code.
+* **Budgets.** The same week solved with no budgets, then with every institution's budget
+  set to a share of what that plan spent: objective, bound, status and seconds of each, and
+  the ratio of the budgeted objective to the free one.
+
+    PYTHONPATH=. python -m benchmarks.accounts                 # about two minutes on 2 cores
+    PYTHONPATH=. python -m benchmarks.accounts --sizes 1000 3000 --share 0.6
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from collections import Counter
+from typing import Any
+
+from optimizer.core.documents import parse_document, solve_document
+from optimizer.instruments import explain
+from optimizer.instruments.generate import week_document
+from optimizer.instruments.greedy import greedy
+from optimizer.instruments.timeline import build_timeline
+
+
+def priced(doc: dict[str, Any]) -> dict[str, Any]:
+    """The week with an hourly price per instrument type (internal below external)."""
+    out = copy.deepcopy(doc)
+    types = sorted({i["type"] for i in out["instruments"]})
+    out["prices"] = [
+        {"instrument_type": t, "internal_per_hour": 40 + 10 * k, "external_per_hour": 90 + 15 * k}
+        for k, t in enumerate(types)
+    ]
+    return out
+
+
+def reasons_row(n: int, seed: int) -> list[str]:
+    doc = priced(week_document(n, max(4, n // 12), max(2, n // 20), seed=seed))
+    tl = build_timeline(parse_document(doc).instance)
+    t0 = time.perf_counter()
+    plan = greedy(tl)
+    t1 = time.perf_counter()
+    reasons = explain.unscheduled(tl, plan.bookings, "not proven: greedy")
+    t2 = time.perf_counter()
+    codes = Counter(r.code for r in reasons)
+    return [
+        str(n),
+        str(len(reasons)),
+        f"{t1 - t0:.2f}",
+        f"{t2 - t1:.2f}",
+        f"{(t2 - t1) / max(1e-9, t1 - t0):.1f}",
+        ", ".join(f"{c} {k}" for c, k in codes.most_common()),
+    ]
+
+
+def budget_rows(n: int, seed: int, share: float, limit: float) -> list[list[str]]:
+    doc = priced(week_document(n, max(4, n // 12), max(2, n // 20), seed=seed))
+    options = {"time_limit_s": limit, "threads": 2, "seed": 1, "explain": False}
+    t0 = time.perf_counter()
+    free = solve_document(doc, overrides=options)
+    t1 = time.perf_counter()
+    spent = free.kpis["cost_by_institution"]
+    doc["budgets"] = [
+        {"institution": who, "max_cost": round(share * c, 2)} for who, c in sorted(spent.items())
+    ]
+    budgeted = solve_document(doc, overrides=options)
+    t2 = time.perf_counter()
+    rows = []
+    for name, result, seconds in (
+        ("none", free, t1 - t0),
+        (f"{share:g} of spend", budgeted, t2 - t1),
+    ):
+        assert result.verification.valid, result.verification.violations
+        rows.append(
+            [
+                str(n),
+                name,
+                str(result.status),
+                f"{result.objective:g}",
+                f"{result.bound:g}" if result.bound is not None else "-",
+                f"{seconds:.1f}",
+                f"{(result.objective or 0) / max(1e-9, free.objective or 0):.3f}",
+            ]
+        )
+    return rows
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[300, 1000, 3000])
+    parser.add_argument("--budget-sizes", type=int, nargs="+", default=[150])
+    parser.add_argument("--share", type=float, default=0.6)
+    parser.add_argument("--time-limit", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(
+        table(
+            ["requests", "unscheduled", "greedy s", "reasons s", "reasons / greedy", "codes"],
+            [reasons_row(n, args.seed) for n in args.sizes],
+        )
+    )
+    print()
+    print(
+        table(
+            ["requests", "budgets", "status", "objective", "bound", "seconds", "vs none"],
+            [
+                row
+                for n in args.budget_sizes
+                for row in budget_rows(n, args.seed, args.share, args.time_limit)
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
