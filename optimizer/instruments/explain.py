@@ -80,6 +80,11 @@ def alone(tl: Timeline, r: int) -> list[Placed] | None:
 def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
     """(code, detail) when request r cannot be scheduled even alone, else None."""
     req = tl.requests[r]
+    # Each step may fit a quota or budget while all of them together do not: placing the
+    # request alone checks steps one by one, so the sum comes first.
+    too_small = _too_small(tl, r, req.steps, "its steps") if len(req.steps) > 1 else None
+    if too_small is not None:
+        return too_small
     if alone(tl, r) is not None:
         return None
     ids = tl.instrument_ids
@@ -178,7 +183,8 @@ def _too_small(tl: Timeline, r: int, steps: list[StepData], what: str) -> tuple[
         if need > limit.cap:
             return (
                 f"{limit.kind}_too_small",
-                f"{what} need at least {limit.describe(need)} of the {limit.kind} of "
+                f"{what} {'need' if len(steps) > 1 else 'needs'} at least "
+                f"{limit.describe(need)} of the {limit.kind} of "
                 f"{req.institution} on {limit.instrument_type or 'every type'}, which is "
                 f"{limit.describe(limit.cap)}",
             )

@@ -333,3 +333,46 @@ def test_every_path_keeps_the_budgets_of_a_flexible_week(monkeypatch):
     for bounded in (full, large):
         assert bounded.bound is not None
         assert bounded.bound >= max(full.objective, large.objective) - 1e-9
+
+
+def test_a_budget_too_small_for_a_request_alone_is_named():
+    doc = base_document(
+        prices=PRICES,
+        budgets=[{"institution": "cqu", "instrument_type": "em", "max_cost": 100}],
+        requests=[
+            request("r1", step(["em-1"], 60), step(["em-2"], 30), institution="cqu"),
+            request("r2", step(["em-1"], 30), institution="cqu"),
+        ],
+    )
+    result = solve(doc)  # cqu pays the external 95 an hour: r1 costs 142.50
+    assert result.solution["unscheduled"] == ["r1"]
+    (why,) = result.explanations
+    assert why.code == "budget_too_small"
+    assert (
+        "its steps need at least 142.50 of the budget of cqu on em, which is 100.00" in why.detail
+    )
+    doc["requests"][0]["mandatory"] = True
+    result = solve(doc)
+    assert result.status == Status.INFEASIBLE
+    assert [e.code for e in result.explanations] == ["budget_too_small"]
+    assert "r1 is mandatory but can never be scheduled" in result.explanations[0].detail
+
+
+def test_a_pin_beyond_the_budget_is_named():
+    doc = base_document(
+        prices=PRICES,
+        budgets=[{"institution": "cqu", "max_cost": 50}],
+        requests=[
+            request(
+                "r1",
+                step(["em-1"], 60),
+                institution="cqu",
+                pinned=[{"step": 0, "instrument": "em-1", "start": at(60)}],
+            )
+        ],
+    )
+    (why,) = solve(doc).explanations
+    assert why.code == "budget_too_small"
+    assert (
+        "pinned on em-1 at" in why.detail and "beyond the budget of cqu on every type" in why.detail
+    )
