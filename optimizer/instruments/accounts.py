@@ -52,6 +52,11 @@ def hourly_price(price: Price, requester: str, site_institution: str) -> int:
     return price.internal_per_hour if requester == site_institution else price.external_per_hour
 
 
+def target_percent(share: FairShare) -> int:
+    """The target as a whole percentage (validated to be one)."""
+    return round(share.target * 100)
+
+
 def budget_cap(budget: Budget) -> int:
     """60 × ``max_cost`` rounded down: the most Σ minutes × hourly price may reach.
 
@@ -69,7 +74,8 @@ def check_accounts(
     fair_share: list[FairShare],
     usage: list[Usage],
 ) -> None:
-    """Issues of 6.8: unknown and duplicate types, budgets on unpriced types, targets above 1."""
+    """Issues of 6.8: unknown and duplicate types, budgets on unpriced types, targets above 1
+    or finer than a percent."""
     priced: set[str] = set()
     for k, price in enumerate(prices):
         path = f"prices[{k}]"
@@ -118,6 +124,12 @@ def check_accounts(
                 "is given more than once",
             )
         seen_share.add(key)
+        if abs(share.target * 100 - round(share.target * 100)) > 1e-9:
+            check.add(
+                "fair_share_precision",
+                f"{path}.target",
+                f"{path}.target = {share.target!r} is not a whole percentage (two decimals)",
+            )
         before = total.get(share.instrument_type, 0.0)
         total[share.instrument_type] = before + share.target
         if before <= 1 + 1e-9 < total[share.instrument_type]:

@@ -7,6 +7,7 @@ verified plan come from it, so neither depends on how the solvers count.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -95,32 +96,67 @@ def account_kpis(instance: InstrumentsInstance, solution: dict[str, Any]) -> dic
     return out
 
 
-def fair_shares(instance: InstrumentsInstance, minutes: Table) -> dict[str, Any]:
-    """Per type and institution: minutes booked, decayed minutes, share, target, shortfall."""
-    decayed: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+def history(instance: InstrumentsInstance) -> dict[tuple[str, str], int]:
+    """Per (institution, type): Σ minutes · 0.5^(weeks_ago / half-life) in document order,
+    rounded to the nearest whole minute, halves up (contract 6.8)."""
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    for u in instance.usage_history:
+        factor = 0.5 ** (u.weeks_ago / instance.history_half_life_weeks)
+        sums[(u.institution, u.instrument_type)] += u.minutes * factor
+    return {key: math.floor(value + 0.5) for key, value in sums.items()}
+
+
+def decayed_minutes(instance: InstrumentsInstance, minutes: Table) -> dict[str, dict[str, int]]:
+    """Type -> institution -> minutes booked plus history; institutions with a target are
+    listed even when they have neither."""
+    decayed: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for who, by_type in minutes.items():
         for kind, m in by_type.items():
             decayed[kind][who] += m
-    for u in instance.usage_history:
-        factor = 0.5 ** (u.weeks_ago / instance.history_half_life_weeks)
-        decayed[u.instrument_type][u.institution] += u.minutes * factor
+    for (who, kind), m in history(instance).items():
+        decayed[kind][who] += m
+    for f in instance.fair_share:
+        decayed[f.instrument_type][f.institution] += 0
+    return decayed
+
+
+def shortfalls(instance: InstrumentsInstance, minutes: Table) -> dict[tuple[str, str], Fraction]:
+    """Per (type, institution) with a target: max(0, target · type total − its decayed
+    minutes), exactly."""
+    decayed = decayed_minutes(instance, minutes)
+    out = {}
+    for f in instance.fair_share:
+        row = decayed[f.instrument_type]
+        percent = Fraction(round(f.target * 100))
+        short = percent * sum(row.values()) - 100 * row[f.institution]
+        out[(f.instrument_type, f.institution)] = max(Fraction(0), short / 100)
+    return out
+
+
+def penalised(instance: InstrumentsInstance, weight: float, solution: dict[str, Any]) -> float:
+    """The objective of 6.8: weight served less the penalty on every target's shortfall."""
+    short = sum(shortfalls(instance, booked_minutes(instance, solution)).values(), Fraction(0))
+    return float(Fraction(weight) - Fraction(str(instance.fair_share_penalty)) * short)
+
+
+def fair_shares(instance: InstrumentsInstance, minutes: Table) -> dict[str, Any]:
+    """Per type and institution: minutes booked, decayed minutes, share, target, shortfall."""
+    decayed = decayed_minutes(instance, minutes)
+    short = shortfalls(instance, minutes)
     targets = {(f.instrument_type, f.institution): f.target for f in instance.fair_share}
-    for kind, who in targets:
-        decayed[kind][who] += 0.0  # an institution with a target is listed even unbooked
     out: dict[str, Any] = {}
     for kind in sorted(decayed):
         total = sum(decayed[kind].values())
         rows = {}
         for who in sorted(decayed[kind]):
             mine = decayed[kind][who]
-            target = targets.get((kind, who))
             rows[who] = {
                 "booked_minutes": minutes.get(who, {}).get(kind, 0),
-                "decayed_minutes": round(mine, 1),
+                "decayed_minutes": mine,
                 "share": round(mine / total, 4) if total > 0 else 0.0,
-                "target": target,
+                "target": targets.get((kind, who)),
                 "shortfall_minutes": (
-                    None if target is None else round(max(0.0, target * total - mine), 1)
+                    round(float(short[(kind, who)]), 2) if (kind, who) in short else None
                 ),
             }
         out[kind] = rows

@@ -9,6 +9,7 @@ from typing import Any
 from optimizer.core.cpsat import run_cpsat
 from optimizer.core.envelope import ABSOLUTE_GAP_TOLERANCE, Explanation, Status, relative_gap
 from optimizer.core.runner import SolveContext
+from optimizer.instruments.costs import penalised
 from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.greedy import Board
 from optimizer.instruments.reasons import PlanBoard, not_reached
@@ -238,7 +239,9 @@ def unscheduled(tl: Timeline, placed: list[Placed], proof: str | None = None) ->
         found = board.limit_reason(r)
         if found is None:
             fit = board.fit(r)
-            found = not_reached(tl, r, fit) if isinstance(fit, list) else board.binding(r, *fit)
+            found = (
+                not_reached(tl, r, fit, placed) if isinstance(fit, list) else board.binding(r, *fit)
+            )
         if proof is not None:
             found.detail = f"{found.detail}; {proof}"
         out.append(found)
@@ -246,7 +249,11 @@ def unscheduled(tl: Timeline, placed: list[Placed], proof: str | None = None) ->
 
 
 def proof_note(
-    tl: Timeline, status: Status, kpis: dict[str, Any], bound: float | None
+    tl: Timeline,
+    status: Status,
+    kpis: dict[str, Any],
+    bound: float | None,
+    payload: dict[str, Any] | None = None,
 ) -> str | None:
     """What an unscheduled request's reason must add when the plan is not proven optimal:
     the gap between the plan's objective (read from its KPIs) and the bound."""
@@ -261,6 +268,8 @@ def proof_note(
         "min_weighted_tardiness": "weighted_tardiness_minutes",
     }[tl.instance.objective]
     objective = float(kpis[key])
+    if tl.instance.fair_share_penalty and payload is not None:
+        objective = penalised(tl.instance, objective, payload)
     gap = relative_gap(objective, bound)
     if bound is not None and (abs(objective - bound) <= ABSOLUTE_GAP_TOLERANCE or gap == 0):
         return None

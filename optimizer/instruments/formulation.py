@@ -21,7 +21,7 @@ from typing import Any
 
 from optimizer.core.runner import OutOfTime
 from optimizer.core.scaling import IntegerScale, integer_scale
-from optimizer.instruments import capacity, cuts, symmetry
+from optimizer.instruments import capacity, cuts, fairshare, symmetry
 from optimizer.instruments.replan import Replan
 from optimizer.instruments.timeline import (
     Placed,
@@ -366,6 +366,13 @@ class ScheduleModel:
             self.penalty_rounding = len(self.keep) * abs(penalty - scaled_penalty / self.scale)
             bonus = sum(scaled_penalty * lit for _, lit in self.keep)
             scaling = joint
+        shares, scaling = self._shares(weights, scaling)
+        if shares is not None and self.replan is not None:
+            (scaled_penalty,) = scaling.scaled([self.replan.penalty]).tolist()
+            self.penalty_rounding = len(self.keep) * abs(
+                self.replan.penalty - scaled_penalty / self.scale
+            )
+            bonus = sum(scaled_penalty * lit for _, lit in self.keep)
         self.objective_scale = (
             1 if objective == "min_makespan" and self.replan is None else self.scale
         )
@@ -376,7 +383,7 @@ class ScheduleModel:
             if self.lp_value is not None and self.rounding == 0:
                 # The LP bounds the integer objective too: tell CP-SAT, so it can stop there.
                 m.add(total <= math.floor(self.lp_value * self.scale + 1e-9))
-            m.maximize(total + bonus)
+            m.maximize(total + bonus - (0 if shares is None else shares))
             return
         ends = []
         for vars_ in self.steps:
@@ -410,6 +417,25 @@ class ScheduleModel:
             total.append(scaled[r] * late)
         m.minimize(sum(total) - bonus)
 
+    def _shares(self, weights: list[float], scaling: IntegerScale) -> tuple[Any, IntegerScale]:
+        """Soft (6.8): the fair-share penalty on every target's shortfall, on one integer
+        scale with the weights (and a re-plan's change penalty); None without a penalty."""
+        tl = self.tl
+        penalty = tl.instance.fair_share_penalty
+        self.share_rounding = 0.0
+        if not penalty or tl.instance.objective != "max_weighted_served":
+            return None, scaling
+        shortfalls = fairshare.shortfall_vars(self.model, tl, self.steps)
+        per_unit = penalty / 100  # the shortfalls count hundredths of a minute
+        most = sum(s.most for s in shortfalls)
+        extra = [] if self.replan is None else [self.replan.penalty]
+        joint = integer_scale([*weights, per_unit, *extra], multiplier=max(1, most, len(self.keep)))
+        self.scale = joint.scale
+        self.rounding = joint.rounding_error(weights)
+        (scaled_unit,) = joint.scaled([per_unit]).tolist()
+        self.share_rounding = most * abs(per_unit - scaled_unit / self.scale)
+        return scaled_unit * sum(s.var for s in shortfalls), joint
+
     def true_bound(self, scaled: float | None) -> float | None:
         """The solver's bound in the objective's own units, widened by any weight rounding."""
         if scaled is None:
@@ -422,7 +448,7 @@ class ScheduleModel:
             return float(scaled)
         value = scaled / self.scale
         if objective == "max_weighted_served":
-            return min(self._served_bounds(value + self.rounding))
+            return min(self._served_bounds(value + self.rounding + self.share_rounding))
         return max(0.0, value - self.rounding * self.tl.horizon)
 
     def _served_bounds(self, solver: float, bonus: float = 0.0) -> list[float]:
@@ -448,7 +474,7 @@ class ScheduleModel:
         value = scaled / self.scale
         most = self.replan.penalty * len(self.keep)  # the most keeping can be worth
         if maximize:
-            slack = self.rounding + self.penalty_rounding
+            slack = self.rounding + self.penalty_rounding + self.share_rounding
             base_plus = min(self._served_bounds(value + slack, most))
             return base_plus - self.replan.penalty * self.replan.total
         slack = self.penalty_rounding + (

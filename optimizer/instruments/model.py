@@ -84,7 +84,7 @@ def _finish(
     payload = to_payload(tl, placed)
     kpis = explain.kpis(tl, placed)
     explanations = (
-        explain.unscheduled(tl, placed, explain.proof_note(tl, status, kpis, bound))
+        explain.unscheduled(tl, placed, explain.proof_note(tl, status, kpis, bound, payload))
         if context.options.explain
         else []
     )
@@ -150,8 +150,10 @@ def _solve_cpsat(
         start_value = greedy_value(tl, start)
         # With a change cost the warm start is optimal only if it also keeps all it can.
         keeps_all = replan is None or replan.kept(start.bookings) >= keepable
-        # solver "cp-sat" asks for the CP-SAT model; "auto" takes these shorter ways first.
-        if context.options.solver == "auto" and start_value >= limit - 1e-9 and keeps_all:
+        # solver "cp-sat" asks for the CP-SAT model; "auto" takes these shorter ways first,
+        # unless fair shares are priced: the shortcuts optimise weight alone (contract 6.8).
+        shortcut = context.options.solver == "auto" and not tl.instance.fair_share_penalty
+        if shortcut and start_value >= limit - 1e-9 and keeps_all:
             # The capacity LP already proves the warm start optimal (rigid requests: the
             # clique rows are integral), so no CP-SAT model is built. Measured: 10,000
             # rigid requests on two instruments, 24 s with CP-SAT, 4 s without.
@@ -165,7 +167,7 @@ def _solve_cpsat(
                 version=cpsat_version(), extra_kpis=extra,
             )  # fmt: skip
         # Re-plans of rigid weeks take the CP-SAT model, which carries the keep bonus.
-        if context.options.solver == "auto" and replan is None and rigid.applies(tl, options):
+        if shortcut and replan is None and rigid.applies(tl, options):
             # HiGHS reports nothing while it runs: a client watching sees the warm start.
             context.report(
                 objective=start_value,

@@ -17,9 +17,17 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from optimizer.core.envelope import Explanation
+from optimizer.instruments.costs import penalised
 from optimizer.instruments.greedy import Board
 from optimizer.instruments.schema import minutes, stamp
-from optimizer.instruments.timeline import Placed, Segment, StepData, Timeline, start_ranges
+from optimizer.instruments.timeline import (
+    Placed,
+    Segment,
+    StepData,
+    Timeline,
+    start_ranges,
+    to_payload,
+)
 
 # Enough to read, short enough for one sentence: windows per instrument, instruments per
 # step, and bookings named before "and N more".
@@ -243,10 +251,25 @@ class PlanBoard:
         return f"{tl.instrument_ids[p.instrument]}{who} {span(tl, p.start, p.end)}"
 
 
-def not_reached(tl: Timeline, r: int, chain: list[Placed]) -> Explanation:
-    """r fits the plan as it stands: it is out only because the search stopped."""
+def not_reached(tl: Timeline, r: int, chain: list[Placed], placed: list[Placed]) -> Explanation:
+    """r fits the plan as it stands: it is out because the search stopped, or because the
+    fair-share penalty its minutes add outweighs its weight (contract 6.8)."""
     req = tl.requests[r]
     first = chain[0]
+    if tl.instance.fair_share_penalty:
+        before = _penalty(tl, placed)
+        after = _penalty(tl, [*placed, *chain])
+        if after - before >= req.weight - 1e-9:
+            return Explanation(
+                subject=req.id,
+                code="fair_share_cost",
+                detail=(
+                    f"{req.id} (weight {req.weight:g}) fits the plan's free time (step 0 on "
+                    f"{tl.instrument_ids[first.instrument]} at {when(tl, first.start)}), but "
+                    f"its minutes would add {after - before:.2f} of fair-share penalty, "
+                    "as they widen other institutions' shortfall below their targets"
+                ),
+            )
     return Explanation(
         subject=req.id,
         code="not_reached",
@@ -281,6 +304,11 @@ class _Rows:
                 break
             out.append(p)
         return out
+
+
+def _penalty(tl: Timeline, placed: list[Placed]) -> float:
+    """The fair-share penalty of a plan, as the verifier counts it."""
+    return -penalised(tl.instance, 0.0, to_payload(tl, placed))
 
 
 def _candidates(step: StepData) -> list[int]:

@@ -132,6 +132,9 @@ class InstrumentsInstance(InstanceBase):
     fair_share: list[FairShare] = Field(default_factory=list)
     usage_history: list[Usage] = Field(default_factory=list)
     history_half_life_weeks: float = Field(4.0, gt=0, allow_inf_nan=False)
+    fair_share_penalty: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="Objective units per minute of shortfall."
+    )
     previous: InstrumentsPlan | None = Field(
         None,
         description=(
@@ -217,6 +220,13 @@ class InstrumentsInstance(InstanceBase):
                 )
             seen_quota.add(key)
         check_accounts(check, types, self.prices, self.budgets, self.fair_share, self.usage_history)
+        if self.fair_share_penalty > 0 and self.objective != "max_weighted_served":
+            check.add(
+                "fair_share_penalty_objective",
+                "fair_share_penalty",
+                f"fair_share_penalty = {self.fair_share_penalty:g} needs objective "
+                f"max_weighted_served, not {self.objective}",
+            )
         if self.previous is not None:
             _check_previous(self, check)
         check.raise_if_any()
