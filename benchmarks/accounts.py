@@ -8,8 +8,11 @@ Two tables:
 * **Budgets.** The same week solved with no budgets, then with every institution's budget
   set to a share of what that plan spent: objective, bound, status and seconds of each, and
   the ratio of the budgeted objective to the free one.
+* **Fair share.** The week with equal targets per institution on every type and a decayed
+  history, solved with the penalty at 0 (shares reported only) and at ``--penalty``: weight
+  served, the summed shortfall, objective, status and seconds.
 
-    PYTHONPATH=. python -m benchmarks.accounts                 # about two minutes on 2 cores
+    PYTHONPATH=. python -m benchmarks.accounts                 # about 90 s on 2 cores
     PYTHONPATH=. python -m benchmarks.accounts --sizes 1000 3000 --share 0.6
 """
 
@@ -90,6 +93,50 @@ def budget_rows(n: int, seed: int, share: float, limit: float) -> list[list[str]
     return rows
 
 
+def share_rows(n: int, seed: int, penalty: float, limit: float) -> list[list[str]]:
+    doc = week_document(n, max(4, n // 12), max(2, n // 20), seed=seed)
+    institutions = sorted({r["institution"] for r in doc["requests"]})
+    types = sorted({i["type"] for i in doc["instruments"]})
+    target = int(100 / len(institutions)) / 100
+    doc["fair_share"] = [
+        {"institution": who, "instrument_type": t, "target": target}
+        for who in institutions
+        for t in types
+    ]
+    # The first institutions used every type heavily over the last weeks.
+    doc["usage_history"] = [
+        {"institution": who, "instrument_type": t, "weeks_ago": w, "minutes": 2400}
+        for who in institutions[:3]
+        for t in types
+        for w in (1, 2)
+    ]
+    options = {"time_limit_s": limit, "threads": 2, "seed": 1, "explain": False}
+    rows = []
+    for value in (0.0, penalty):
+        t0 = time.perf_counter()
+        result = solve_document({**doc, "fair_share_penalty": value}, overrides=options)
+        seconds = time.perf_counter() - t0
+        assert result.verification.valid, result.verification.violations
+        short = sum(
+            row["shortfall_minutes"] or 0
+            for by_who in result.kpis["fair_share"].values()
+            for row in by_who.values()
+        )
+        rows.append(
+            [
+                str(n),
+                f"{value:g}",
+                str(result.status),
+                f"{result.kpis['served_weight']:g}",
+                f"{short:.0f}",
+                f"{result.objective:.2f}",
+                f"{result.bound:.2f}" if result.bound is not None else "-",
+                f"{seconds:.1f}",
+            ]
+        )
+    return rows
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -103,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", type=float, default=0.6)
     parser.add_argument("--time-limit", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--penalty", type=float, default=0.01)
     args = parser.parse_args(argv)
     print(
         table(
@@ -118,6 +166,17 @@ def main(argv: list[str] | None = None) -> None:
                 row
                 for n in args.budget_sizes
                 for row in budget_rows(n, args.seed, args.share, args.time_limit)
+            ],
+        )
+    )
+    print()
+    print(
+        table(
+            ["requests", "penalty", "status", "weight", "shortfall min", "objective", "bound", "s"],
+            [
+                row
+                for n in args.budget_sizes
+                for row in share_rows(n, args.seed, args.penalty, args.time_limit)
             ],
         )
     )
