@@ -12,9 +12,9 @@ from optimizer.core.runner import SolveContext
 from optimizer.instruments.costs import penalised
 from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.greedy import Board
-from optimizer.instruments.reasons import PlanBoard, not_reached
+from optimizer.instruments.reasons import PlanBoard, not_reached, span
 from optimizer.instruments.schema import minutes, stamp
-from optimizer.instruments.timeline import Placed, StepData, Timeline, start_ranges
+from optimizer.instruments.timeline import Placed, Segment, StepData, Timeline, start_ranges
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
             return (
                 "no_window",
                 f"{what}: no eligible instrument ({', '.join(ids[i] for i in quota_ok)}) has a "
-                f"free window that long between {_when(tl, lo)} and {_when(tl, hi)}",
+                f"free window that long between {_when(tl, lo)} and {_when(tl, hi)}"
+                f"{_longest(tl, [(ids[i], tl.free[i]) for i in quota_ok], lo, hi)}",
             )
         if step.operator_required:
             staffed = [
@@ -121,7 +122,17 @@ def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
                 return (
                     "no_operator",
                     f"{what}: no qualified operator is available for {step.duration} min "
-                    f"while {', '.join(ids[i] for i in windows)} is free",
+                    f"while {', '.join(ids[i] for i in windows)} is free"
+                    + _longest(
+                        tl,
+                        [
+                            (tl.operator_ids[o], tl.operator_free[o])
+                            for o in sorted({o for i in windows for o in tl.operators_for(i)})
+                        ],
+                        lo,
+                        hi,
+                        "shift",
+                    ),
                 )
     too_small = _too_small(tl, r, req.steps, "its steps")
     if too_small is not None:
@@ -174,6 +185,22 @@ def pin_conflict(tl: Timeline, step: StepData, lo: int, hi: int) -> tuple[str, s
     ):
         return ("pin_no_operator", f"{what}, when no qualified operator is on shift")
     return None
+
+
+def _longest(
+    tl: Timeline, resources: list[tuple[str, list[Segment]]], lo: int, hi: int, what: str = "window"
+) -> str:
+    """``; the longest window of X is … (N min)``: the constraint that is too short, named."""
+    best: tuple[int, str, int, int] | None = None
+    for name, segments in resources:
+        for a, b in segments:
+            a, b = max(a, lo), min(b, hi)
+            if b > a and (best is None or b - a > best[0]):
+                best = (b - a, name, a, b)
+    if best is None:
+        return f"; no {what} of {', '.join(n for n, _ in resources) or 'anyone'} falls in it"
+    length, name, a, b = best
+    return f"; the longest {what} there is {name}'s {span(tl, a, b)} ({length} min)"
 
 
 def _too_small(tl: Timeline, r: int, steps: list[StepData], what: str) -> tuple[str, str] | None:

@@ -161,7 +161,14 @@ class PlanBoard:
             for p in holders[q][:1]
         ]
         rest = f" and {len(ranked) - SHOWN_BOOKINGS} more" if len(ranked) > SHOWN_BOOKINGS else ""
-        windows_text = "; ".join(phrases) if phrases else "no window after the previous step"
+        if not phrases:
+            detail = (
+                f"{req.id} (weight {req.weight:g}) fits alone, but in this plan {what} finds no "
+                f"window on {', '.join(tl.instrument_ids[i] for i in _candidates(step))} after "
+                f"the places its previous step can have there, by {when(tl, hi)}"
+            )
+            return Explanation(subject=req.id, code="displaced", detail=detail)
+        windows_text = "; ".join(phrases)
         if held:
             detail = (
                 f"{req.id} (weight {req.weight:g}) fits alone, but {what} can run {windows_text}, "

@@ -154,3 +154,22 @@ def test_the_later_step_is_named_when_travel_and_the_deadline_close_it():
     assert "step 1" in why.detail
     assert "the end of step 0 plus travel to its deadline" in why.detail
     assert "nmr-1" in why.detail and why.related == ["r1"]
+
+
+def test_a_shift_shorter_than_the_attended_step_is_named_with_its_length():
+    doc = base_document(requests=[request("r1", step(["em-1"], 660, operator_required=True))])
+    doc["operators"][0]["availability"] = [{"start": at(0), "end": at(600)}]
+    (why,) = solve(doc).explanations
+    assert why.code == "no_operator"
+    assert "the longest shift there is op-1's 12-01 08:00 – 18:00 (600 min)" in why.detail
+
+
+def test_an_availability_too_short_for_the_step_is_named_with_its_length():
+    doc = base_document(requests=[request("r1", step(["em-1"], 180))])
+    doc["instruments"][0]["availability"] = [
+        {"start": at(0), "end": at(120)},
+        {"start": at(600), "end": at(750)},
+    ]
+    (why,) = solve(doc).explanations
+    assert why.code == "no_window"
+    assert "the longest window there is em-1's 12-01 18:00 – 20:30 (150 min)" in why.detail
