@@ -250,3 +250,21 @@ def test_the_large_week_path_evaluates_the_penalty_honestly(monkeypatch):
     assert result.bound is not None and result.bound >= expected - 1e-9
     if result.status == Status.OPTIMAL:
         assert result.objective == pytest.approx(result.bound, abs=1e-6)
+
+
+def test_a_re_plan_carries_the_penalty_and_the_change_cost_together():
+    doc, _ = random_contest(random.Random(2602), 10)
+    first = solve(doc, solver="cp-sat")
+    assert first.status == Status.OPTIMAL
+    again = solve({**doc, "previous": first.solution}, solver="cp-sat")
+    assert again.verification.valid, again.verification.violations
+    assert again.status == Status.OPTIMAL
+    assert again.kpis["changes_moved"] == again.kpis["changes_dropped"] == 0
+    assert again.objective == pytest.approx(first.objective, abs=1e-6)
+    # A booking of the old plan made impossible: one change at most, priced.
+    moved = dict(doc, requests=[dict(r) for r in doc["requests"]])
+    booked = first.solution["bookings"][0]["request"]
+    moved["requests"] = [r for r in moved["requests"] if r["id"] != booked]
+    changed = solve({**moved, "previous": first.solution}, solver="cp-sat")
+    assert changed.verification.valid, changed.verification.violations
+    assert changed.bound >= changed.objective - 1e-9
