@@ -12,7 +12,7 @@ from optimizer.core.runner import SolveContext
 from optimizer.instruments.costs import penalised
 from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.greedy import Board
-from optimizer.instruments.reasons import PlanBoard, not_reached, span
+from optimizer.instruments.reasons import PlanBoard, not_reached, span, step_label
 from optimizer.instruments.schema import minutes, stamp
 from optimizer.instruments.timeline import Placed, Segment, StepData, Timeline, start_ranges
 
@@ -95,7 +95,7 @@ def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
         after -= step.duration
         lo, hi = req.release + before, req.deadline - after
         before += step.duration
-        what = f"step {step.index} ({step.name}, {step.duration} min)"
+        what = step_label(step)
         if step.pin is not None:
             conflict = pin_conflict(tl, step, lo, hi)
             if conflict is not None:
@@ -155,7 +155,7 @@ def pin_conflict(tl: Timeline, step: StepData, lo: int, hi: int) -> tuple[str, s
     req = tl.requests[step.request]
     inst = tl.instance.instruments[i]
     iid = tl.instrument_ids[i]
-    what = f"step {step.index} ({step.name}, {d} min) is pinned on {iid} at {_when(tl, s)}"
+    what = f"{step_label(step)} is pinned on {iid} at {_when(tl, s)}"
     for w in inst.maintenance:
         a, b = minutes(tl.instance, w.start), minutes(tl.instance, w.end)
         if s < b and a < s + d:

@@ -152,7 +152,7 @@ class PlanBoard:
                 f" and {len(windows) - SHOWN_WINDOWS} more" if len(windows) > SHOWN_WINDOWS else ""
             )
             phrases.append(f"on {tl.instrument_ids[i]} only {', '.join(shown)}{more}")
-        what = f"step {step.index} ({step.name}, {step.duration} min)"
+        what = step_label(step)
         ranked = sorted(holders, key=lambda q: (min(p.start for p in holders[q]), q))
         names = [tl.requests[q].id for q in ranked]
         held = [
@@ -316,6 +316,12 @@ class _Rows:
 def _penalty(tl: Timeline, placed: list[Placed]) -> float:
     """The fair-share penalty of a plan, as the verifier counts it."""
     return -penalised(tl.instance, 0.0, to_payload(tl, placed))
+
+
+def step_label(step: StepData) -> str:
+    """``step 1 (HPC analysis, 600 min)``, or ``step 1 (600 min)`` for an unnamed step."""
+    named = "" if step.name == f"step {step.index}" else f"{step.name}, "
+    return f"step {step.index} ({named}{step.duration} min)"
 
 
 def _candidates(step: StepData) -> list[int]:

@@ -173,3 +173,21 @@ def test_an_availability_too_short_for_the_step_is_named_with_its_length():
     (why,) = solve(doc).explanations
     assert why.code == "no_window"
     assert "the longest window there is em-1's 12-01 18:00 – 20:30 (150 min)" in why.detail
+
+
+def test_the_contract_example_gives_the_reason_the_contract_shows():
+    """Contract 6.5: r3 is out because op-li's shift and its deadline leave it 08:00-14:00,
+    which r1 and r2 hold. The documented reason is the one produced."""
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
+    example = text[text.index("### 6.5 Example") :]
+    instance_json, solution_json = re.findall(r"```json\n(.*?)```", example, re.S)[:2]
+    shown = json.loads(solution_json)["explanations"]
+    result = solve(json.loads(instance_json))
+    assert [e.model_dump() for e in result.explanations] == [
+        {"subject": e["subject"], "code": e["code"], "detail": e["detail"], "related": e["related"]}
+        for e in shown
+    ]
