@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer.instruments.timeline import Timeline
+from optimizer.instruments.timeline import Placed, Timeline
 from optimizer.instruments.variables import StepVars
 
 
@@ -28,6 +28,18 @@ class Shortfall:
     """100 × the target's shortfall in minutes, an integer variable ≥ 0."""
     most: int
     """Its upper bound: the most it can be, in hundredths of a minute."""
+    institution: str
+    instrument_type: str
+    percent: int
+    history_own: int
+    history_all: int
+
+    def value(self, booked: dict[tuple[str, str], int], booked_all: dict[str, int]) -> int:
+        """100 × the shortfall of a plan with these booked minutes."""
+        kind = self.instrument_type
+        everyone = self.history_all + booked_all.get(kind, 0)
+        mine = self.history_own + booked.get((self.institution, kind), 0)
+        return max(0, self.percent * everyone - 100 * mine)
 
 
 def rounded_history(tl: Timeline) -> dict[tuple[str, str], int]:
@@ -74,5 +86,19 @@ def shortfall_vars(model: Any, tl: Timeline, steps: list[list[StepVars]]) -> lis
         model.add(
             var >= percent * (everyone + sum(total[kind])) - 100 * (mine + sum(own[(who, kind)]))
         )
-        out.append(Shortfall(var, most))
+        out.append(Shortfall(var, most, who, kind, percent, mine, everyone))
     return out
+
+
+def hint(model: Any, tl: Timeline, shortfalls: list[Shortfall], placed: list[Placed]) -> None:
+    """Hint each shortfall at its value in the schedule ``placed``, so the hint is complete."""
+    if not shortfalls:
+        return
+    booked: dict[tuple[str, str], int] = defaultdict(int)
+    booked_all: dict[str, int] = defaultdict(int)
+    for p in placed:
+        kind = tl.instrument_type[p.instrument]
+        booked[(tl.requests[p.request].institution, kind)] += p.end - p.start
+        booked_all[kind] += p.end - p.start
+    for s in shortfalls:
+        model.add_hint(s.var, s.value(booked, booked_all))

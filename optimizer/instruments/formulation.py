@@ -87,6 +87,7 @@ class ScheduleModel:
         self.replan = replan
         self.keep: list[tuple[Placed, Any]] = []
         self.objective_scale = 1
+        self.shortfalls: list[fairshare.Shortfall] = []  # fair share (6.8), by set_objective
         for r in range(len(tl.requests)):
             if out_of_time is not None and r % 50 == 0 and out_of_time():
                 raise OutOfTime(f"built the model of {r} of {len(tl.requests)} requests")
@@ -425,7 +426,7 @@ class ScheduleModel:
         self.share_rounding = 0.0
         if not penalty or tl.instance.objective != "max_weighted_served":
             return None, scaling
-        shortfalls = fairshare.shortfall_vars(self.model, tl, self.steps)
+        shortfalls = self.shortfalls = fairshare.shortfall_vars(self.model, tl, self.steps)
         per_unit = penalty / 100  # the shortfalls count hundredths of a minute
         most = sum(s.most for s in shortfalls)
         extra = [] if self.replan is None else [self.replan.penalty]

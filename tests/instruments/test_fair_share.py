@@ -268,3 +268,31 @@ def test_a_re_plan_carries_the_penalty_and_the_change_cost_together():
     changed = solve({**moved, "previous": first.solution}, solver="cp-sat")
     assert changed.verification.valid, changed.verification.violations
     assert changed.bound >= changed.objective - 1e-9
+
+
+def test_the_warm_start_hint_sets_every_shortfall_at_its_value():
+    """Fixed to the hint, the model accepts the greedy plan, and its objective there is the
+    verifier's penalised objective of that plan: the hint is complete and the model exact."""
+    from ortools.sat.python import cp_model
+
+    from optimizer.core.documents import parse_document
+    from optimizer.instruments.formulation import ScheduleModel
+    from optimizer.instruments.greedy import greedy
+    from optimizer.instruments.timeline import build_timeline, to_payload
+    from optimizer.instruments.verify import verify
+    from optimizer.instruments.warmstart import hint
+
+    doc, _ = random_contest(random.Random(2603), 10)
+    instance = parse_document(doc).instance
+    tl = build_timeline(instance)
+    plan = greedy(tl)
+    sm = ScheduleModel(tl)
+    sm.set_objective()
+    assert sm.shortfalls
+    hint(sm, plan.bookings, plan.served)
+    solver = cp_model.CpSolver()
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    solver.parameters.num_workers = 1
+    assert solver.solve(sm.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    expected = verify(instance, to_payload(tl, plan.bookings)).objective
+    assert solver.objective_value / sm.scale == pytest.approx(expected, abs=1e-9)
