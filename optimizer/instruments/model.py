@@ -32,7 +32,7 @@ from optimizer.core.envelope import Status
 from optimizer.core.numbers import exact_sum
 from optimizer.core.runner import Outcome, OutOfTime, SolveContext
 from optimizer.core.scaling import IntegerScale, integer_scale
-from optimizer.instruments import capacity, explain, repack, rigid, symmetry
+from optimizer.instruments import capacity, explain, fairshare, repack, rigid, symmetry
 from optimizer.instruments.formulation import ScheduleModel, weight_scaling
 from optimizer.instruments.greedy import GreedyResult, greedy
 from optimizer.instruments.lns import improve
@@ -326,7 +326,8 @@ def _solve_large(
     there are single staffed sessions, CP-SAT's neighbourhoods alternate with passes of
     :mod:`optimizer.instruments.repack` (HiGHS re-packs a day's sessions) after the first
     ``REPACK_AFTER`` of the time. A re-plan's neighbourhoods count the penalty each kept
-    booking saves, and re-packing (which does not) is left out.
+    booking saves, and a fair-share penalty the shortfall each plan leaves; re-packing (which
+    counts neither) is then left out.
     """
     weights = [r.weight for r in tl.requests]
     value = greedy_value(tl, start)
@@ -339,6 +340,11 @@ def _solve_large(
         scaling = integer_scale([*weights, replan.penalty], multiplier=multiplier)
         if search_bound is not None:
             search_bound += replan.penalty * keepable
+    per_unit = fairshare.penalty_per_unit(tl)
+    if per_unit:  # the fair-share penalty on the same integer scale (contract 6.8)
+        change = [] if replan is None else [replan.penalty]
+        most = max(fairshare.most_units(tl), 1 if replan is None else len(replan.slots))
+        scaling = integer_scale([*weights, per_unit, *change], multiplier=most)
     scale = scaling.scale
     scaled: list[int] = scaling.scaled(weights).tolist()
 
@@ -356,7 +362,7 @@ def _solve_large(
             promise=None if lp is None else lp.served,
         )  # fmt: skip
 
-    if replan is not None or not repack.applies(tl):
+    if replan is not None or per_unit or not repack.applies(tl):
         placed, served, tries = search(start.bookings, start.served, 0.0)
     else:
         total = context.remaining()

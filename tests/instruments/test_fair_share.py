@@ -236,20 +236,21 @@ def test_bad_fair_share_fields_are_named(fields, code, path):
     assert [(i.code, i.path) for i in issues] == [(code, path)]
 
 
-def test_the_large_week_path_evaluates_the_penalty_honestly(monkeypatch):
-    """Neighbourhoods maximise weight; the objective reported is the penalised one, and the
-    bound (on weight) stays above it."""
+def test_the_large_week_path_optimises_the_penalty_too(monkeypatch):
+    """Neighbourhoods count each plan's shortfall, with the bookings outside them as
+    constants: on a small week they reach the brute-force optimum. The bound (on weight
+    alone) stays above it, so the plan is reported feasible, not optimal."""
     from optimizer.instruments import model
 
     doc, jobs = random_contest(random.Random(2601), 10)
     expected = penalised_brute_force(doc, jobs)
     monkeypatch.setattr(model, "LARGE_INTERVALS", -1)
-    result = solve(doc, time_limit_s=3)
+    result = solve(doc, time_limit_s=2)
     assert result.verification.valid, result.verification.violations
-    assert result.objective <= expected + 1e-6
-    assert result.bound is not None and result.bound >= expected - 1e-9
-    if result.status == Status.OPTIMAL:
-        assert result.objective == pytest.approx(result.bound, abs=1e-6)
+    assert result.kpis["neighbourhoods"] > 0
+    assert result.objective == pytest.approx(expected, abs=1e-6)
+    assert result.bound is not None and result.bound > expected
+    assert result.status == Status.FEASIBLE
 
 
 def test_a_re_plan_carries_the_penalty_and_the_change_cost_together():
