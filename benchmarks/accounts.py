@@ -151,35 +151,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--penalty", type=float, default=0.01)
+    parser.add_argument("--share-sizes", type=int, nargs="+", default=[150])
+    parser.add_argument(
+        "--only", choices=["reasons", "budgets", "shares"], help="print one table only"
+    )
     args = parser.parse_args(argv)
-    print(
-        table(
-            ["requests", "unscheduled", "greedy s", "reasons s", "reasons / greedy", "codes"],
-            [reasons_row(n, args.seed) for n in args.sizes],
+    if args.only in (None, "reasons"):
+        print(
+            table(
+                ["requests", "unscheduled", "greedy s", "reasons s", "reasons / greedy", "codes"],
+                [reasons_row(n, args.seed) for n in args.sizes],
+            )
         )
-    )
-    print()
-    print(
-        table(
-            ["requests", "budgets", "status", "objective", "bound", "seconds", "vs none"],
-            [
-                row
-                for n in args.budget_sizes
-                for row in budget_rows(n, args.seed, args.share, args.time_limit)
-            ],
+        print()
+    if args.only in (None, "budgets"):
+        print(
+            table(
+                ["requests", "budgets", "status", "objective", "bound", "seconds", "vs none"],
+                [
+                    row
+                    for n in args.budget_sizes
+                    for row in budget_rows(n, args.seed, args.share, args.time_limit)
+                ],
+            )
         )
-    )
-    print()
-    print(
-        table(
-            ["requests", "penalty", "status", "weight", "shortfall min", "objective", "bound", "s"],
-            [
-                row
-                for n in args.budget_sizes
-                for row in share_rows(n, args.seed, args.penalty, args.time_limit)
-            ],
+        print()
+    if args.only in (None, "shares"):
+        header = ["requests", "penalty", "status", "weight", "shortfall min", "objective"]
+        print(
+            table(
+                [*header, "bound", "s"],
+                [
+                    row
+                    for n in args.share_sizes
+                    for row in share_rows(n, args.seed, args.penalty, args.time_limit)
+                ],
+            )
         )
-    )
 
 
 if __name__ == "__main__":
