@@ -49,8 +49,12 @@ class Shortfall:
 
 
 def penalty_per_unit(tl: Timeline) -> float:
-    """Objective units per hundredth of a shortfall minute (0 without a penalty)."""
-    return tl.instance.fair_share_penalty / 100
+    """Objective units per hundredth of a shortfall minute (0 without a penalty or targets,
+    and under the objectives that do not take one)."""
+    instance = tl.instance
+    if not instance.fair_share or instance.objective != "max_weighted_served":
+        return 0.0
+    return instance.fair_share_penalty / 100
 
 
 def rounded_history(tl: Timeline) -> Minutes:

@@ -422,12 +422,11 @@ class ScheduleModel:
         """Soft (6.8): the fair-share penalty on every target's shortfall, on one integer
         scale with the weights (and a re-plan's change penalty); None without a penalty."""
         tl = self.tl
-        penalty = tl.instance.fair_share_penalty
         self.share_rounding = 0.0
-        if not penalty or tl.instance.objective != "max_weighted_served":
+        per_unit = fairshare.penalty_per_unit(tl)  # the shortfalls count hundredths of a minute
+        if not per_unit:
             return None, scaling
         shortfalls = self.shortfalls = fairshare.shortfall_vars(self.model, tl, self.steps)
-        per_unit = penalty / 100  # the shortfalls count hundredths of a minute
         most = sum(s.most for s in shortfalls)
         extra = [] if self.replan is None else [self.replan.penalty]
         joint = integer_scale([*weights, per_unit, *extra], multiplier=max(1, most, len(self.keep)))

@@ -152,7 +152,7 @@ def _solve_cpsat(
         keeps_all = replan is None or replan.kept(start.bookings) >= keepable
         # solver "cp-sat" asks for the CP-SAT model; "auto" takes these shorter ways first,
         # unless fair shares are priced: the shortcuts optimise weight alone (contract 6.8).
-        shortcut = context.options.solver == "auto" and not tl.instance.fair_share_penalty
+        shortcut = context.options.solver == "auto" and not fairshare.penalty_per_unit(tl)
         if shortcut and start_value >= limit - 1e-9 and keeps_all:
             # The capacity LP already proves the warm start optimal (rigid requests: the
             # clique rows are integral), so no CP-SAT model is built. Measured: 10,000
