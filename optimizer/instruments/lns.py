@@ -119,7 +119,9 @@ def improve(
     schedule's value goes to ``on_improve``. ``promise`` ranks the requests a neighbourhood
     frees and takes in (see :func:`_neighbourhood`): the capacity LP's share of each
     request serves well. With ``replan`` each kept previous booking adds the penalty to the
-    value (``scaling`` must make the penalty whole too, and ``bound`` count it).
+    value (``scaling`` must make the penalty whole too, and ``bound`` count it). With a
+    fair-share penalty each neighbourhood counts the whole week's shortfall (``scaling``
+    must make the penalty per hundredth of a minute whole too).
     """
     rng = random.Random(context.options.seed)
     weight: list[int] = scaling.scaled([r.weight for r in tl.requests]).tolist()
