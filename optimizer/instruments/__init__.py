@@ -1,6 +1,7 @@
 """``instruments``: schedule shared large instruments across campuses (contract section 4)."""
 
 from optimizer.core.runner import Kind
+from optimizer.instruments.costs import account_kpis
 from optimizer.instruments.exports import calendar, table
 from optimizer.instruments.model import SOLVERS, build_and_solve
 from optimizer.instruments.plan import items
@@ -22,6 +23,7 @@ KIND: Kind[InstrumentsInstance] = Kind(
     build_and_solve=build_and_solve,
     verify=verify,
     maximize=_maximize,
+    kpis=account_kpis,
     items=items,
     frozen=frozen,
     change_reasons=change_reasons,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import bisect
 import logging
 from collections import defaultdict
 from typing import Any
 
 from optimizer.core.cpsat import run_cpsat
-from optimizer.core.envelope import Explanation, Status
+from optimizer.core.envelope import ABSOLUTE_GAP_TOLERANCE, Explanation, Status, relative_gap
 from optimizer.core.runner import SolveContext
+from optimizer.instruments.costs import penalised
 from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.greedy import Board
+from optimizer.instruments.reasons import PlanBoard, not_reached, span, step_label
 from optimizer.instruments.schema import minutes, stamp
-from optimizer.instruments.timeline import Placed, StepData, Timeline, start_ranges
+from optimizer.instruments.timeline import Placed, Segment, StepData, Timeline, start_ranges
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,7 @@ def alone(tl: Timeline, r: int) -> list[Placed] | None:
         prev = layers[-1] if layers else None
         here: dict[int, Placed] = {}
         for i in [step.pin[0]] if step.pin is not None else step.instruments:
-            quota = tl.quotas.get((req.institution, tl.instrument_type[i]))
-            if quota is not None and quota < step.duration:
+            if not tl.within_limits(r, i, step.duration):
                 continue
             ready = (
                 req.release
@@ -81,6 +81,11 @@ def alone(tl: Timeline, r: int) -> list[Placed] | None:
 def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
     """(code, detail) when request r cannot be scheduled even alone, else None."""
     req = tl.requests[r]
+    # Each step may fit a quota or budget while all of them together do not: placing the
+    # request alone checks steps one by one, so the sum comes first.
+    too_small = _too_small(tl, r, req.steps, "its steps") if len(req.steps) > 1 else None
+    if too_small is not None:
+        return too_small
     if alone(tl, r) is not None:
         return None
     ids = tl.instrument_ids
@@ -90,29 +95,21 @@ def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
         after -= step.duration
         lo, hi = req.release + before, req.deadline - after
         before += step.duration
-        what = f"step {step.index} ({step.name}, {step.duration} min)"
+        what = step_label(step)
         if step.pin is not None:
             conflict = pin_conflict(tl, step, lo, hi)
             if conflict is not None:
                 return conflict
-        quota_ok = [
-            i
-            for i in step.instruments
-            if tl.quotas.get((req.institution, tl.instrument_type[i]), step.duration)
-            >= step.duration
-        ]
+        quota_ok = [i for i in step.instruments if tl.within_limits(r, i, step.duration)]
         if not quota_ok:
-            return (
-                "quota_too_small",
-                f"{what} needs more minutes than the quota of {req.institution} allows on "
-                f"{', '.join(sorted({tl.instrument_type[i] for i in step.instruments}))}",
-            )
+            return _too_small(tl, r, [step], what)
         windows = [i for i in quota_ok if start_ranges(tl.free[i], step.duration, lo, hi)]
         if not windows:
             return (
                 "no_window",
                 f"{what}: no eligible instrument ({', '.join(ids[i] for i in quota_ok)}) has a "
-                f"free window that long between {_when(tl, lo)} and {_when(tl, hi)}",
+                f"free window that long between {_when(tl, lo)} and {_when(tl, hi)}"
+                f"{_longest(tl, [(ids[i], tl.free[i]) for i in quota_ok], lo, hi)}",
             )
         if step.operator_required:
             staffed = [
@@ -125,20 +122,21 @@ def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:
                 return (
                     "no_operator",
                     f"{what}: no qualified operator is available for {step.duration} min "
-                    f"while {', '.join(ids[i] for i in windows)} is free",
+                    f"while {', '.join(ids[i] for i in windows)} is free"
+                    + _longest(
+                        tl,
+                        [
+                            (tl.operator_ids[o], tl.operator_free[o])
+                            for o in sorted({o for i in windows for o in tl.operators_for(i)})
+                        ],
+                        lo,
+                        hi,
+                        "shift",
+                    ),
                 )
-    by_type: dict[str, int] = defaultdict(int)
-    for step in req.steps:
-        types = {tl.instrument_type[i] for i in step.instruments}
-        if len(types) == 1:
-            by_type[types.pop()] += step.duration
-    for t, need in by_type.items():
-        quota = tl.quotas.get((req.institution, t))
-        if quota is not None and quota < need:
-            return (
-                "quota_too_small",
-                f"its steps need {need} min of {t} but the quota of {req.institution} is {quota}",
-            )
+    too_small = _too_small(tl, r, req.steps, "its steps")
+    if too_small is not None:
+        return too_small
     span = req.deadline - req.release
     return (
         "does_not_fit_in_order",
@@ -157,7 +155,7 @@ def pin_conflict(tl: Timeline, step: StepData, lo: int, hi: int) -> tuple[str, s
     req = tl.requests[step.request]
     inst = tl.instance.instruments[i]
     iid = tl.instrument_ids[i]
-    what = f"step {step.index} ({step.name}, {d} min) is pinned on {iid} at {_when(tl, s)}"
+    what = f"{step_label(step)} is pinned on {iid} at {_when(tl, s)}"
     for w in inst.maintenance:
         a, b = minutes(tl.instance, w.start), minutes(tl.instance, w.end)
         if s < b and a < s + d:
@@ -175,16 +173,49 @@ def pin_conflict(tl: Timeline, step: StepData, lo: int, hi: int) -> tuple[str, s
             f"{what}, but its release, deadline and other steps leave it only "
             f"{_when(tl, lo)} to {_when(tl, hi)}",
         )
-    quota = tl.quotas.get((req.institution, tl.instrument_type[i]))
-    if quota is not None and quota < d:
+    if not tl.within_limits(step.request, i, d):
+        limit = next(x for x in tl.limits_for(req.institution) if x.units(i, d) > x.cap)
         return (
-            "quota_too_small",
-            f"{what}, beyond the quota of {req.institution} on {tl.instrument_type[i]}",
+            f"{limit.kind}_too_small",
+            f"{what}, beyond the {limit.kind} of {req.institution} on "
+            f"{limit.instrument_type or 'every type'}",
         )
     if step.operator_required and not any(
         any(a <= s and s + d <= b for a, b in tl.operator_free[o]) for o in tl.operators_for(i)
     ):
         return ("pin_no_operator", f"{what}, when no qualified operator is on shift")
+    return None
+
+
+def _longest(
+    tl: Timeline, resources: list[tuple[str, list[Segment]]], lo: int, hi: int, what: str = "window"
+) -> str:
+    """``; the longest window of X is … (N min)``: the constraint that is too short, named."""
+    best: tuple[int, str, int, int] | None = None
+    for name, segments in resources:
+        for a, b in segments:
+            a, b = max(a, lo), min(b, hi)
+            if b > a and (best is None or b - a > best[0]):
+                best = (b - a, name, a, b)
+    if best is None:
+        return f"; no {what} of {', '.join(n for n, _ in resources) or 'anyone'} falls in it"
+    length, name, a, b = best
+    return f"; the longest {what} there is {name}'s {span(tl, a, b)} ({length} min)"
+
+
+def _too_small(tl: Timeline, r: int, steps: list[StepData], what: str) -> tuple[str, str] | None:
+    """(code, detail) for a quota or budget smaller than the least these steps need of it."""
+    req = tl.requests[r]
+    for limit in tl.limits_for(req.institution):
+        need = sum(min(limit.units(i, s.duration) for i in s.instruments) for s in steps)
+        if need > limit.cap:
+            return (
+                f"{limit.kind}_too_small",
+                f"{what} {'need' if len(steps) > 1 else 'needs'} at least "
+                f"{limit.describe(need)} of the {limit.kind} of "
+                f"{req.institution} on {limit.instrument_type or 'every type'}, which is "
+                f"{limit.describe(limit.cap)}",
+            )
     return None
 
 
@@ -217,10 +248,12 @@ def static_conflicts(tl: Timeline) -> list[Explanation]:
 # ---------------------------------------------------------------- unscheduled requests
 
 
-def unscheduled(tl: Timeline, placed: list[Placed]) -> list[Explanation]:
-    """One explanation per unscheduled request: it never fits, or who holds its slots."""
+def unscheduled(tl: Timeline, placed: list[Placed], proof: str | None = None) -> list[Explanation]:
+    """One explanation per unscheduled request: it never fits, or the constraint that binds
+    it in this plan (:mod:`optimizer.instruments.reasons`). ``proof``, when the plan is not
+    proven optimal, ends each reason: the request might be served in a better plan."""
     served = {p.request for p in placed}
-    bookings = _Bookings(tl, placed)
+    board = PlanBoard(tl, placed)
     out = []
     for r, req in enumerate(tl.requests):
         if r in served:
@@ -230,90 +263,48 @@ def unscheduled(tl: Timeline, placed: list[Placed]) -> list[Explanation]:
             code, detail = reason
             out.append(Explanation(subject=req.id, code=code, detail=f"{req.id}: {detail}"))
             continue
-        out.append(_displaced(tl, r, bookings))
+        found = board.limit_reason(r)
+        if found is None:
+            fit = board.fit(r)
+            found = (
+                not_reached(tl, r, fit, placed) if isinstance(fit, list) else board.binding(r, *fit)
+            )
+        if proof is not None:
+            found.detail = f"{found.detail}; {proof}"
+        out.append(found)
     return out
 
 
-class _Bookings:
-    """The kept bookings, indexed once for every unscheduled request's explanation.
-
-    Scanning every booking per unscheduled request took 12 s for 8,800 of them against
-    1,200 bookings; by institution and by instrument in time order it is a lookup.
-    """
-
-    def __init__(self, tl: Timeline, placed: list[Placed]) -> None:
-        self.used: dict[tuple[str, str], int] = defaultdict(int)
-        self.holders: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self.on: dict[int, list[Placed]] = defaultdict(list)
-        for p in placed:
-            key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
-            self.used[key] += p.end - p.start
-            self.holders[key].add(tl.requests[p.request].id)
-            self.on[p.instrument].append(p)
-        for row in self.on.values():
-            row.sort(key=lambda p: p.start)
-        # Bookings on one instrument never overlap, so in start order their ends rise too.
-        self.ends = {i: [p.end for p in row] for i, row in self.on.items()}
-
-    def meeting(self, instrument: int, a: int, b: int) -> list[Placed]:
-        """Bookings on ``instrument`` that overlap [a, b)."""
-        row = self.on.get(instrument, [])
-        first = bisect.bisect_right(self.ends.get(instrument, []), a)
-        out = []
-        for p in row[first:]:
-            if p.start >= b:
-                break
-            out.append(p)
-        return out
-
-
-def _displaced(tl: Timeline, r: int, bookings: _Bookings) -> Explanation:
-    req = tl.requests[r]
-    ids = tl.instrument_ids
-    # Quota first: if the institution's own bookings exhaust it, that is the reason.
-    for step in req.steps:
-        for t in {tl.instrument_type[i] for i in step.instruments}:
-            quota = tl.quotas.get((req.institution, t))
-            used = bookings.used[(req.institution, t)]
-            if (
-                quota is not None
-                and used + step.duration > quota
-                and all(tl.instrument_type[i] == t for i in step.instruments)
-            ):
-                names = sorted(bookings.holders[(req.institution, t)])
-                return Explanation(
-                    subject=req.id,
-                    code="quota_exhausted",
-                    detail=(
-                        f"{req.id}: {req.institution} has booked {used} of its {quota} min on "
-                        f"{t} for {', '.join(names[:5])}{' …' if len(names) > 5 else ''}; "
-                        f"step {step.index} needs {step.duration} more"
-                    ),
-                    related=names,
-                )
-    # Who holds the slots it could use between its release and deadline, heaviest overlap first.
-    overlap: dict[int, int] = defaultdict(int)
-    eligible = {i for s in req.steps for i in s.instruments}
-    for i in eligible:
-        for p in bookings.meeting(i, req.release, req.deadline):
-            overlap[p.request] += min(p.end, req.deadline) - max(p.start, req.release)
-    ranked = sorted(overlap, key=lambda q: (-overlap[q], q))
-    names = [tl.requests[q].id for q in ranked]
-    shown = [f"{tl.requests[q].id} (weight {tl.requests[q].weight:g})" for q in ranked[:5]]
-    window = f"{_when(tl, req.release)} – {_when(tl, req.deadline)}"
-    where = ", ".join(sorted(ids[i] for i in eligible))
-    if not names:
-        detail = (
-            f"{req.id} (weight {req.weight:g}) fits alone, but its operators or the order of "
-            f"its steps clash with the bookings kept on {where} in {window}"
-        )
-    else:
-        detail = (
-            f"{req.id} (weight {req.weight:g}) fits alone, but {where} "
-            f"{'is' if len(eligible) == 1 else 'are'} held in {window} by "
-            f"{', '.join(shown)}{' and others' if len(names) > 5 else ''}"
-        )
-    return Explanation(subject=req.id, code="displaced", detail=detail, related=names[:10])
+def proof_note(
+    tl: Timeline,
+    status: Status,
+    kpis: dict[str, Any],
+    bound: float | None,
+    payload: dict[str, Any] | None = None,
+) -> str | None:
+    """What an unscheduled request's reason must add when the plan is not proven optimal:
+    the gap between the plan's objective (read from its KPIs) and the bound."""
+    if tl.instance.previous is not None:
+        # The re-plan's objective nets the change cost, which only the shared path counts.
+        if status == Status.OPTIMAL:
+            return None
+        return "not proven: the solve stopped before its bound met the plan"
+    key = {
+        "max_weighted_served": "served_weight",
+        "min_makespan": "makespan_minutes",
+        "min_weighted_tardiness": "weighted_tardiness_minutes",
+    }[tl.instance.objective]
+    objective = float(kpis[key])
+    if tl.instance.fair_share_penalty and payload is not None:
+        objective = penalised(tl.instance, objective, payload)
+    gap = relative_gap(objective, bound)
+    if bound is not None and (abs(objective - bound) <= ABSOLUTE_GAP_TOLERANCE or gap == 0):
+        return None
+    if status == Status.OPTIMAL and bound is None:
+        return None  # proven without a bound: the shared path sets the bound to the objective
+    if gap is None:
+        return "not proven: the solve stopped with no bound to compare"
+    return f"not proven: the solve stopped at a {100 * gap:.1f} % gap"
 
 
 def greedy_failures(tl: Timeline, failed: list[int]) -> list[Explanation]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from optimizer.core.runner import OutOfTime
 from optimizer.core.scaling import IntegerScale, integer_scale
-from optimizer.instruments import capacity, cuts, symmetry
+from optimizer.instruments import capacity, cuts, fairshare, symmetry
 from optimizer.instruments.replan import Replan
 from optimizer.instruments.timeline import (
     Placed,
@@ -87,6 +87,7 @@ class ScheduleModel:
         self.replan = replan
         self.keep: list[tuple[Placed, Any]] = []
         self.objective_scale = 1
+        self.shortfalls: list[fairshare.Shortfall] = []  # fair share (6.8), by set_objective
         for r in range(len(tl.requests)):
             if out_of_time is not None and r % 50 == 0 and out_of_time():
                 raise OutOfTime(f"built the model of {r} of {len(tl.requests)} requests")
@@ -317,18 +318,21 @@ class ScheduleModel:
         symmetry.order_identical(self.model, self.identical, self.served, first)
 
     def _quotas(self) -> None:
-        """Hard: booked minutes per institution and instrument type stay within quota."""
+        """Hard: an institution's weighted booked minutes stay within each quota and budget."""
         tl = self.tl
-        terms: dict[tuple[str, str], list[Any]] = {}
+        terms: dict[str, list[Any]] = {}
+        caps: dict[str, int] = {}
         for r, vars_ in enumerate(self.steps):
-            inst = tl.requests[r].institution
+            limits = tl.limits_for(tl.requests[r].institution)
             for sv in vars_:
                 for o in sv.options:
-                    key = (inst, tl.instrument_type[o.instrument])
-                    if key in tl.quotas:
-                        terms.setdefault(key, []).append(sv.step.duration * o.literal)
-        for key, t in terms.items():
-            self.model.add(sum(t) <= tl.quotas[key])
+                    for limit in limits:
+                        units = limit.units(o.instrument, sv.step.duration)
+                        if units:
+                            terms.setdefault(limit.name, []).append(units * o.literal)
+                            caps[limit.name] = limit.cap
+        for name, t in terms.items():
+            self.model.add(sum(t) <= caps[name])
 
     def lp_bound(self) -> float | None:
         """Upper bound on Σ weight·served from the energy and quota rows alone (an LP)."""
@@ -363,6 +367,13 @@ class ScheduleModel:
             self.penalty_rounding = len(self.keep) * abs(penalty - scaled_penalty / self.scale)
             bonus = sum(scaled_penalty * lit for _, lit in self.keep)
             scaling = joint
+        shares, scaling = self._shares(weights, scaling)
+        if shares is not None and self.replan is not None:
+            (scaled_penalty,) = scaling.scaled([self.replan.penalty]).tolist()
+            self.penalty_rounding = len(self.keep) * abs(
+                self.replan.penalty - scaled_penalty / self.scale
+            )
+            bonus = sum(scaled_penalty * lit for _, lit in self.keep)
         self.objective_scale = (
             1 if objective == "min_makespan" and self.replan is None else self.scale
         )
@@ -373,7 +384,7 @@ class ScheduleModel:
             if self.lp_value is not None and self.rounding == 0:
                 # The LP bounds the integer objective too: tell CP-SAT, so it can stop there.
                 m.add(total <= math.floor(self.lp_value * self.scale + 1e-9))
-            m.maximize(total + bonus)
+            m.maximize(total + bonus - (0 if shares is None else shares))
             return
         ends = []
         for vars_ in self.steps:
@@ -407,6 +418,24 @@ class ScheduleModel:
             total.append(scaled[r] * late)
         m.minimize(sum(total) - bonus)
 
+    def _shares(self, weights: list[float], scaling: IntegerScale) -> tuple[Any, IntegerScale]:
+        """Soft (6.8): the fair-share penalty on every target's shortfall, on one integer
+        scale with the weights (and a re-plan's change penalty); None without a penalty."""
+        tl = self.tl
+        self.share_rounding = 0.0
+        per_unit = fairshare.penalty_per_unit(tl)  # the shortfalls count hundredths of a minute
+        if not per_unit:
+            return None, scaling
+        shortfalls = self.shortfalls = fairshare.shortfall_vars(self.model, tl, self.steps)
+        most = sum(s.most for s in shortfalls)
+        extra = [] if self.replan is None else [self.replan.penalty]
+        joint = integer_scale([*weights, per_unit, *extra], multiplier=max(1, most, len(self.keep)))
+        self.scale = joint.scale
+        self.rounding = joint.rounding_error(weights)
+        (scaled_unit,) = joint.scaled([per_unit]).tolist()
+        self.share_rounding = most * abs(per_unit - scaled_unit / self.scale)
+        return scaled_unit * sum(s.var for s in shortfalls), joint
+
     def true_bound(self, scaled: float | None) -> float | None:
         """The solver's bound in the objective's own units, widened by any weight rounding."""
         if scaled is None:
@@ -419,7 +448,7 @@ class ScheduleModel:
             return float(scaled)
         value = scaled / self.scale
         if objective == "max_weighted_served":
-            return min(self._served_bounds(value + self.rounding))
+            return min(self._served_bounds(value + self.rounding + self.share_rounding))
         return max(0.0, value - self.rounding * self.tl.horizon)
 
     def _served_bounds(self, solver: float, bonus: float = 0.0) -> list[float]:
@@ -445,7 +474,7 @@ class ScheduleModel:
         value = scaled / self.scale
         most = self.replan.penalty * len(self.keep)  # the most keeping can be worth
         if maximize:
-            slack = self.rounding + self.penalty_rounding
+            slack = self.rounding + self.penalty_rounding + self.share_rounding
             base_plus = min(self._served_bounds(value + slack, most))
             return base_plus - self.replan.penalty * self.replan.total
         slack = self.penalty_rounding + (

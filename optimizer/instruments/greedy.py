@@ -61,7 +61,7 @@ class Board:
     timeline: Timeline
     instruments: list[Track] = field(default_factory=list)
     operators: list[Track] = field(default_factory=list)
-    quota_used: dict[tuple[str, str], int] = field(default_factory=dict)
+    limit_used: dict[str, int] = field(default_factory=dict)  # quota and budget units
     placed: dict[tuple[int, int], Placed] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,12 +72,20 @@ class Board:
         self.op_starts = [[a for a, _ in seg] for seg in tl.operator_free]
         self.ops_for = [tl.operators_for(i) for i in range(len(tl.instrument_ids))]
 
-    def quota_left(self, request: int, instrument: int) -> int | None:
+    def within_limits(self, request: int, instrument: int, minutes: int) -> bool:
+        """Whether ``minutes`` more on ``instrument`` keep the institution in its quotas and
+        budgets."""
         tl = self.timeline
-        key = (tl.requests[request].institution, tl.instrument_type[instrument])
-        if key not in tl.quotas:
-            return None
-        return tl.quotas[key] - self.quota_used.get(key, 0)
+        return all(
+            self.limit_used.get(limit.name, 0) + limit.units(instrument, minutes) <= limit.cap
+            for limit in tl.limits_for(tl.requests[request].institution)
+        )
+
+    def _count(self, p: Placed, sign: int) -> None:
+        tl = self.timeline
+        for limit in tl.limits_for(tl.requests[p.request].institution):
+            units = limit.units(p.instrument, p.end - p.start)
+            self.limit_used[limit.name] = self.limit_used.get(limit.name, 0) + sign * units
 
     def operator_earliest(self, o: int, t: int, d: int, owner: int) -> int | None:
         segments = self.timeline.operator_free[o]
@@ -116,21 +124,17 @@ class Board:
             t = best
 
     def book(self, p: Placed) -> None:
-        tl = self.timeline
         self.instruments[p.instrument].add(p.start, p.end, p.request)
         if p.operator is not None:
             self.operators[p.operator].add(p.start, p.end, p.request)
-        key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
-        self.quota_used[key] = self.quota_used.get(key, 0) + p.end - p.start
+        self._count(p, 1)
         self.placed[(p.request, p.step)] = p
 
     def unbook(self, p: Placed) -> None:
-        tl = self.timeline
         self.instruments[p.instrument].remove(p.start, p.request)
         if p.operator is not None:
             self.operators[p.operator].remove(p.start, p.request)
-        key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
-        self.quota_used[key] -= p.end - p.start
+        self._count(p, -1)
         del self.placed[(p.request, p.step)]
 
     def reserve_pin(self, step: StepData, operator: int | None = None) -> bool:
@@ -146,8 +150,7 @@ class Board:
         tl = self.timeline
         if next_fit(tl.free[i], self.free_starts[i], s, d) != s:
             return False
-        left = self.quota_left(step.request, i)
-        if left is not None and left < d:
+        if not self.within_limits(step.request, i, d):
             return False
         if self.instruments[i].push(s, d, step.request, tl.changeover[i]) is not None:
             return False
@@ -221,8 +224,7 @@ class Board:
                 continue
             choice: tuple[int, int, int | None] | None = None
             for i in step.instruments:
-                left = self.quota_left(r, i)
-                if left is not None and left < step.duration:
+                if not self.within_limits(r, i, step.duration):
                     continue
                 t0 = (
                     req.release

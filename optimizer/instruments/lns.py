@@ -21,6 +21,7 @@ from optimizer.core.cpsat import run_cpsat
 from optimizer.core.envelope import Status
 from optimizer.core.runner import SolveContext
 from optimizer.core.scaling import IntegerScale
+from optimizer.instruments import fairshare
 from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.replan import Replan
 from optimizer.instruments.timeline import DAY, Placed, Timeline, sub_timeline
@@ -118,14 +119,20 @@ def improve(
     schedule's value goes to ``on_improve``. ``promise`` ranks the requests a neighbourhood
     frees and takes in (see :func:`_neighbourhood`): the capacity LP's share of each
     request serves well. With ``replan`` each kept previous booking adds the penalty to the
-    value (``scaling`` must make the penalty whole too, and ``bound`` count it).
+    value (``scaling`` must make the penalty whole too, and ``bound`` count it). With a
+    fair-share penalty each neighbourhood counts the whole week's shortfall (``scaling``
+    must make the penalty per hundredth of a minute whole too).
     """
     rng = random.Random(context.options.seed)
     weight: list[int] = scaling.scaled([r.weight for r in tl.requests]).tolist()
     scale = scaling.scale
     bonus = 0 if replan is None else int(scaling.scaled([replan.penalty])[0])
     slots = [] if replan is None else replan.slots
+    # Fair share (contract 6.8): each hundredth of a shortfall minute costs ``unit``.
+    per_unit = fairshare.penalty_per_unit(tl)
+    unit = int(scaling.scaled([per_unit])[0]) if per_unit else 0
     value = sum(weight[r] for r in served) + bonus * _kept(slots, placed)
+    value -= unit * fairshare.plan_units(tl, placed) if unit else 0
     placed = list(placed)
     served_set = set(served)
     size = SIZE
@@ -156,6 +163,11 @@ def improve(
         base += bonus * _kept([q for q in slots if q.request in free_set], mine_placed)
         worth = sum(weight[r] * sm.served[k] for k, r in enumerate(free))
         worth += sum(bonus * lit for _, lit in sm.keep)
+        if unit:  # the shortfalls of the whole week, the kept bookings as constants
+            base -= unit * fairshare.plan_units(tl, placed)
+            kept = fairshare.booked_minutes(tl, fixed)
+            sm.shortfalls = fairshare.shortfall_vars(m, sub, sm.steps, kept)
+            worth -= unit * sum(s.var for s in sm.shortfalls)
         m.maximize(worth)
         m.add(worth >= base)
         hint(

@@ -32,7 +32,7 @@ from optimizer.core.envelope import Status
 from optimizer.core.numbers import exact_sum
 from optimizer.core.runner import Outcome, OutOfTime, SolveContext
 from optimizer.core.scaling import IntegerScale, integer_scale
-from optimizer.instruments import capacity, explain, repack, rigid, symmetry
+from optimizer.instruments import capacity, explain, fairshare, repack, rigid, symmetry
 from optimizer.instruments.formulation import ScheduleModel, weight_scaling
 from optimizer.instruments.greedy import GreedyResult, greedy
 from optimizer.instruments.lns import improve
@@ -82,8 +82,12 @@ def _finish(
     extra_kpis: dict[str, Any] | None = None,
 ) -> Outcome:
     payload = to_payload(tl, placed)
-    explanations = explain.unscheduled(tl, placed) if context.options.explain else []
     kpis = explain.kpis(tl, placed)
+    explanations = (
+        explain.unscheduled(tl, placed, explain.proof_note(tl, status, kpis, bound, payload))
+        if context.options.explain
+        else []
+    )
     kpis.update(extra_kpis or {})
     return Outcome(
         status,
@@ -146,8 +150,10 @@ def _solve_cpsat(
         start_value = greedy_value(tl, start)
         # With a change cost the warm start is optimal only if it also keeps all it can.
         keeps_all = replan is None or replan.kept(start.bookings) >= keepable
-        # solver "cp-sat" asks for the CP-SAT model; "auto" takes these shorter ways first.
-        if context.options.solver == "auto" and start_value >= limit - 1e-9 and keeps_all:
+        # solver "cp-sat" asks for the CP-SAT model; "auto" takes these shorter ways first,
+        # unless fair shares are priced: the shortcuts optimise weight alone (contract 6.8).
+        shortcut = context.options.solver == "auto" and not fairshare.penalty_per_unit(tl)
+        if shortcut and start_value >= limit - 1e-9 and keeps_all:
             # The capacity LP already proves the warm start optimal (rigid requests: the
             # clique rows are integral), so no CP-SAT model is built. Measured: 10,000
             # rigid requests on two instruments, 24 s with CP-SAT, 4 s without.
@@ -161,7 +167,7 @@ def _solve_cpsat(
                 version=cpsat_version(), extra_kpis=extra,
             )  # fmt: skip
         # Re-plans of rigid weeks take the CP-SAT model, which carries the keep bonus.
-        if context.options.solver == "auto" and replan is None and rigid.applies(tl, options):
+        if shortcut and replan is None and rigid.applies(tl, options):
             # HiGHS reports nothing while it runs: a client watching sees the warm start.
             context.report(
                 objective=start_value,
@@ -320,7 +326,8 @@ def _solve_large(
     there are single staffed sessions, CP-SAT's neighbourhoods alternate with passes of
     :mod:`optimizer.instruments.repack` (HiGHS re-packs a day's sessions) after the first
     ``REPACK_AFTER`` of the time. A re-plan's neighbourhoods count the penalty each kept
-    booking saves, and re-packing (which does not) is left out.
+    booking saves, and a fair-share penalty the shortfall each plan leaves; re-packing (which
+    counts neither) is then left out.
     """
     weights = [r.weight for r in tl.requests]
     value = greedy_value(tl, start)
@@ -333,6 +340,11 @@ def _solve_large(
         scaling = integer_scale([*weights, replan.penalty], multiplier=multiplier)
         if search_bound is not None:
             search_bound += replan.penalty * keepable
+    per_unit = fairshare.penalty_per_unit(tl)
+    if per_unit:  # the fair-share penalty on the same integer scale (contract 6.8)
+        change = [] if replan is None else [replan.penalty]
+        most = max(fairshare.most_units(tl), 1 if replan is None else len(replan.slots))
+        scaling = integer_scale([*weights, per_unit, *change], multiplier=most)
     scale = scaling.scale
     scaled: list[int] = scaling.scaled(weights).tolist()
 
@@ -350,7 +362,7 @@ def _solve_large(
             promise=None if lp is None else lp.served,
         )  # fmt: skip
 
-    if replan is not None or not repack.applies(tl):
+    if replan is not None or per_unit or not repack.applies(tl):
         placed, served, tries = search(start.bookings, start.served, 0.0)
     else:
         total = context.remaining()

@@ -144,18 +144,21 @@ def one_at_a_time(tl: Timeline, columns: list[Placed]) -> list[Row]:
 
 
 def within_quotas(tl: Timeline, columns: list[Placed]) -> list[Row]:
-    """Hard: an institution's booked minutes on a type never exceed its quota."""
+    """Hard: an institution's weighted booked minutes never exceed a quota or budget."""
     rows = []
-    for (institution, kind), quota in tl.quotas.items():
+    for limit in tl.limits:
         cols = [
             c
             for c, col in enumerate(columns)
-            if tl.requests[col.request].institution == institution
-            and tl.instrument_type[col.instrument] == kind
+            if tl.requests[col.request].institution == limit.institution
+            and limit.rate[col.instrument]
         ]
-        minutes = [float(columns[c].end - columns[c].start) for c in cols]
-        if sum(minutes) > quota:
-            rows.append((cols, minutes, 0.0, float(quota)))
+        units = [
+            float(limit.units(columns[c].instrument, columns[c].end - columns[c].start))
+            for c in cols
+        ]
+        if sum(units) > limit.cap:
+            rows.append((cols, units, 0.0, float(limit.cap)))
     return rows
 
 

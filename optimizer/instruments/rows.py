@@ -283,14 +283,15 @@ def clique_rows(tl: Timeline, items: list[Item]) -> list[Row]:
 
 
 def quota_rows(tl: Timeline, items: list[Item]) -> list[Row]:
-    """Minutes per request counted against each quota, for steps of a single type."""
-    rows: dict[tuple[str, str], dict[int, int]] = {}
+    """Units per request counted against each quota and budget: a step counts the least it
+    can, over its eligible instruments (a quota's other types count 0, so only steps of a
+    single type count there)."""
+    rows: dict[str, dict[int, int]] = {}
     for it in items:
-        types = {tl.instrument_type[i] for i in it.instruments}
-        if len(types) != 1:
-            continue
-        key = (tl.requests[it.request].institution, types.pop())
-        if key in tl.quotas:
-            row = rows.setdefault(key, {})
-            row[it.request] = row.get(it.request, 0) + it.duration
-    return [Row(need, tl.quotas[key], f"quota[{key[0]}][{key[1]}]") for key, need in rows.items()]
+        for limit in tl.limits_for(tl.requests[it.request].institution):
+            units = min(limit.units(i, it.duration) for i in it.instruments)
+            if units:
+                row = rows.setdefault(limit.name, {})
+                row[it.request] = row.get(it.request, 0) + units
+    caps = {limit.name: limit.cap for limit in tl.limits}
+    return [Row(need, caps[name], name) for name, need in rows.items()]

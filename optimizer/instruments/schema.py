@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 from optimizer.core.envelope import InstanceBase
 from optimizer.core.issues import Issue, IssueCollector, did_you_mean
 from optimizer.core.schema import Id, Strict, check_directed_pairs
+from optimizer.instruments.accounts import Budget, FairShare, Price, Usage, check_accounts
 
 Objective = Literal["max_weighted_served", "min_makespan", "min_weighted_tardiness"]
 MINUTE = timedelta(minutes=1)
@@ -125,6 +126,15 @@ class InstrumentsInstance(InstanceBase):
     operators: list[Operator] = Field(default_factory=list)
     requests: list[Request] = Field(default_factory=list)
     quotas: list[Quota] = Field(default_factory=list)
+    # Prices, budgets and fair shares (contract 6.8, optimizer/instruments/accounts.py).
+    prices: list[Price] = Field(default_factory=list)
+    budgets: list[Budget] = Field(default_factory=list)
+    fair_share: list[FairShare] = Field(default_factory=list)
+    usage_history: list[Usage] = Field(default_factory=list)
+    history_half_life_weeks: float = Field(4.0, gt=0, allow_inf_nan=False)
+    fair_share_penalty: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="Objective units per minute of shortfall."
+    )
     previous: InstrumentsPlan | None = Field(
         None,
         description=(
@@ -209,6 +219,14 @@ class InstrumentsInstance(InstanceBase):
                     "is given more than once",
                 )
             seen_quota.add(key)
+        check_accounts(check, types, self.prices, self.budgets, self.fair_share, self.usage_history)
+        if self.fair_share_penalty > 0 and self.objective != "max_weighted_served":
+            check.add(
+                "fair_share_penalty_objective",
+                "fair_share_penalty",
+                f"fair_share_penalty = {self.fair_share_penalty:g} needs objective "
+                f"max_weighted_served, not {self.objective}",
+            )
         if self.previous is not None:
             _check_previous(self, check)
         check.raise_if_any()

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from optimizer.instruments.limits import Limit, build_limits
 from optimizer.instruments.schema import InstrumentsInstance, Window, minutes, stamp
 
 Segment = tuple[int, int]
@@ -144,8 +145,9 @@ class Timeline:
     site_ids: list[str]
     travel: list[list[int]]
     requests: list[RequestData]
-    quotas: dict[tuple[str, str], int]
+    limits: list[Limit]  # quotas and budgets (optimizer/instruments/limits.py)
     _operators_for: list[list[int]] = field(default_factory=list)
+    _limits_for: dict[str, list[Limit]] | None = None
 
     def operators_for(self, instrument: int) -> list[int]:
         """Operators qualified for an instrument (indexed on first use)."""
@@ -155,6 +157,21 @@ class Timeline:
                 for i in q:
                     self._operators_for[i].append(o)
         return self._operators_for[instrument]
+
+    def limits_for(self, institution: str) -> list[Limit]:
+        """The quotas and budgets on an institution (indexed on first use)."""
+        if self._limits_for is None:
+            self._limits_for = {}
+            for limit in self.limits:
+                self._limits_for.setdefault(limit.institution, []).append(limit)
+        return self._limits_for.get(institution, [])
+
+    def within_limits(self, request: int, instrument: int, minutes: int) -> bool:
+        """Whether ``minutes`` of ``request`` on ``instrument`` fit every limit on their own."""
+        return all(
+            limit.units(instrument, minutes) <= limit.cap
+            for limit in self.limits_for(self.requests[request].institution)
+        )
 
     def travel_between(self, i: int, j: int) -> int:
         return self.travel[self.instrument_site[i]][self.instrument_site[j]]
@@ -221,7 +238,6 @@ def build_timeline(instance: InstrumentsInstance) -> Timeline:
                 )
             )
         requests.append(data)
-    quotas = {(q.institution, q.instrument_type): q.max_minutes for q in instance.quotas}
     return Timeline(
         instance=instance,
         horizon=h,
@@ -236,7 +252,7 @@ def build_timeline(instance: InstrumentsInstance) -> Timeline:
         site_ids=site_ids,
         travel=travel,
         requests=requests,
-        quotas=quotas,
+        limits=build_limits(instance),
     )
 
 
@@ -283,7 +299,7 @@ def step_options(
     """Per eligible instrument, the closed start ranges of ``step`` there (none: left out).
 
     A start is allowed when the step lies inside a free segment of the instrument and in
-    [lo, hi_end], fits the institution's quota on its own, and (``operator_required``) some
+    [lo, hi_end], fits the institution's quotas and budgets on its own, and (``operator_required``) some
     qualified operator is on shift for the whole step. A pinned step has only its pinned
     instrument, and with ``exact_pins`` only its pinned start. ``cache`` is shared between
     steps, which often have the same duration and window.
@@ -292,8 +308,7 @@ def step_options(
     candidates = step.instruments if step.pin is None else [step.pin[0]]
     options = []
     for i in candidates:
-        quota = tl.quotas.get((tl.requests[step.request].institution, tl.instrument_type[i]))
-        if quota is not None and quota < d:
+        if not tl.within_limits(step.request, i, d):
             continue
         key = (i, d, lo, hi_end, step.operator_required)
         if key not in cache:
@@ -346,14 +361,14 @@ def sub_timeline(tl: Timeline, free: list[int], fixed: list[Placed]) -> Timeline
     """The timeline left for requests ``free`` once the bookings ``fixed`` are in place."""
     holes: list[list[tuple[int, int]]] = [[] for _ in tl.instrument_ids]
     op_holes: list[list[tuple[int, int]]] = [[] for _ in tl.operator_ids]
-    used: dict[tuple[str, str], int] = {}
+    used: dict[str, int] = {}
     for p in fixed:
         c = tl.changeover[p.instrument]
         holes[p.instrument].append((p.start - c, p.end + c))
         if p.operator is not None:
             op_holes[p.operator].append((p.start, p.end))
-        key = (tl.requests[p.request].institution, tl.instrument_type[p.instrument])
-        used[key] = used.get(key, 0) + p.end - p.start
+        for limit in tl.limits_for(tl.requests[p.request].institution):
+            used[limit.name] = used.get(limit.name, 0) + limit.units(p.instrument, p.end - p.start)
     requests = []
     for k, r in enumerate(free):
         req = tl.requests[r]
@@ -364,6 +379,7 @@ def sub_timeline(tl: Timeline, free: list[int], fixed: list[Placed]) -> Timeline
         free=[subtract(f, h) for f, h in zip(tl.free, holes, strict=True)],
         operator_free=[subtract(f, h) for f, h in zip(tl.operator_free, op_holes, strict=True)],
         requests=requests,
-        quotas={key: q - used.get(key, 0) for key, q in tl.quotas.items()},
+        limits=[limit.with_cap(limit.cap - used.get(limit.name, 0)) for limit in tl.limits],
         _operators_for=[],
+        _limits_for=None,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from optimizer.core.envelope import Verification
 from optimizer.core.numbers import exact, exact_sum
+from optimizer.instruments.costs import check_budgets, penalised
 from optimizer.instruments.schema import InstrumentsInstance, Window
 
 MINUTE = timedelta(minutes=1)
@@ -140,6 +141,7 @@ def verify(instance: InstrumentsInstance, solution: dict[str, Any]) -> Verificat
     served_set = set(served)
     _check_resources(instance, booked, served_set, bad)
     _check_quotas(instance, booked, served_set, instruments, bad)
+    check_budgets(instance, {"bookings": [b for r in served for b in booked[r].values()]}, bad)
     for req in instance.requests:
         if req.id in served_set:
             continue
@@ -199,7 +201,11 @@ def _check_quotas(instance, booked, served, instruments, bad) -> None:
 def _objective(instance: InstrumentsInstance, booked, served: list[str]) -> float:
     requests = {r.id: r for r in instance.requests}
     if instance.objective == "max_weighted_served":
-        return exact_sum(requests[r].weight for r in served)
+        weight = exact_sum(requests[r].weight for r in served)
+        if not instance.fair_share_penalty:
+            return weight
+        plan = {"bookings": [b for r in served for b in booked[r].values()]}
+        return penalised(instance, weight, plan)
     if instance.objective == "min_makespan":
         ends = [b["end"] for r in served for b in booked[r].values()]
         return float(max((e - instance.horizon.start) // MINUTE for e in ends)) if ends else 0.0

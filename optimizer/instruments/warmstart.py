@@ -13,7 +13,7 @@ import math
 import random
 
 from optimizer.core.runner import SolveContext
-from optimizer.instruments import capacity
+from optimizer.instruments import capacity, fairshare
 from optimizer.instruments.formulation import ScheduleModel
 from optimizer.instruments.greedy import GreedyResult, greedy
 from optimizer.instruments.replan import Replan
@@ -181,6 +181,7 @@ def hint(sm: ScheduleModel, placed: list[Placed], served: list[int]) -> None:
     for r, late in sm.tardiness.items():
         due = sm.tl.requests[r].due or 0
         m.add_hint(late, max(0, ends.get(r, 0) - due))
+    fairshare.hint(m, sm.tl, sm.shortfalls, placed)
 
 
 def _hint_waiver(

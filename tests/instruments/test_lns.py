@@ -65,13 +65,15 @@ def test_fixed_bookings_are_cut_out_of_the_sub_timeline(week):
         if p.operator is not None:
             for a, b in sub.operator_free[p.operator]:
                 assert b <= p.start or a >= p.end
-    for key, q in tl.quotas.items():
+    assert any(limit.kind == "quota" for limit in tl.limits)
+    for limit, left in zip(tl.limits, sub.limits, strict=True):
         used = sum(
             p.end - p.start
             for p in fixed
-            if (tl.requests[p.request].institution, tl.instrument_type[p.instrument]) == key
+            if tl.requests[p.request].institution == limit.institution
+            and tl.instrument_type[p.instrument] == limit.instrument_type
         )
-        assert sub.quotas[key] == q - used
+        assert left.cap == limit.cap - used
 
 
 def test_neighbourhood_search_verifies_and_beats_first_come_first_served(week, monkeypatch):
