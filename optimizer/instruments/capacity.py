@@ -26,6 +26,7 @@ import logging
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from optimizer.core.envelope import Status
 from optimizer.instruments.packing import packing_rows
@@ -64,7 +65,7 @@ class LpSolution:
 
 def all_options(tl: Timeline) -> Options:
     """Where every step may start on each eligible instrument (pins exact), model-free."""
-    cache: dict[tuple[int, int, int, int, bool], list[Segment]] = {}
+    cache: dict[tuple[Any, ...], list[Segment]] = {}
     out: Options = []
     for req in tl.requests:
         windows = request_windows(req)
@@ -104,9 +105,10 @@ def relaxation(tl: Timeline, options: Options) -> Relaxation:
             hi = max(st[-1][1] for _, st in opts) + step.duration
             items.append(
                 Item(
-                    r, lo, hi, step.duration, frozenset(i for i, _ in opts), step.operator_required
+                    r, lo, hi, step.duration, frozenset(i for i, _ in opts),
+                    step.operator_required, step.attended_minutes,
                 )
-            )
+            )  # fmt: skip
     return Relaxation(
         possible,
         energy_rows(tl, items),

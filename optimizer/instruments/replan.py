@@ -106,7 +106,11 @@ def prepare(tl: Timeline, options: Options) -> tuple[Replan | None, list[Explana
         # A session under way keeps its operator while that operator can still staff it.
         staff = None
         if op is not None and i in tl.qualified[op]:
-            staff = op if any(a <= s and slot.end <= z for a, z in tl.operator_free[op]) else None
+            on_shift = all(
+                any(a <= s + x and s + y <= z for a, z in tl.operator_free[op])
+                for x, y in step.attended
+            )
+            staff = op if on_shift else None
         tl.requests[r].steps[b.step] = dataclasses.replace(step, pin=(i, s), pin_operator=staff)
     by_request: dict[int, list[tuple[int, int, int]]] = {}
     for q in slots:
