@@ -163,6 +163,8 @@ class Board:
         """Earliest start >= t on instrument i (and an operator), ending by hi."""
         tl = self.timeline
         d, owner = step.duration, step.request
+        if i in self.pools and not tl.fits(step, i):
+            return None  # its cores or gpus exceed the instrument's: no time helps
         while True:
             s = next_fit(tl.free[i], self.free_starts[i], t, d)
             if s is None or s + d > hi:
