@@ -44,7 +44,7 @@ def alone(tl: Timeline, r: int) -> list[Placed] | None:
             ready = (
                 req.release
                 if prev is None
-                else min(p.end + tl.travel_between(p.instrument, i) for p in prev.values())
+                else min(p.end + tl.travel_before(step, p.instrument, i) for p in prev.values())
             )
             if step.pin is not None:
                 s = step.pin[1]
@@ -69,7 +69,9 @@ def alone(tl: Timeline, r: int) -> list[Placed] | None:
                 (
                     q
                     for q in layer.values()
-                    if q.end + tl.travel_between(q.instrument, after.instrument) <= after.start
+                    if q.end
+                    + tl.travel_before(req.steps[after.step], q.instrument, after.instrument)
+                    <= after.start
                 ),
                 key=lambda q: q.end,
             )
