@@ -156,7 +156,6 @@ def week_document(
     # Capacity per type, to size demand.
     capacity: dict[str, float] = {t: 0 for t in types}
     for inst in instruments:
-        # A cluster's capacity is in job slots; its jobs are sized like a partition's.
         capacity[inst["type"]] += horizon * (0.55 if TYPES[inst["type"]][2] else 0.9)
     requests: list[dict[str, Any]] = []
     demand = {t: 0 for t in types}

@@ -288,3 +288,11 @@ def test_bad_resource_fields_are_named_with_their_value():
     bad = base_document(instruments=[{"id": "x", "type": "t", "site": "site-a", "capacity": 0}])
     (issue,) = parse_document(bad).issues
     assert issue.path == "instruments[0].capacity"
+
+
+def test_regression_presolve_owed_travel_before_a_step_that_does_not_move_the_sample():
+    """Bug: the check that a mandatory request fits on its own added travel before every
+    later step, so a request that fits only without it was called infeasible before solving."""
+    doc = travel_document(moves_sample=False)
+    doc["requests"][0]["mandatory"] = True
+    assert served(doc) == {"r1"}
