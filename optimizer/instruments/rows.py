@@ -127,7 +127,9 @@ def day_windows(horizon: int) -> tuple[list[int], list[tuple[int, int]]]:
     return grid, windows
 
 
-def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
+def energy_rows(
+    tl: Timeline, items: list[Item], reach: list[list[Segment]] | None = None
+) -> list[Row]:
     """Redundant: minutes a window must hold never exceed the capacity inside it.
 
     Energetic reasoning over a grid of day boundaries. For each instrument type (and each
@@ -150,8 +152,18 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     an operator works one step at a time: the same rows hold against the manned free
     minutes of the family, against the shifts of its qualified crew, and for all staffed
     steps against all shifts. Only rows that can bind (need above capacity) are kept.
+
+    ``reach``, when given, is per instrument the time its bookings can reach at all (see
+    :func:`~optimizer.instruments.capacity.reachable`): every booking lies inside one piece
+    of it, so the free time outside it is no capacity, and the changeover argument holds
+    for the pieces of free time within it.
     """
     grid, windows = day_windows(tl.horizon)
+    free = (
+        tl.free
+        if reach is None
+        else [intersect_ranges(f, w, closed=False) for f, w in zip(tl.free, reach, strict=True)]
+    )
     by_type = instruments_by_type(tl)
     families = list(by_type.values()) + [
         {i} for i in range(len(tl.instrument_ids)) if len(by_type[tl.instrument_type[i]]) > 1
@@ -205,14 +217,14 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
         name = ",".join(sorted(tl.instrument_ids[i] for i in family))
         cut(
             members[f],
-            _minutes_on(_slots(tl, family, tl.free), grid),
+            _minutes_on(_slots(tl, family, free), grid),
             min(tl.changeover[i] for i in family),
-            functools.partial(_pieces, [tl.free[i] for i in family]),
+            functools.partial(_pieces, [free[i] for i in family]),
             name,
         )
     manned = [
         intersect_ranges(
-            tl.free[i],
+            free[i],
             merge([w for o in tl.operators_for(i) for w in tl.operator_free[o]]),
             closed=False,
         )

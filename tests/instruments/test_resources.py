@@ -314,3 +314,31 @@ def test_regression_presolve_owed_travel_before_a_step_that_does_not_move_the_sa
     doc = travel_document(moves_sample=False)
     doc["requests"][0]["mandatory"] = True
     assert served(doc) == {"r1"}
+
+
+def test_the_capacity_bound_counts_only_time_an_unattended_run_can_reach():
+    """Runs of 400 minutes that must start within Monday's only shift (their first hour
+    attended) on one microscope: two fit, back to back. Minutes alone would count Monday's
+    24 hours (3.6 runs); the runs can reach only 08:00 to 22:40, so the LP allows 2.2, and
+    2 is proven."""
+    from optimizer.instruments import capacity
+    from optimizer.instruments.timeline import build_timeline
+
+    doc = base_document(
+        horizon={"start": at(0), "end": at(4320)},
+        operators=[
+            {"id": "op-1", "instruments": ["em-1"], "availability": [
+                {"start": at(0), "end": at(540)}]}
+        ],
+        requests=[
+            request(f"r{k}", step(["em-1"], 400, operator_required=True, attended_minutes=60))
+            for k in range(4)
+        ],
+    )  # fmt: skip
+    tl = build_timeline(parse_document(doc).instance)
+    rel = capacity.relaxation(tl, capacity.all_options(tl))
+    assert capacity.lp_bound(tl, rel) == pytest.approx(2.2)
+    result = solve(doc)
+    assert result.status == Status.OPTIMAL
+    assert result.verification.valid, result.verification.violations
+    assert result.objective == result.bound == 2
