@@ -1,10 +1,12 @@
 """The CP-SAT formulation of an instruments week, over integer minutes from the horizon start.
 
-One optional interval per (step, eligible instrument) and per (step, qualified operator);
-no-overlap per instrument (each booking carries its instrument's changeover as a tail,
-except where the same request's next step follows: :meth:`ScheduleModel._shared_instruments`)
-and per operator; allowed start domains encode availability minus maintenance, release and
-deadline; travel separates consecutive steps by the sites they land on. Redundant rows
+One optional interval per (step, eligible instrument) and per (attended part of a step,
+qualified operator); no-overlap per instrument (each booking carries its instrument's
+changeover as a tail, except where the same request's next step follows:
+:meth:`ScheduleModel._shared_instruments`) and per operator, a cumulative constraint per
+parallel instrument (count, cores, gpus; contract 6.7); allowed start domains encode
+availability minus maintenance, release and deadline; travel separates consecutive steps by
+the sites they land on (unless the later step does not move the sample). Redundant rows
 strengthen its LP: cliques of bookings that must overlap, the capacity rows of
 :mod:`optimizer.instruments.capacity`, an order on identical requests
 (:mod:`optimizer.instruments.symmetry`). It only builds and reads models: the warm start,
@@ -313,7 +315,8 @@ class ScheduleModel:
     # ------------------------------------------------------------ resources
 
     def _no_overlap(self) -> None:
-        """Hard: bookings on one instrument, and steps of one operator, never overlap."""
+        """Hard: bookings on one instrument, and attended parts of one operator, never
+        overlap; a parallel instrument holds bookings up to its capacity, cores and gpus."""
         for intervals in self.instrument_intervals:
             if len(intervals) > 1:
                 self.model.add_no_overlap(intervals)
