@@ -211,13 +211,18 @@ def _forced(
         if pin.step == k and (pin.instrument != inst.id or pin.start != start):
             return f"step {k} of {request_id} is now pinned on {pin.instrument} at {_when(pin.start, tz)}"
     if step.operator_required:
+        # Only the attended parts need the operator (contract 6.7).
+        parts = [
+            (start + timedelta(minutes=a), start + timedelta(minutes=b))
+            for a, b in step.attended_parts()
+        ]
         on_shift = [
             o
             for o in instance.operators
             if inst.id in o.instruments
             and (
                 o.availability is None
-                or any(w.start <= start and end <= w.end for w in o.availability)
+                or all(any(w.start <= x and y <= w.end for w in o.availability) for x, y in parts)
             )
         ]
         if not on_shift:
