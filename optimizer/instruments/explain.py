@@ -404,7 +404,8 @@ def kpis(tl: Timeline, placed: list[Placed]) -> dict[str, Any]:
         by_institution[tl.requests[p.request].institution] += minutes
         by_site[tl.site_ids[tl.instrument_site[p.instrument]]] += minutes
         last[p.request] = max(last.get(p.request, 0), p.end)
-    free = {ids[i]: sum(b - a for a, b in seg) for i, seg in enumerate(tl.free)}
+    # A parallel instrument offers its bookable minutes once per booking it holds (6.7).
+    free = {ids[i]: tl.capacity[i] * sum(b - a for a, b in seg) for i, seg in enumerate(tl.free)}
     served = set(last)
     tardiness = 0.0
     late = 0

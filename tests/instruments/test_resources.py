@@ -342,3 +342,8 @@ def test_the_capacity_bound_counts_only_time_an_unattended_run_can_reach():
     assert result.status == Status.OPTIMAL
     assert result.verification.valid, result.verification.violations
     assert result.objective == result.bound == 2
+
+
+def test_a_parallel_instruments_utilisation_counts_every_slot():
+    result = solve(jobs_document(3))  # three two-hour jobs at once on a 24-hour partition
+    assert result.kpis["utilisation"]["hpc-1"] == pytest.approx(3 * 120 / (3 * 1440), abs=1e-4)
