@@ -52,9 +52,15 @@ class Instrument(Strict):
     )
     maintenance: list[Window] = Field(default_factory=list)
     changeover_minutes: int = Field(0, ge=0)
-    capacity: int = Field(1, ge=1, description="Most bookings at one moment (contract 6.7).")
-    cores: int | None = Field(None, ge=1, description="Total cores of the bookings at a moment.")
-    gpus: int | None = Field(None, ge=0, description="Total GPUs of the bookings at a moment.")
+    capacity: int = Field(
+        1, ge=1, description="Most bookings the instrument holds at one moment (contract 6.7)."
+    )
+    cores: int | None = Field(
+        None, ge=1, description="Total cores: the bookings at one moment take at most this many."
+    )
+    gpus: int | None = Field(
+        None, ge=0, description="Total GPUs: the bookings at one moment take at most this many."
+    )
 
     @property
     def parallel(self) -> bool:
@@ -78,12 +84,22 @@ class Step(Strict):
     operator_required: bool = False
     name: str | None = None
     attended_minutes: int | None = Field(
-        None, ge=0, description="The operator is needed only for the first minutes (6.7)."
+        None,
+        ge=0,
+        description="With operator_required: the operator is needed for the first this many minutes only; absent: the whole step (6.7).",
     )
-    attended_end_minutes: int = Field(0, ge=0, description="And for the last minutes (6.7).")
-    moves_sample: bool = Field(True, description="False: no travel is owed before this step.")
-    cores: int | None = Field(None, ge=1, description="Cores taken; 1 where counted (6.7).")
-    gpus: int = Field(0, ge=0, description="GPUs taken on an instrument that has gpus.")
+    attended_end_minutes: int = Field(
+        0,
+        ge=0,
+        description="With attended_minutes: the operator is needed for the last this many minutes too.",
+    )
+    moves_sample: bool = Field(
+        True, description="False: no travel is owed before this step (the sample stays)."
+    )
+    cores: int | None = Field(
+        None, ge=1, description="Cores taken on an instrument with cores; 1 when absent."
+    )
+    gpus: int = Field(0, ge=0, description="GPUs taken on an instrument with gpus.")
 
     def attended_parts(self) -> list[tuple[int, int]]:
         """The attended parts as [offset, offset) minutes from the step's start: the whole

@@ -92,3 +92,21 @@ def test_the_facility_week_solves_verifies_and_runs_collections_overnight(week):
     bookings = result.solution["bookings"]
     assert overnight_unattended(week, bookings)
     assert most_at_once(week, bookings) > 1
+
+
+def test_a_facility_week_round_trips_through_a_workbook():
+    """The new fields have columns of their own and come back as they went."""
+    from optimizer.core.documents import parse_document
+    from optimizer.core.spreadsheets import read_workbook, workbook
+    from optimizer.instruments.generate import week_document
+
+    parsed = parse_document(week_document(20, 6, 3, seed=4, attended_minutes=60, hpc_capacity=4))
+    assert parsed.instance is not None, parsed.issues
+    back = read_workbook(workbook(parsed.instance))
+    assert back.valid, [i.detail for i in back.issues][:3]
+    again = parse_document(back.document).instance
+    assert again is not None and again.model_dump() == parsed.instance.model_dump()
+    steps = [s for r in again.requests for s in r.steps]
+    assert any(s.attended_minutes == 60 for s in steps)
+    assert any(not s.moves_sample for s in steps) or any(s.cores for s in steps)
+    assert any(i.capacity == 4 for i in again.instruments)
