@@ -4,6 +4,9 @@
 (b) Seeded realistic weeks at 200, 1,000 and 3,000 requests: objective, bound and gap at 10 s
     and 60 s, time to the first CP-SAT schedule, peak memory, and weighted requests served
     against the greedy first-come-first-served baseline on the same instance.
+(b') The same weeks with contract 6.7's resources (cryo-EM attended for its first hour
+    and running on overnight, GPU clusters of eight job slots, processing steps that do not
+    move the sample), beside the plain week of the same seed in the same run.
 (c) Batches of repeated runs (identical requests): time to a proven optimum with and
     without ordering identical requests (symmetry breaking).
 (d) Weighted interval scheduling (every booking time fixed) at scale: against the dynamic
@@ -14,6 +17,7 @@
     python -m benchmarks.instruments --part jsplib --limit 60
     python -m benchmarks.instruments --part weeks --sizes 1000 --limits 10 60
     python -m benchmarks.instruments --part weeks --sizes 1000 --seed 1 2 3
+    python -m benchmarks.instruments --part facility --sizes 1000 --limits 10 60
     python -m benchmarks.instruments --part symmetry
     python -m benchmarks.instruments --part intervals --limit 60
 
@@ -48,6 +52,12 @@ WARM_UP = {
 }
 # requests -> (instruments, operators)
 WEEK_SHAPES = {200: (12, 8), 1000: (40, 20), 3000: (120, 60)}
+
+
+def _load() -> float:
+    """The machine's one-minute load average: the cores are shared, and the figures vary
+    with it."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def _peak_mb() -> float:
@@ -124,18 +134,26 @@ def bench_jsplib(limit: float, threads: int) -> list[dict[str, Any]]:
     return rows
 
 
-def bench_weeks(sizes: list[int], limits: list[float], threads: int, seed: int) -> list[dict]:
+# The facility weeks (contract 6.7): cryo-EM attended for its first hour, clusters of this
+# many job slots; the same options as the example facility week.
+FACILITY = {"attended_minutes": 60, "hpc_capacity": 8}
+
+
+def bench_weeks(
+    sizes: list[int], limits: list[float], threads: int, seed: int, *, facility: bool = False
+) -> list[dict]:
     from optimizer.instruments.generate import week_document
 
     rows = []
-    print(f"\n(b) realistic weeks (seed {seed}), {threads} threads")
+    what = "facility weeks (attended steps, clusters)" if facility else "realistic weeks"
+    print(f"\n(b) {what} (seed {seed}), {threads} threads, load {_load():.1f}")
     print(
         f"{'requests':>8} {'instr':>5} {'ops':>4} {'limit':>5} {'status':>9} {'objective':>9} "
         f"{'bound':>9} {'gap':>7} {'first_s':>7} {'greedy':>8} {'ratio':>6} {'MB':>6} {'s':>6}"
     )
     for n in sizes:
         n_inst, n_ops = WEEK_SHAPES.get(n, (max(12, n // 25), max(8, n // 50)))
-        doc = week_document(n, n_inst, n_ops, seed=seed)
+        doc = week_document(n, n_inst, n_ops, seed=seed, **(FACILITY if facility else {}))
         base = run_isolated(doc, {"solver": "greedy", "threads": threads, "explain": False})
         for limit in limits:
             r = run_isolated(doc, {"time_limit_s": limit, "threads": threads, "explain": False})
@@ -143,6 +161,7 @@ def bench_weeks(sizes: list[int], limits: list[float], threads: int, seed: int) 
                 r["objective"] / base["objective"] if r["objective"] and base["objective"] else None
             )
             r.update(requests=n, instruments=n_inst, operators=n_ops, limit=limit, seed=seed)
+            r.update(facility=facility, load=_load())
             r.update(greedy=base["objective"], ratio=ratio)
             rows.append(r)
             gap = f"{100 * r['gap']:.1f}%" if r["gap"] is not None else "-"
@@ -301,7 +320,9 @@ def bench_intervals(limit: float, threads: int) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--part", choices=["all", "jsplib", "weeks", "symmetry", "intervals"], default="all"
+        "--part",
+        choices=["all", "jsplib", "weeks", "facility", "symmetry", "intervals"],
+        default="all",
     )
     parser.add_argument("--limit", type=float, default=60.0, help="JSPLIB time limit (s)")
     parser.add_argument("--limits", type=float, nargs="+", default=[10.0, 60.0])
@@ -318,6 +339,14 @@ def main() -> None:
             row
             for seed in args.seed
             for row in bench_weeks(args.sizes, args.limits, args.threads, seed)
+        ]
+    if args.part in ("all", "facility"):  # the plain week of the same seed beside it
+        sizes = [1000] if args.part == "all" else args.sizes
+        out["facility"] = [
+            row
+            for seed in args.seed
+            for facility in (False, True)
+            for row in bench_weeks(sizes, args.limits, args.threads, seed, facility=facility)
         ]
     if args.part in ("all", "symmetry"):
         out["symmetry"] = bench_symmetry(list(range(8)), 30.0, args.threads)

@@ -26,11 +26,18 @@ import logging
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from optimizer.core.envelope import Status
 from optimizer.instruments.packing import packing_rows
 from optimizer.instruments.rows import Item, Row, clique_rows, energy_rows, quota_rows
-from optimizer.instruments.timeline import Segment, Timeline, request_windows, step_options
+from optimizer.instruments.timeline import (
+    Segment,
+    Timeline,
+    merge,
+    request_windows,
+    step_options,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +71,7 @@ class LpSolution:
 
 def all_options(tl: Timeline) -> Options:
     """Where every step may start on each eligible instrument (pins exact), model-free."""
-    cache: dict[tuple[int, int, int, int, bool], list[Segment]] = {}
+    cache: dict[tuple[Any, ...], list[Segment]] = {}
     out: Options = []
     for req in tl.requests:
         windows = request_windows(req)
@@ -104,16 +111,40 @@ def relaxation(tl: Timeline, options: Options) -> Relaxation:
             hi = max(st[-1][1] for _, st in opts) + step.duration
             items.append(
                 Item(
-                    r, lo, hi, step.duration, frozenset(i for i, _ in opts), step.operator_required
+                    r, lo, hi, step.duration, frozenset(i for i, _ in opts),
+                    step.operator_required, step.attended_minutes,
                 )
-            )
+            )  # fmt: skip
     return Relaxation(
         possible,
-        energy_rows(tl, items),
+        energy_rows(tl, items, reachable(tl, options)),
         quota_rows(tl, items),
         packing_rows(tl, items),
         clique_rows(tl, items),
     )
+
+
+def reachable(tl: Timeline, options: Options) -> list[list[Segment]] | None:
+    """Per instrument, the time its bookings can reach at all (each option's starts, plus
+    its step's duration), where a step attended only in parts may use it; None where no
+    such step exists.
+
+    Such a step starts only while an operator is on shift and runs on unattended, so its
+    instrument sits idle from the end of the longest run after the last shift of a week to
+    the first shift of the next, minutes the free time alone counts as capacity (contract
+    6.7). Instruments without such steps keep their free time as it was, so weeks without
+    them get the rows they always had.
+    """
+    partly = [False] * len(tl.instrument_ids)
+    reach: list[list[Segment]] = [[] for _ in tl.instrument_ids]
+    for r, steps in enumerate(options):
+        for step, opts in zip(tl.requests[r].steps, steps, strict=True):
+            for i, starts in opts:
+                partly[i] |= step.operator_required and not step.fully_attended
+                reach[i] += [(x, y + step.duration) for x, y in starts]
+    if not any(partly):
+        return None
+    return [merge(spans) if partly[i] else tl.free[i] for i, spans in enumerate(reach)]
 
 
 def _lower(tl: Timeline, rel: Relaxation, r: int) -> float:

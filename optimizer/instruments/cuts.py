@@ -31,10 +31,13 @@ def mandatory_cliques(model: Any, tl: Timeline, steps: list[list[StepVars]]) -> 
                 first, last = o.starts[0][0], o.starts[-1][1]
                 if last < first + size:
                     parts[o.instrument].append((last, first + size, o.literal))
-    for segments in parts:
+    for i, segments in enumerate(parts):
+        room = tl.capacity[i]  # a parallel instrument holds that many at once (6.7)
         for clique in maximal_cliques([(a, b) for a, b, _ in segments]):
-            if len(clique) > 1:
+            if len(clique) > room == 1:
                 model.add_at_most_one([segments[j][2] for j in clique])
+            elif len(clique) > room:
+                model.add(sum(segments[j][2] for j in clique) <= room)
 
 
 def pooled_cliques(
@@ -75,9 +78,10 @@ def pooled_cliques(
             size = duration + (0 if shared else tail)
             if instruments <= pool and last < first + size:
                 segments.append((last, first + size, lit))
+        room = sum(tl.capacity[i] for i in pool)  # bookings the pool holds at once
         for clique in maximal_cliques([(a, b) for a, b, _ in segments]):
-            if len(clique) > len(pool):
-                model.add(sum(segments[j][2] for j in clique) <= len(pool))
+            if len(clique) > room:
+                model.add(sum(segments[j][2] for j in clique) <= room)
 
 
 def energy_rows(model: Any, relaxation: capacity.Relaxation, served: list[Any]) -> None:

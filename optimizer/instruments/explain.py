@@ -44,7 +44,7 @@ def alone(tl: Timeline, r: int) -> list[Placed] | None:
             ready = (
                 req.release
                 if prev is None
-                else min(p.end + tl.travel_between(p.instrument, i) for p in prev.values())
+                else min(p.end + tl.travel_before(step, p.instrument, i) for p in prev.values())
             )
             if step.pin is not None:
                 s = step.pin[1]
@@ -69,7 +69,9 @@ def alone(tl: Timeline, r: int) -> list[Placed] | None:
                 (
                     q
                     for q in layer.values()
-                    if q.end + tl.travel_between(q.instrument, after.instrument) <= after.start
+                    if q.end
+                    + tl.travel_before(req.steps[after.step], q.instrument, after.instrument)
+                    <= after.start
                 ),
                 key=lambda q: q.end,
             )
@@ -393,7 +395,8 @@ def kpis(tl: Timeline, placed: list[Placed]) -> dict[str, Any]:
         by_institution[tl.requests[p.request].institution] += minutes
         by_site[tl.site_ids[tl.instrument_site[p.instrument]]] += minutes
         last[p.request] = max(last.get(p.request, 0), p.end)
-    free = {ids[i]: sum(b - a for a, b in seg) for i, seg in enumerate(tl.free)}
+    # A parallel instrument offers its bookable minutes once per booking it holds (6.7).
+    free = {ids[i]: tl.capacity[i] * sum(b - a for a, b in seg) for i, seg in enumerate(tl.free)}
     served = set(last)
     tardiness = 0.0
     late = 0

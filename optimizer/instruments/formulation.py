@@ -1,10 +1,12 @@
 """The CP-SAT formulation of an instruments week, over integer minutes from the horizon start.
 
-One optional interval per (step, eligible instrument) and per (step, qualified operator);
-no-overlap per instrument (each booking carries its instrument's changeover as a tail,
-except where the same request's next step follows: :meth:`ScheduleModel._shared_instruments`)
-and per operator; allowed start domains encode availability minus maintenance, release and
-deadline; travel separates consecutive steps by the sites they land on. Redundant rows
+One optional interval per (step, eligible instrument) and per (attended part of a step,
+qualified operator); no-overlap per instrument (each booking carries its instrument's
+changeover as a tail, except where the same request's next step follows:
+:meth:`ScheduleModel._shared_instruments`) and per operator, a cumulative constraint per
+parallel instrument (count, cores, gpus; contract 6.7); allowed start domains encode
+availability minus maintenance, release and deadline; travel separates consecutive steps by
+the sites they land on (unless the later step does not move the sample). Redundant rows
 strengthen its LP: cliques of bookings that must overlap, the capacity rows of
 :mod:`optimizer.instruments.capacity`, an order on identical requests
 (:mod:`optimizer.instruments.symmetry`). It only builds and reads models: the warm start,
@@ -29,7 +31,7 @@ from optimizer.instruments.timeline import (
     Timeline,
     merge,
     request_windows,
-    start_ranges,
+    staffed_starts,
     step_options,
 )
 from optimizer.instruments.variables import Option, StepVars
@@ -77,12 +79,14 @@ class ScheduleModel:
         self.makespan: Any = None
         self.tardiness: dict[int, Any] = {}
         self.instrument_intervals: list[list[Any]] = [[] for _ in tl.instrument_ids]
+        # Parallel instruments (contract 6.7): (interval, cores, gpus) per option.
+        self.parallel_intervals: list[list[tuple[Any, int, int]]] = [[] for _ in tl.instrument_ids]
         self._operator_intervals: list[list[Any]] = [[] for _ in tl.operator_ids]
         self.site_literals: dict[tuple[int, int], Any] = {}
         self.relaxation: capacity.Relaxation | None = relaxation
         self._lp = lp
         self._lp_tried = relaxation is not None
-        self._starts_cache: dict[tuple[int, int, int, int, bool], list[tuple[int, int]]] = {}
+        self._starts_cache: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
         self.lp_value: float | None = None
         self.replan = replan
         self.keep: list[tuple[Placed, Any]] = []
@@ -200,7 +204,12 @@ class ScheduleModel:
                 j for s in tl.requests[step.request].steps[step.index + 1 :] for j in s.instruments
             }
             shared = tl.changeover[i] > 0 and i in later
-            if not shared:  # else its interval waits for the later steps (waivers)
+            if tl.parallel(i):  # side by side, within capacity (no changeover: 6.7)
+                interval = m.new_optional_fixed_size_interval_var(
+                    start, d, lit, f"on[{name}][{iid}]"
+                )
+                self.parallel_intervals[i].append((interval, *tl.demand(step, i)))
+            elif not shared:  # else its interval waits for the later steps (waivers)
                 size = d + tl.changeover[i]
                 self.instrument_intervals[i].append(
                     m.new_optional_fixed_size_interval_var(start, size, lit, f"on[{name}][{iid}]")
@@ -229,9 +238,11 @@ class ScheduleModel:
         return sv
 
     def _operators(self, sv: StepVars, served: Any, name: str) -> None:
-        """Hard: a qualified operator, available for the whole step, one step at a time."""
+        """Hard: a qualified operator, available for each attended part of the step (the
+        whole step unless contract 6.7 says otherwise), one part at a time."""
         tl, m = self.tl, self.model
         d = sv.step.duration
+        parts = sv.step.attended
         by_operator: dict[int, list[Any]] = {}
         for opt in sv.options:
             for o in tl.operators_for(opt.instrument):
@@ -239,18 +250,19 @@ class ScheduleModel:
         lits = []
         for o, instrument_lits in by_operator.items():
             lit = m.new_bool_var(f"staff[{name}][{tl.operator_ids[o]}]")
-            ranges = start_ranges(tl.operator_free[o], d, 0, tl.horizon)
+            ranges = staffed_starts(tl.operator_free[o], parts, d, 0, tl.horizon)
             dom = self.cp_model.Domain.from_intervals([list(x) for x in ranges])
             if ranges:
                 m.add_linear_expression_in_domain(sv.start, dom).only_enforce_if(lit)
             else:
                 m.add(lit == 0)
             m.add_bool_or(instrument_lits).only_enforce_if(lit)
-            self._operator_intervals[o].append(
-                m.new_optional_fixed_size_interval_var(
-                    sv.start, d, lit, f"staff[{name}][{tl.operator_ids[o]}]"
+            for a, b in parts:
+                self._operator_intervals[o].append(
+                    m.new_optional_fixed_size_interval_var(
+                        sv.start + a, b - a, lit, f"staff[{name}][{tl.operator_ids[o]}][{a}]"
+                    )
                 )
-            )
             sv.operators[o] = lit
             lits.append(lit)
         m.add_exactly_one([*lits, ~served])
@@ -262,8 +274,11 @@ class ScheduleModel:
         site = tl.instrument_site
         sites_a = {site[o.instrument] for o in a.options}
         sites_b = {site[o.instrument] for o in b.options}
-        least = min(tl.travel[x][y] if x != y else 0 for x in sites_a for y in sites_b)
+        moves = b.step.moves_sample  # else no travel is owed (contract 6.7)
+        least = min(tl.travel[x][y] if x != y and moves else 0 for x in sites_a for y in sites_b)
         m.add(b.start >= a.start + d + least).only_enforce_if(served)
+        if not moves:
+            return
 
         def at_site(sv: StepVars, sites: set[int], x: int) -> Any:
             if len(sites) == 1:
@@ -301,15 +316,35 @@ class ScheduleModel:
     # ------------------------------------------------------------ resources
 
     def _no_overlap(self) -> None:
-        """Hard: bookings on one instrument, and steps of one operator, never overlap."""
+        """Hard: bookings on one instrument, and attended parts of one operator, never
+        overlap; a parallel instrument holds bookings up to its capacity, cores and gpus."""
         for intervals in self.instrument_intervals:
             if len(intervals) > 1:
                 self.model.add_no_overlap(intervals)
         for intervals in self._operator_intervals:
             if len(intervals) > 1:
                 self.model.add_no_overlap(intervals)
+        for i, booked in enumerate(self.parallel_intervals):
+            if booked:
+                self._cumulative(i, booked)
         cuts.mandatory_cliques(self.model, self.tl, self.steps)
         cuts.pooled_cliques(self.model, self.tl, self.steps, self.served)
+
+    def _cumulative(self, i: int, booked: list[tuple[Any, int, int]]) -> None:
+        """Hard: on a parallel instrument, at every moment at most ``capacity`` bookings,
+        and their cores and gpus within the totals (bookings fixed around a neighbourhood
+        included)."""
+        tl, m = self.tl, self.model
+        fixed = [
+            (m.new_fixed_size_interval_var(s, e - s, f"fixed[{tl.instrument_ids[i]}][{s}]"), c, g)
+            for s, e, c, g in tl.fixed_load[i]
+        ]
+        rows = booked + fixed
+        if len(rows) > tl.capacity[i]:
+            m.add_cumulative([x for x, _, _ in rows], [1] * len(rows), tl.capacity[i])
+        for total, k in ((tl.cores[i], 1), (tl.gpus[i], 2)):
+            if total is not None and sum(row[k] for row in rows) > total:
+                m.add_cumulative([x for x, *_ in rows], [row[k] for row in rows], total)
 
     def _order_identical(self) -> None:
         """Redundant: of identical requests, the earlier in list order is served and starts

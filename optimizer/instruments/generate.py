@@ -72,6 +72,11 @@ NAMES = {
 }
 
 
+# Contract 6.7 clusters: cores per job slot, and the cores a processing job asks for.
+CORES_PER_JOB_SLOT = 8
+JOB_CORES = [4, 8, 8, 16]
+
+
 def at(minute: int) -> str:
     return (START + timedelta(minutes=minute)).isoformat()
 
@@ -90,8 +95,18 @@ def week_document(
     seed: int = 0,
     days: int = 7,
     load: float = 1.0,
+    attended_minutes: int | None = None,
+    hpc_capacity: int | None = None,
 ) -> dict[str, Any]:
-    """A week of requests; demand per type is ``load`` times its usual pressure on capacity."""
+    """A week of requests; demand per type is ``load`` times its usual pressure on capacity.
+
+    ``attended_minutes``: every cryo-EM session is staffed for its first that many minutes
+    only and runs on unattended (autoloader collections through the night), instead of the
+    short ones staffed throughout and the long ones not at all. ``hpc_capacity``: the HPC
+    partitions are clusters running that many jobs at once on ``CORES_PER_JOB_SLOT`` cores
+    per job slot, each job asking for some cores, and a processing step after another step
+    does not move the sample (contract 6.7). Without either, the week is as it always was.
+    """
     rng = random.Random(seed)
     horizon = days * DAY
     types = list(TYPES)
@@ -117,6 +132,9 @@ def week_document(
                 for d in range(days)
                 if d % 7 != 6
             ]
+        if t == "hpc" and hpc_capacity is not None:
+            inst["capacity"] = hpc_capacity
+            inst["cores"] = hpc_capacity * CORES_PER_JOB_SLOT
         if rng.random() < 0.6:  # a maintenance block of 4-8 hours on some weekday morning
             d = rng.randrange(min(5, days))
             length = rng.choice([240, 360, 480])
@@ -185,10 +203,17 @@ def week_document(
     # Staffed sessions need an operator throughout; longer ones (overnight autoloader runs)
     # go unattended, as operators work nine-hour shifts.
     for req in requests:
-        for step in req["steps"]:
+        for k, step in enumerate(req["steps"]):
             t = next(x for x in types if step["name"].startswith(NAMES[x]))
-            if TYPES[t][3] and step["duration_minutes"] <= 480:
+            if t == "cryo-em" and attended_minutes is not None:
                 step["operator_required"] = True
+                step["attended_minutes"] = min(attended_minutes, step["duration_minutes"])
+            elif TYPES[t][3] and step["duration_minutes"] <= 480:
+                step["operator_required"] = True
+            if t == "hpc" and hpc_capacity is not None:
+                step["cores"] = rng.choice(JOB_CORES)
+                if k > 0:  # the data goes to the cluster, not the sample
+                    step["moves_sample"] = False
     _pin_some(rng, requests, instruments, per_type, horizon)
     n_mandatory = max(1, n_requests // 40)
     for req in rng.sample([q for q in requests if "pinned" not in q], n_mandatory):
@@ -276,6 +301,21 @@ def example_week() -> dict[str, Any]:
     return doc
 
 
+def facility_week() -> dict[str, Any]:
+    """The example week with contract 6.7's resources: cryo-EM collections attended for their
+    first hour and running on overnight, and GPU clusters of eight job slots taking
+    processing steps that do not move the sample."""
+    doc = week_document(150, 12, 8, seed=2026, attended_minutes=60, hpc_capacity=8)
+    doc["name"] = "chengdu-chongqing-facility-week"
+    doc["description"] = (
+        "The Chengdu-Chongqing week with cryo-EM collections attended for their first hour and "
+        "running unattended overnight, and GPU clusters running eight jobs at once (seeded "
+        "generator, seed 2026)."
+    )
+    doc["options"] = {"time_limit_s": 20}
+    return doc
+
+
 if __name__ == "__main__":
     import json
     import sys
@@ -283,6 +323,10 @@ if __name__ == "__main__":
 
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "instances/instruments")
     target.mkdir(parents=True, exist_ok=True)
-    path = target / "chengdu-chongqing-week.json"
-    path.write_text(json.dumps(example_week(), indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {path}")
+    for name, doc in (
+        ("chengdu-chongqing-week", example_week()),
+        ("chengdu-chongqing-facility-week", facility_week()),
+    ):
+        path = target / f"{name}.json"
+        path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote {path}")

@@ -1,13 +1,14 @@
 """First-come-first-served: how booking systems allocate today, and the CP-SAT warm start.
 
 Pinned steps are reserved first, where their slot is free (a pin says where a step runs if
-its request is served; a request whose pinned slot cannot be had is left out). Then requests are taken in
-list order (mandatory ones in a first pass, so the baseline does not lose them to earlier
-optional requests), and each step goes to the earliest feasible slot over its eligible
-instruments: inside a free segment, clear of other bookings plus changeover, with a
-qualified operator free for the whole step, after the previous step plus travel, within
-quota. A request whose steps cannot all be placed is rejected and its tentative bookings
-are released. There is no backtracking: that is the point of the baseline.
+its request is served; a request whose pinned slot cannot be had is left out). Then
+requests are taken in list order (mandatory ones in a first pass, so the baseline does not
+lose them to earlier optional requests), and each step goes to the earliest feasible slot
+over its eligible instruments: inside a free segment, clear of other bookings plus
+changeover (or within a parallel instrument's capacity, cores and gpus), with a qualified
+operator free for each attended part, after the previous step plus travel, within quota. A
+request whose steps cannot all be placed is rejected and its tentative bookings are
+released. There is no backtracking: that is the point of the baseline.
 """
 
 from __future__ import annotations
@@ -54,6 +55,47 @@ class Track:
         return latest
 
 
+class Pool:
+    """Bookings side by side on one parallel instrument (contract 6.7): at most ``capacity``
+    at a moment, their cores and gpus within the totals."""
+
+    def __init__(self, capacity: int, cores: int | None, gpus: int | None) -> None:
+        self.capacity = capacity
+        self.cores = cores or 0
+        self.gpus = gpus or 0
+        self.rows: list[tuple[int, int, int, int, int]] = []  # start, end, cores, gpus, owner
+        self.longest = 0
+
+    def add(self, start: int, end: int, cores: int, gpus: int, owner: int) -> None:
+        bisect.insort(self.rows, (start, end, cores, gpus, owner))
+        self.longest = max(self.longest, end - start)
+
+    def remove(self, start: int, owner: int) -> None:
+        k = bisect.bisect_left(self.rows, (start,))
+        while self.rows[k][4] != owner:
+            k += 1
+        del self.rows[k]
+
+    def push(self, t: int, duration: int, cores: int, gpus: int) -> int | None:
+        """None if a booking fits in [t, t+duration), else a later time worth trying.
+
+        Where the bookings running at some moment m leave no room, every start up to the
+        first of their ends still covers a moment that they all cover: that end is next.
+        """
+        lo = bisect.bisect_left(self.rows, (t - self.longest,))
+        hi = bisect.bisect_left(self.rows, (t + duration,))
+        near = [row for row in self.rows[lo:hi] if row[1] > t]
+        for m in sorted({t} | {row[0] for row in near if row[0] > t}):
+            running = [row for row in near if row[0] <= m < row[1]]
+            if (
+                len(running) + 1 > self.capacity
+                or sum(row[2] for row in running) + cores > self.cores
+                or sum(row[3] for row in running) + gpus > self.gpus
+            ):
+                return min(row[1] for row in running)
+        return None
+
+
 @dataclass
 class Board:
     """The state of the schedule while greedy fills it."""
@@ -67,6 +109,14 @@ class Board:
     def __post_init__(self) -> None:
         tl = self.timeline
         self.instruments = [Track() for _ in tl.instrument_ids]
+        self.pools = {
+            i: Pool(tl.capacity[i], tl.cores[i], tl.gpus[i])
+            for i in range(len(tl.instrument_ids))
+            if tl.parallel(i)
+        }
+        for i, pool in self.pools.items():
+            for s, e, c, g in tl.fixed_load[i]:
+                pool.add(s, e, c, g, -1)
         self.operators = [Track() for _ in tl.operator_ids]
         self.free_starts = [[a for a, _ in seg] for seg in tl.free]
         self.op_starts = [[a for a, _ in seg] for seg in tl.operator_free]
@@ -87,26 +137,47 @@ class Board:
             units = limit.units(p.instrument, p.end - p.start)
             self.limit_used[limit.name] = self.limit_used.get(limit.name, 0) + sign * units
 
-    def operator_earliest(self, o: int, t: int, d: int, owner: int) -> int | None:
+    def operator_earliest(
+        self, o: int, t: int, parts: tuple[tuple[int, int], ...], owner: int
+    ) -> int | None:
+        """Earliest start >= t at which operator o is on shift and free for every attended
+        part [start + a, start + b)."""
         segments = self.timeline.operator_free[o]
         while True:
-            s = next_fit(segments, self.op_starts[o], t, d)
-            if s is None:
-                return None
-            later = self.operators[o].push(s, d, owner, 0)
+            later = None
+            for a, b in parts:
+                s = next_fit(segments, self.op_starts[o], t + a, b - a)
+                if s is None:
+                    return None
+                if s > t + a:
+                    later = s - a
+                    break
+                busy = self.operators[o].push(t + a, b - a, owner, 0)
+                if busy is not None:
+                    later = busy - a
+                    break
             if later is None:
-                return s
+                return t
             t = later
+
+    def instrument_clash(self, step: StepData, i: int, s: int) -> int | None:
+        """None if instrument i can take ``step`` at s, else a later time worth trying."""
+        tl = self.timeline
+        if i in self.pools:
+            return self.pools[i].push(s, step.duration, *tl.demand(step, i))
+        return self.instruments[i].push(s, step.duration, step.request, tl.changeover[i])
 
     def earliest(self, step: StepData, i: int, t: int, hi: int) -> tuple[int, int | None] | None:
         """Earliest start >= t on instrument i (and an operator), ending by hi."""
         tl = self.timeline
         d, owner = step.duration, step.request
+        if i in self.pools and not tl.fits(step, i):
+            return None  # its cores or gpus exceed the instrument's: no time helps
         while True:
             s = next_fit(tl.free[i], self.free_starts[i], t, d)
             if s is None or s + d > hi:
                 return None
-            later = self.instruments[i].push(s, d, owner, tl.changeover[i])
+            later = self.instrument_clash(step, i, s)
             if later is not None:
                 t = later
                 continue
@@ -114,7 +185,7 @@ class Board:
                 return s, None
             best = None
             for o in self.ops_for[i]:
-                so = self.operator_earliest(o, s, d, owner)
+                so = self.operator_earliest(o, s, step.attended, owner)
                 if so == s:
                     return s, o
                 if so is not None and (best is None or so < best):
@@ -123,17 +194,30 @@ class Board:
                 return None
             t = best
 
+    def _parts(self, p: Placed) -> tuple[tuple[int, int], ...]:
+        return self.timeline.requests[p.request].steps[p.step].attended
+
     def book(self, p: Placed) -> None:
-        self.instruments[p.instrument].add(p.start, p.end, p.request)
+        tl = self.timeline
+        if p.instrument in self.pools:
+            step = tl.requests[p.request].steps[p.step]
+            self.pools[p.instrument].add(p.start, p.end, *tl.demand(step, p.instrument), p.request)
+        else:
+            self.instruments[p.instrument].add(p.start, p.end, p.request)
         if p.operator is not None:
-            self.operators[p.operator].add(p.start, p.end, p.request)
+            for a, b in self._parts(p):
+                self.operators[p.operator].add(p.start + a, p.start + b, p.request)
         self._count(p, 1)
         self.placed[(p.request, p.step)] = p
 
     def unbook(self, p: Placed) -> None:
-        self.instruments[p.instrument].remove(p.start, p.request)
+        if p.instrument in self.pools:
+            self.pools[p.instrument].remove(p.start, p.request)
+        else:
+            self.instruments[p.instrument].remove(p.start, p.request)
         if p.operator is not None:
-            self.operators[p.operator].remove(p.start, p.request)
+            for a, _ in self._parts(p):
+                self.operators[p.operator].remove(p.start + a, p.request)
         self._count(p, -1)
         del self.placed[(p.request, p.step)]
 
@@ -152,13 +236,15 @@ class Board:
             return False
         if not self.within_limits(step.request, i, d):
             return False
-        if self.instruments[i].push(s, d, step.request, tl.changeover[i]) is not None:
+        if i in self.pools and not tl.fits(step, i):
+            return False
+        if self.instrument_clash(step, i, s) is not None:
             return False
         staff = None
         if step.operator_required:
             first = [operator] if operator in self.ops_for[i] else []
             for o in first + self.ops_for[i]:
-                if self.operator_earliest(o, s, d, step.request) == s:
+                if self.operator_earliest(o, s, step.attended, step.request) == s:
                     staff = o
                     break
             else:
@@ -179,7 +265,7 @@ class Board:
             ready = (
                 req.release
                 if prev is None
-                else prev.end + tl.travel_between(prev.instrument, slot.instrument)
+                else prev.end + tl.travel_before(step, prev.instrument, slot.instrument)
             )
             pinned = self.placed.get((r, step.index))
             if step.pin is not None:  # reserved already, where it is pinned
@@ -215,7 +301,7 @@ class Board:
                 ready = (
                     req.release
                     if prev is None
-                    else prev.end + tl.travel_between(prev.instrument, step.pin[0])
+                    else prev.end + tl.travel_before(step, prev.instrument, step.pin[0])
                 )
                 if p is None or p.start < ready or p.end > req.deadline:
                     ok = False
@@ -226,10 +312,12 @@ class Board:
             for i in step.instruments:
                 if not self.within_limits(r, i, step.duration):
                     continue
+                if i in self.pools and not tl.fits(step, i):
+                    continue
                 t0 = (
                     req.release
                     if prev is None
-                    else prev.end + tl.travel_between(prev.instrument, i)
+                    else prev.end + tl.travel_before(step, prev.instrument, i)
                 )
                 hit = self.earliest(step, i, t0, req.deadline)
                 if hit is not None and (choice is None or hit[0] < choice[0]):

@@ -112,7 +112,8 @@ def packing_rows(tl: Timeline, items: list[Item]) -> list[Row]:
                 rows.append(Row(need, cap, f"pack[{name}][{label}][{a}:{b}]"))
 
     by_type = instruments_by_type(tl)
-    staffed = [it for it in items if it.staffed]
+    # A step attended only in parts is not packed whole into one shift (contract 6.7).
+    staffed = [it for it in items if it.staffed and it.attended == it.duration]
 
     def shifts(family: set[int]) -> list[Segment]:
         out: list[Segment] = []
@@ -128,6 +129,8 @@ def packing_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     add(staffed, shifts(everything), 0, "operators")
     for t, family in sorted(by_type.items()):
         add([it for it in staffed if it.instruments <= family], shifts(family), 0, f"crew:{t}")
+        if any(tl.parallel(i) for i in family):
+            continue  # bookings side by side are not packed one after another
         add(
             [it for it in items if it.instruments <= family],
             [seg for i in sorted(family) for seg in tl.free[i]],

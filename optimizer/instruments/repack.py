@@ -34,8 +34,18 @@ DAY_SECONDS = 5.0
 
 
 def _single_staffed(tl: Timeline, r: int) -> bool:
+    """A one-step request attended throughout, on instruments that hold one booking at a
+    time: the clique MIP of :mod:`rigid` covers exactly these (contract 6.7)."""
     req = tl.requests[r]
-    return len(req.steps) == 1 and req.steps[0].operator_required and req.steps[0].pin is None
+    if len(req.steps) != 1:
+        return False
+    step = req.steps[0]
+    return (
+        step.operator_required
+        and step.pin is None
+        and step.fully_attended
+        and not any(tl.parallel(i) for i in step.instruments)
+    )
 
 
 def applies(tl: Timeline) -> bool:

@@ -106,7 +106,11 @@ def prepare(tl: Timeline, options: Options) -> tuple[Replan | None, list[Explana
         # A session under way keeps its operator while that operator can still staff it.
         staff = None
         if op is not None and i in tl.qualified[op]:
-            staff = op if any(a <= s and slot.end <= z for a, z in tl.operator_free[op]) else None
+            on_shift = all(
+                any(a <= s + x and s + y <= z for a, z in tl.operator_free[op])
+                for x, y in step.attended
+            )
+            staff = op if on_shift else None
         tl.requests[r].steps[b.step] = dataclasses.replace(step, pin=(i, s), pin_operator=staff)
     by_request: dict[int, list[tuple[int, int, int]]] = {}
     for q in slots:
@@ -207,13 +211,18 @@ def _forced(
         if pin.step == k and (pin.instrument != inst.id or pin.start != start):
             return f"step {k} of {request_id} is now pinned on {pin.instrument} at {_when(pin.start, tz)}"
     if step.operator_required:
+        # Only the attended parts need the operator (contract 6.7).
+        parts = [
+            (start + timedelta(minutes=a), start + timedelta(minutes=b))
+            for a, b in step.attended_parts()
+        ]
         on_shift = [
             o
             for o in instance.operators
             if inst.id in o.instruments
             and (
                 o.availability is None
-                or any(w.start <= start and end <= w.end for w in o.availability)
+                or all(any(w.start <= x and y <= w.end for w in o.availability) for x, y in parts)
             )
         ]
         if not on_shift:

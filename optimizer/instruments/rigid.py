@@ -17,8 +17,9 @@ Where CP-SAT on the full model stays several per cent short after a minute, HiGH
 rows proves the optimum in seconds (``benchmarks/instruments.py --part intervals``; see
 ``benchmarks/RESULTS.md``).
 
-Scope, checked by :func:`applies`: ``max_weighted_served``, every option rigid, and no
-request with two steps that may share an instrument with a changeover. Anything else goes
+Scope, checked by :func:`applies`: ``max_weighted_served``, every option rigid, no
+request with two steps that may share an instrument with a changeover, no parallel
+instrument and no step attended only in parts (contract 6.7). Anything else goes
 to the CP-SAT model.
 """
 
@@ -47,6 +48,8 @@ def applies(tl: Timeline, options: capacity.Options) -> bool:
         return False
     if capacity.flexible_option_count(options) != 0:
         return False
+    if not one_at_a_time_only(tl):
+        return False
     for steps in options:
         seen: set[int] = set()
         for opts in steps:
@@ -55,6 +58,14 @@ def applies(tl: Timeline, options: capacity.Options) -> bool:
                 return False
             seen |= here
     return True
+
+
+def one_at_a_time_only(tl: Timeline) -> bool:
+    """Whether every instrument holds one booking at a time and every staffed step is
+    attended throughout (contract 6.7): the clique rows below assume both."""
+    return not any(tl.parallel(i) for i in range(len(tl.instrument_ids))) and all(
+        step.fully_attended for req in tl.requests for step in req.steps if step.operator_required
+    )
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,9 @@ def served_once(tl: Timeline, columns: list[Placed]) -> list[Row]:
         for a in by_step[(r, k - 1)]:
             for b in cols:
                 before, after = columns[a], columns[b]
-                travel = tl.travel_between(before.instrument, after.instrument)
+                travel = tl.travel_before(
+                    tl.requests[r].steps[k], before.instrument, after.instrument
+                )
                 if after.start < before.end + travel:
                     rows.append(([a, b], [1.0, 1.0], 0.0, 1.0))
     return rows

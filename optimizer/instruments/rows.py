@@ -53,6 +53,7 @@ class Item:
     duration: int
     instruments: frozenset[int]
     staffed: bool
+    attended: int = 0  # minutes an operator works on it (contract 6.7), at most duration
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ def day_windows(horizon: int) -> tuple[list[int], list[tuple[int, int]]]:
     return grid, windows
 
 
-def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
+def energy_rows(
+    tl: Timeline, items: list[Item], reach: list[list[Segment]] | None = None
+) -> list[Row]:
     """Redundant: minutes a window must hold never exceed the capacity inside it.
 
     Energetic reasoning over a grid of day boundaries. For each instrument type (and each
@@ -149,8 +152,18 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
     an operator works one step at a time: the same rows hold against the manned free
     minutes of the family, against the shifts of its qualified crew, and for all staffed
     steps against all shifts. Only rows that can bind (need above capacity) are kept.
+
+    ``reach``, when given, is per instrument the time its bookings can reach at all (see
+    :func:`~optimizer.instruments.capacity.reachable`): every booking lies inside one piece
+    of it, so the free time outside it is no capacity, and the changeover argument holds
+    for the pieces of free time within it.
     """
     grid, windows = day_windows(tl.horizon)
+    free = (
+        tl.free
+        if reach is None
+        else [intersect_ranges(f, w, closed=False) for f, w in zip(tl.free, reach, strict=True)]
+    )
     by_type = instruments_by_type(tl)
     families = list(by_type.values()) + [
         {i} for i in range(len(tl.instrument_ids)) if len(by_type[tl.instrument_type[i]]) > 1
@@ -175,10 +188,13 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
         tail: int,
         count: Callable[[int, int], int],
         name: str,
+        operator_minutes: bool = False,
     ) -> None:
         lo = np.array([it.lo for it in group])
         hi = np.array([it.hi for it in group])
-        duration = np.array([it.duration for it in group])
+        # An operator's share of a step is its attended minutes: all lie in [lo, hi), so at
+        # most (a - lo)+ + (hi - b)+ of them fall outside [a, b) as well.
+        duration = np.array([it.attended if operator_minutes else it.duration for it in group])
         request = np.array([it.request for it in group])
         for a, b in windows:
             least = duration - np.maximum(0, a - lo) - np.maximum(0, hi - b)
@@ -201,14 +217,14 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
         name = ",".join(sorted(tl.instrument_ids[i] for i in family))
         cut(
             members[f],
-            _minutes_on([tl.free[i] for i in family], grid),
+            _minutes_on(_slots(tl, family, free), grid),
             min(tl.changeover[i] for i in family),
-            functools.partial(_pieces, [tl.free[i] for i in family]),
+            functools.partial(_pieces, [free[i] for i in family]),
             name,
         )
     manned = [
         intersect_ranges(
-            tl.free[i],
+            free[i],
             merge([w for o in tl.operators_for(i) for w in tl.operator_free[o]]),
             closed=False,
         )
@@ -223,12 +239,13 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
             staffed_members[f],
             functools.partial(
                 _manned_minutes,
-                _minutes_on([manned[i] for i in family], grid),
+                _minutes_on(_slots(tl, family, manned), grid),
                 _minutes_on([tl.operator_free[o] for o in crew], grid),
             ),
             0,
             lambda a, b: 0,
             f"staffed:{name}",
+            operator_minutes=True,
         )
     if staffed and tl.operator_ids:
         cut(
@@ -237,8 +254,15 @@ def energy_rows(tl: Timeline, items: list[Item]) -> list[Row]:
             0,
             lambda a, b: 0,
             "operators",
+            operator_minutes=True,
         )
     return rows
+
+
+def _slots(tl: Timeline, family: set[int], free: list[list[Segment]]) -> list[list[Segment]]:
+    """The free time of a family's instruments, a parallel one's counted once per booking it
+    holds at a moment (contract 6.7): the minutes its bookings can fill together."""
+    return [free[i] for i in sorted(family) for _ in range(tl.capacity[i])]
 
 
 def clique_rows(tl: Timeline, items: list[Item]) -> list[Row]:
@@ -268,14 +292,15 @@ def clique_rows(tl: Timeline, items: list[Item]) -> list[Row]:
             end = it.lo + it.duration + (tail if per_request[it.request] == 1 else 0)
             if it.hi - it.duration < end:
                 segments.append((it.hi - it.duration, end, it.request))
+        room = sum(tl.capacity[i] for i in pool)  # bookings the pool holds at once (6.7)
         for clique in maximal_cliques([(a, b) for a, b, _ in segments]):
-            if len(clique) > len(pool):
+            if len(clique) > room:
                 need = {segments[k][2]: 1 for k in clique}
                 a = max(segments[k][0] for k in clique)
                 rows.append(
                     Row(
                         need,
-                        len(pool),
+                        room,
                         f"clique[{','.join(sorted(tl.instrument_ids[i] for i in pool))}][{a}]",
                     )
                 )

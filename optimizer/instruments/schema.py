@@ -53,6 +53,20 @@ class Instrument(Strict):
     )
     maintenance: list[Window] = Field(default_factory=list)
     changeover_minutes: int = Field(0, ge=0)
+    capacity: int = Field(
+        1, ge=1, description="Most bookings the instrument holds at one moment (contract 6.7)."
+    )
+    cores: int | None = Field(
+        None, ge=1, description="Total cores: the bookings at one moment take at most this many."
+    )
+    gpus: int | None = Field(
+        None, ge=0, description="Total GPUs: the bookings at one moment take at most this many."
+    )
+
+    @property
+    def parallel(self) -> bool:
+        """Whether bookings may run side by side (contract 6.7)."""
+        return self.capacity > 1 or self.cores is not None or self.gpus is not None
 
 
 class Operator(Strict):
@@ -70,6 +84,37 @@ class Step(Strict):
     duration_minutes: int = Field(gt=0)
     operator_required: bool = False
     name: str | None = None
+    attended_minutes: int | None = Field(
+        None,
+        ge=0,
+        description="With operator_required: the operator is needed for the first this many minutes only; absent: the whole step (6.7).",
+    )
+    attended_end_minutes: int = Field(
+        0,
+        ge=0,
+        description="With attended_minutes: the operator is needed for the last this many minutes too.",
+    )
+    moves_sample: bool = Field(
+        True, description="False: no travel is owed before this step (the sample stays)."
+    )
+    cores: int | None = Field(
+        None, ge=1, description="Cores taken on an instrument with cores; 1 when absent."
+    )
+    gpus: int = Field(0, ge=0, description="GPUs taken on an instrument with gpus.")
+
+    def attended_parts(self) -> list[tuple[int, int]]:
+        """The attended parts as [offset, offset) minutes from the step's start: the whole
+        step unless ``attended_minutes`` says otherwise; empty parts dropped, touching ones
+        joined."""
+        d = self.duration_minutes
+        if not self.operator_required:
+            return []
+        if self.attended_minutes is None:
+            return [(0, d)]
+        head, tail = self.attended_minutes, self.attended_end_minutes
+        if head + tail >= d:
+            return [(0, d)]
+        return [part for part in ((0, head), (d - tail, d)) if part[1] > part[0]]
 
 
 class Pin(Strict):
@@ -193,6 +238,14 @@ class InstrumentsInstance(InstanceBase):
         check_directed_pairs(check, self.travel, "travel", site_ids, "site", "duplicate_pair")
         for i, inst in enumerate(self.instruments):
             check.reference(inst.site, site_ids, f"instruments[{i}].site", "site")
+            if inst.parallel and inst.changeover_minutes:
+                check.add(
+                    "changeover_on_parallel",
+                    f"instruments[{i}].changeover_minutes",
+                    f"instruments[{i}].changeover_minutes = {inst.changeover_minutes} but "
+                    f"instrument {inst.id!r} runs bookings side by side (capacity, cores or "
+                    "gpus): a parallel instrument has no changeover",
+                )
         for o, op in enumerate(self.operators):
             for k, ref in enumerate(op.instruments):
                 check.reference(
@@ -289,6 +342,7 @@ def _check_request(
     path = f"requests[{r}]"
     for s, step in enumerate(req.steps):
         spath = f"{path}.steps[{s}]"
+        _check_attended(check, spath, step)
         if (step.instruments is None) == (step.instrument_type is None):
             check.add(
                 "instrument_choice",
@@ -342,6 +396,35 @@ def _check_request(
             f"{path}.deadline",
             f"{path}.deadline = {req.deadline.isoformat()} is not after "
             f"release = {req.release.isoformat()}",
+        )
+
+
+def _check_attended(check: IssueCollector, spath: str, step: Step) -> None:
+    """Hard: attended minutes belong to staffed steps and fit inside the step (6.7)."""
+    if step.attended_minutes is None:
+        if step.attended_end_minutes:
+            check.add(
+                "attended_end_without_start",
+                f"{spath}.attended_end_minutes",
+                f"{spath}.attended_end_minutes = {step.attended_end_minutes} needs "
+                "attended_minutes as well (without it the whole step is attended)",
+            )
+        return
+    if not step.operator_required:
+        check.add(
+            "attended_without_operator",
+            f"{spath}.attended_minutes",
+            f"{spath}.attended_minutes = {step.attended_minutes} but the step has no "
+            "operator_required: true",
+        )
+        return
+    head, tail = step.attended_minutes, step.attended_end_minutes
+    if head + tail > step.duration_minutes or head + tail == 0:
+        check.add(
+            "attended_too_long",
+            f"{spath}.attended_minutes",
+            f"{spath}.attended_minutes = {head} and attended_end_minutes = {tail} must add "
+            f"up to between 1 and duration_minutes = {step.duration_minutes}",
         )
 
 

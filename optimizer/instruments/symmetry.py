@@ -24,7 +24,13 @@ def identical_requests(tl: Timeline) -> list[list[int]]:
     for r, req in enumerate(tl.requests):
         if any(s.pin is not None for s in req.steps):
             continue
-        steps = tuple((s.duration, tuple(s.instruments), s.operator_required) for s in req.steps)
+        steps = tuple(
+            (
+                s.duration, tuple(s.instruments), s.operator_required, s.attended,
+                s.moves_sample, s.cores, s.gpus,
+            )
+            for s in req.steps
+        )  # fmt: skip
         # Requests booked differently in a previous plan are not interchangeable: keeping
         # one's booking is worth something the other's is not.
         key = (

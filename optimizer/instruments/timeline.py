@@ -62,6 +62,18 @@ def start_ranges(segments: list[Segment], duration: int, lo: int, hi: int) -> li
     return out
 
 
+def staffed_starts(
+    segments: list[Segment], parts: tuple[Segment, ...], duration: int, lo: int, hi: int
+) -> list[Segment]:
+    """Closed ranges of starts s in [lo, hi - duration] at which every attended part
+    [s + a, s + b) lies inside one segment (each part in its own, maybe different one)."""
+    out: list[Segment] = [(lo, hi - duration)] if hi - duration >= lo else []
+    for a, b in parts:
+        here = [(s - a, t - a) for s, t in start_ranges(segments, b - a, lo + a, hi - duration + b)]
+        out = intersect_ranges(out, here)
+    return out
+
+
 def intersect_ranges(x: list[Segment], y: list[Segment], *, closed: bool = True) -> list[Segment]:
     """Intersection of two sorted lists of ranges: closed [a, b], or half-open [a, b) segments
     (where ranges that only touch share nothing)."""
@@ -112,6 +124,23 @@ class StepData:
     name: str
     pin: tuple[int, int] | None = None  # (instrument, start minute)
     pin_operator: int | None = None  # a frozen session's operator (re-planning)
+    # Contract 6.7: the operator's parts as offsets [a, b) from the start (the whole step
+    # unless attended_minutes says otherwise; empty without an operator), whether travel is
+    # owed before this step, and the cores (None: 1 where counted) and gpus it takes.
+    attended: tuple[tuple[int, int], ...] = ()
+    moves_sample: bool = True
+    cores: int | None = None
+    gpus: int = 0
+
+    @property
+    def attended_minutes(self) -> int:
+        """Minutes the operator works on this step."""
+        return sum(b - a for a, b in self.attended)
+
+    @property
+    def fully_attended(self) -> bool:
+        """Staffed for the whole step, as every staffed step was before contract 6.7."""
+        return self.attended == ((0, self.duration),)
 
 
 @dataclass
@@ -146,6 +175,13 @@ class Timeline:
     travel: list[list[int]]
     requests: list[RequestData]
     limits: list[Limit]  # quotas and budgets (optimizer/instruments/limits.py)
+    # Contract 6.7, per instrument: bookings at once, total cores and gpus (None: not
+    # counted), and (on sub-timelines) the bookings already fixed there as (start, end,
+    # cores, gpus), which a parallel instrument holds beside the free ones.
+    capacity: list[int] = field(default_factory=list)
+    cores: list[int | None] = field(default_factory=list)
+    gpus: list[int | None] = field(default_factory=list)
+    fixed_load: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
     _operators_for: list[list[int]] = field(default_factory=list)
     _limits_for: dict[str, list[Limit]] | None = None
 
@@ -175,6 +211,26 @@ class Timeline:
 
     def travel_between(self, i: int, j: int) -> int:
         return self.travel[self.instrument_site[i]][self.instrument_site[j]]
+
+    def travel_before(self, step: StepData, i: int, j: int) -> int:
+        """Minutes owed between the previous step on ``i`` and ``step`` on ``j``: none when
+        the step does not move the sample (contract 6.7)."""
+        return self.travel_between(i, j) if step.moves_sample else 0
+
+    def parallel(self, i: int) -> bool:
+        """Whether instrument ``i`` runs bookings side by side (capacity, cores or gpus)."""
+        return self.capacity[i] > 1 or self.cores[i] is not None or self.gpus[i] is not None
+
+    def demand(self, step: StepData, i: int) -> tuple[int, int]:
+        """The (cores, gpus) ``step`` takes on instrument ``i``: 0 where ``i`` counts none."""
+        cores = 0 if self.cores[i] is None else (1 if step.cores is None else step.cores)
+        gpus = 0 if self.gpus[i] is None else step.gpus
+        return cores, gpus
+
+    def fits(self, step: StepData, i: int) -> bool:
+        """Whether ``step``'s cores and gpus fit instrument ``i`` at all."""
+        cores, gpus = self.demand(step, i)
+        return cores <= (self.cores[i] or 0) and gpus <= (self.gpus[i] or 0)
 
 
 def _segments(instance: InstrumentsInstance, windows: list[Window] | None, h: int) -> list[Segment]:
@@ -235,6 +291,10 @@ def build_timeline(instance: InstrumentsInstance) -> Timeline:
                     operator_required=step.operator_required,
                     name=step.name or f"step {s}",
                     pin=pins.get(s),
+                    attended=tuple(step.attended_parts()),
+                    moves_sample=step.moves_sample,
+                    cores=step.cores,
+                    gpus=step.gpus,
                 )
             )
         requests.append(data)
@@ -253,6 +313,10 @@ def build_timeline(instance: InstrumentsInstance) -> Timeline:
         travel=travel,
         requests=requests,
         limits=build_limits(instance),
+        capacity=[i.capacity for i in instance.instruments],
+        cores=[i.cores for i in instance.instruments],
+        gpus=[i.gpus for i in instance.instruments],
+        fixed_load=[[] for _ in instance.instruments],
     )
 
 
@@ -294,7 +358,7 @@ def step_options(
     hi_end: int,
     *,
     exact_pins: bool,
-    cache: dict[tuple[int, int, int, int, bool], list[Segment]],
+    cache: dict[tuple[Any, ...], list[Segment]],
 ) -> list[tuple[int, list[Segment]]]:
     """Per eligible instrument, the closed start ranges of ``step`` there (none: left out).
 
@@ -310,7 +374,9 @@ def step_options(
     for i in candidates:
         if not tl.within_limits(step.request, i, d):
             continue
-        key = (i, d, lo, hi_end, step.operator_required)
+        if tl.parallel(i) and not tl.fits(step, i):
+            continue
+        key = (i, d, lo, hi_end, step.attended)
         if key not in cache:
             starts = start_ranges(tl.free[i], d, lo, hi_end)
             if step.operator_required:
@@ -318,7 +384,9 @@ def step_options(
                     [
                         (a, b + 1)
                         for o in tl.operators_for(i)
-                        for a, b in start_ranges(tl.operator_free[o], d, lo, hi_end)
+                        for a, b in staffed_starts(
+                            tl.operator_free[o], step.attended, d, lo, hi_end
+                        )
                     ]
                 )
                 starts = intersect_ranges(starts, [(a, b - 1) for a, b in op_starts])
@@ -362,11 +430,16 @@ def sub_timeline(tl: Timeline, free: list[int], fixed: list[Placed]) -> Timeline
     holes: list[list[tuple[int, int]]] = [[] for _ in tl.instrument_ids]
     op_holes: list[list[tuple[int, int]]] = [[] for _ in tl.operator_ids]
     used: dict[str, int] = {}
+    fixed_load = [list(load) for load in tl.fixed_load]
     for p in fixed:
-        c = tl.changeover[p.instrument]
-        holes[p.instrument].append((p.start - c, p.end + c))
+        step = tl.requests[p.request].steps[p.step]
+        if tl.parallel(p.instrument):  # the others may still run beside it
+            fixed_load[p.instrument].append((p.start, p.end, *tl.demand(step, p.instrument)))
+        else:
+            c = tl.changeover[p.instrument]
+            holes[p.instrument].append((p.start - c, p.end + c))
         if p.operator is not None:
-            op_holes[p.operator].append((p.start, p.end))
+            op_holes[p.operator] += [(p.start + a, p.start + b) for a, b in step.attended]
         for limit in tl.limits_for(tl.requests[p.request].institution):
             used[limit.name] = used.get(limit.name, 0) + limit.units(p.instrument, p.end - p.start)
     requests = []
@@ -380,6 +453,7 @@ def sub_timeline(tl: Timeline, free: list[int], fixed: list[Placed]) -> Timeline
         operator_free=[subtract(f, h) for f, h in zip(tl.operator_free, op_holes, strict=True)],
         requests=requests,
         limits=[limit.with_cap(limit.cap - used.get(limit.name, 0)) for limit in tl.limits],
+        fixed_load=fixed_load,
         _operators_for=[],
         _limits_for=None,
     )

@@ -14,7 +14,7 @@ from typing import Any
 from optimizer.core.envelope import Verification
 from optimizer.core.numbers import exact, exact_sum
 from optimizer.instruments.costs import check_budgets, penalised
-from optimizer.instruments.schema import InstrumentsInstance, Window
+from optimizer.instruments.schema import Instrument, InstrumentsInstance, Step, Window
 
 MINUTE = timedelta(minutes=1)
 
@@ -117,7 +117,7 @@ def verify(instance: InstrumentsInstance, solution: dict[str, Any]) -> Verificat
                     bad.append(f"{where}: overlaps maintenance of {inst.id} from {w.start}")
             if prev is not None:
                 gap = travel.get((site_of[prev["instrument"]], inst.site), 0)
-                if site_of[prev["instrument"]] == inst.site:
+                if site_of[prev["instrument"]] == inst.site or not step.moves_sample:
                     gap = 0
                 if b["start"] < prev["end"] + gap * MINUTE:
                     bad.append(f"{where}: starts before step {s - 1} ends plus {gap} min travel")
@@ -130,8 +130,16 @@ def verify(instance: InstrumentsInstance, solution: dict[str, Any]) -> Verificat
                     bad.append(f"{where}: unknown operator {op!r}")
                 elif inst.id not in operator.instruments:
                     bad.append(f"{where}: operator {op} is not qualified for {inst.id}")
-                elif not _inside_one(operator.availability, b["start"], b["end"]):
-                    bad.append(f"{where}: operator {op} is not available for the whole step")
+                elif step.attended_minutes is None:
+                    if not _inside_one(operator.availability, b["start"], b["end"]):
+                        bad.append(f"{where}: operator {op} is not available for the whole step")
+                else:
+                    for s0, s1 in _attended(step, b["start"], b["end"]):
+                        if not _inside_one(operator.availability, s0, s1):
+                            bad.append(
+                                f"{where}: operator {op} is not available for the attended "
+                                f"part from {s0.isoformat()} to {s1.isoformat()}"
+                            )
             prev = b
         for pin in req.pinned:
             b = steps[pin.step]
@@ -156,15 +164,41 @@ def verify(instance: InstrumentsInstance, solution: dict[str, Any]) -> Verificat
     return Verification(checked=True, valid=not bad, violations=bad, objective=objective)
 
 
+def _attended(step: Step, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The parts of a booked step its operator works (contract 6.7): the whole step, or the
+    first ``attended_minutes`` and the last ``attended_end_minutes``, empty parts left out."""
+    if step.attended_minutes is None:
+        return [(start, end)]
+    head = start + step.attended_minutes * MINUTE
+    tail = end - step.attended_end_minutes * MINUTE
+    if head >= tail:
+        return [(start, end)]
+    return [(a, b) for a, b in ((start, head), (tail, end)) if b > a]
+
+
 def _check_resources(instance, booked, served, bad) -> None:
-    """Hard: no overlap per instrument (changeover between requests) and per operator."""
+    """Hard: no overlap per instrument (changeover between requests) and per operator's
+    attended parts; a parallel instrument within its capacity, cores and gpus."""
     per_instrument: dict[str, list[tuple[datetime, datetime, str]]] = defaultdict(list)
     per_operator: dict[str, list[tuple[datetime, datetime, str]]] = defaultdict(list)
+    loads: dict[str, list[tuple[datetime, datetime, int, int]]] = defaultdict(list)
+    steps = {r.id: r.steps for r in instance.requests}
+    instruments = {i.id: i for i in instance.instruments}
     for rid in served:
-        for b in booked[rid].values():
-            per_instrument[b["instrument"]].append((b["start"], b["end"], rid))
+        for k, b in booked[rid].items():
+            inst = instruments.get(b["instrument"])
+            step = steps[rid][k]
+            if inst is not None and _parallel(inst):
+                cores = (1 if step.cores is None else step.cores) if inst.cores is not None else 0
+                gpus = step.gpus if inst.gpus is not None else 0
+                loads[inst.id].append((b["start"], b["end"], cores, gpus))
+            else:
+                per_instrument[b["instrument"]].append((b["start"], b["end"], rid))
             if b.get("operator") is not None:
-                per_operator[b["operator"]].append((b["start"], b["end"], rid))
+                for s0, s1 in _attended(step, b["start"], b["end"]):
+                    per_operator[b["operator"]].append((s0, s1, rid))
+    for iid, load in loads.items():
+        _check_load(instruments[iid], load, bad)
     changeover = {i.id: i.changeover_minutes for i in instance.instruments}
     for iid, rows in per_instrument.items():
         rows.sort()
@@ -179,6 +213,30 @@ def _check_resources(instance, booked, served, bad) -> None:
         for (_s1, e1, r1), (s2, _e2, r2) in itertools.pairwise(rows):
             if s2 < e1:
                 bad.append(f"operator {oid}: steps of {r1} and {r2} overlap")
+
+
+def _parallel(inst: Instrument) -> bool:
+    return inst.capacity > 1 or inst.cores is not None or inst.gpus is not None
+
+
+def _check_load(inst: Instrument, load: list[tuple[datetime, datetime, int, int]], bad) -> None:
+    """Hard: at every moment a parallel instrument runs at most ``capacity`` bookings, and
+    their cores and gpus stay within its totals. The load only rises at a start, so the
+    starts are the moments to check."""
+    for moment in sorted({s for s, *_ in load}):
+        running = [(c, g) for s, e, c, g in load if s <= moment < e]
+        at = moment.isoformat()
+        if len(running) > inst.capacity:
+            bad.append(
+                f"instrument {inst.id}: {len(running)} bookings at once from {at}, "
+                f"capacity {inst.capacity}"
+            )
+        cores = sum(c for c, _ in running)
+        if inst.cores is not None and cores > inst.cores:
+            bad.append(f"instrument {inst.id}: {cores} cores in use from {at}, {inst.cores} in all")
+        gpus = sum(g for _, g in running)
+        if inst.gpus is not None and gpus > inst.gpus:
+            bad.append(f"instrument {inst.id}: {gpus} gpus in use from {at}, {inst.gpus} in all")
 
 
 def _check_quotas(instance, booked, served, instruments, bad) -> None:

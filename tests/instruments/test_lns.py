@@ -191,3 +191,43 @@ def test_neighbourhoods_report_only_whole_schedules(week, monkeypatch):
     assert values[-1] == pytest.approx(sol.objective)
     bounds = {u.bound for u in updates if u.objective is not None}
     assert all(b is not None and b >= values[-1] - 1e-9 for b in bounds)
+
+
+@pytest.fixture
+def facility_week():
+    return week_document(60, 12, 8, seed=11, attended_minutes=60, hpc_capacity=3)
+
+
+def test_a_sub_timeline_keeps_fixed_jobs_beside_the_free_ones(facility_week):
+    """Fixed bookings on a parallel instrument are load the free ones run beside, not holes;
+    fixed staffed steps take only their attended parts out of their operator's time."""
+    tl = build_timeline(parse_document(facility_week).instance)
+    base = greedy(tl)
+    free = base.served[:5]
+    fixed = [p for p in base.bookings if p.request not in set(free)]
+    sub = sub_timeline(tl, free, fixed)
+    for p in fixed:
+        step = tl.requests[p.request].steps[p.step]
+        if tl.parallel(p.instrument):
+            assert sub.free[p.instrument] == tl.free[p.instrument]
+            assert (p.start, p.end, *tl.demand(step, p.instrument)) in sub.fixed_load[p.instrument]
+        if p.operator is not None:
+            for x, y in step.attended:
+                for a, b in sub.operator_free[p.operator]:
+                    assert b <= p.start + x or a >= p.start + y
+    assert any(sub.fixed_load), "the week has jobs on its clusters"
+
+
+def test_neighbourhood_search_with_attended_steps_and_clusters_stays_valid(
+    facility_week, monkeypatch
+):
+    """The large-week path (neighbourhoods, capacity bound) on a week with contract 6.7's
+    resources: every schedule verifies, and the bound is at least the proven optimum."""
+    small = dict(facility_week, requests=facility_week["requests"][:25])
+    exact = solve_document(small, overrides={**TEST_OPTIONS, "explain": False})
+    assert str(exact.status) == "optimal"
+    monkeypatch.setattr(model, "LARGE_INTERVALS", 0)
+    sol = solve_document(small, overrides={**TEST_OPTIONS, "time_limit_s": 3, "explain": False})
+    assert sol.verification.valid, sol.verification.violations
+    assert sol.objective <= exact.objective + 1e-9
+    assert sol.bound >= exact.objective - 1e-9

@@ -132,3 +132,59 @@ def test_ordering_identical_requests_keeps_the_optimum(doc):
     if ordered.status == Status.OPTIMAL:
         assert ordered.verification.valid, ordered.verification.violations
         assert ordered.objective == pytest.approx(plain.objective)
+
+
+@st.composite
+def documents_with_resources(draw):
+    """A generated instance with contract 6.7's fields drawn on top: the NMR a parallel
+    instrument (capacity, cores, gpus), staffed steps attended in parts, later steps that do
+    not move the sample, steps asking for cores and gpus."""
+    doc = draw(documents())
+    nmr = doc["instruments"][2]
+    nmr["changeover_minutes"] = 0
+    nmr["capacity"] = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        nmr["cores"] = draw(st.integers(1, 6))
+    if draw(st.booleans()):
+        nmr["gpus"] = draw(st.integers(0, 2))
+    for req in doc["requests"]:
+        for k, s in enumerate(req["steps"]):
+            d = s["duration_minutes"]
+            if s.get("operator_required") and draw(st.booleans()):
+                head = draw(st.integers(0, d))
+                s["attended_minutes"] = head
+                s["attended_end_minutes"] = draw(st.integers(0 if head else 1, max(1, d - head)))
+                if head + s["attended_end_minutes"] > d:
+                    s["attended_end_minutes"] = d - head
+            if k > 0 and draw(st.booleans()):
+                s["moves_sample"] = False
+            if draw(st.booleans()):
+                s["cores"] = draw(st.integers(1, 4))
+            if draw(st.booleans()):
+                s["gpus"] = draw(st.integers(0, 2))
+    return doc
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents_with_resources())
+def test_any_instance_with_resources_verifies_or_is_infeasible(doc):
+    """Every objective, with attended parts, parallel instruments and samples that stay:
+    the model's schedule verifies (or the instance is infeasible, and says why), and the
+    baseline's verifies too."""
+    exact = solve(doc, solver="cp-sat", time_limit_s=5)
+    assert exact.status in OK, (exact.status, exact.explanations, exact.verification)
+    if exact.status == Status.INFEASIBLE:
+        assert exact.explanations
+        return
+    assert exact.verification.valid, exact.verification.violations
+    if exact.bound is not None:
+        maximise = doc["objective"] == "max_weighted_served"
+        assert (
+            exact.bound >= exact.objective - 1e-6
+            if maximise
+            else exact.bound <= exact.objective + 1e-6
+        )
+    baseline = solve(doc, solver="greedy")
+    assert baseline.status in {Status.FEASIBLE, Status.NO_SOLUTION}
+    if baseline.status == Status.FEASIBLE:
+        assert baseline.verification.valid, baseline.verification.violations

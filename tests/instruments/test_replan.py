@@ -439,3 +439,55 @@ def test_the_cryo_em_breakdown_keeps_the_untouched_week_and_nearly_all_its_weigh
     # The pinned session under the breakdown is left out, and says why.
     reasons = {d.item: d.reason for d in replanned.changes.dropped_items}
     assert reasons["r0110#0"].startswith("maintenance on cryo-em-1 from 2026-12-08 08:00")
+
+
+@pytest.mark.parametrize("solver", ["auto", "cp-sat", "greedy"])
+def test_a_frozen_collection_keeps_its_operator_who_attends_only_its_start(solver):
+    """op-2 attends the first hour of a ten-hour collection and goes home at 10:00; the run
+    goes on unattended, so op-2 stays its operator (contract 6.7)."""
+    doc = base_document(
+        requests=[
+            request("r1", step(["em-1"], 600, operator_required=True, attended_minutes=60))
+        ],
+        operators=[
+            {"id": "op-1", "instruments": ["em-1"]},
+            {"id": "op-2", "instruments": ["em-1"], "availability": [
+                {"start": at(0), "end": at(120)}]},
+        ],
+        options={"now": at(90)},
+        previous={
+            "bookings": [
+                {"request": "r1", "step": 0, "instrument": "em-1", "start": at(60),
+                 "operator": "op-2"},
+            ],
+        },
+    )  # fmt: skip
+    result = solve(doc, solver=solver)
+    assert result.verification.valid, result.verification.violations
+    assert [b["operator"] for b in result.solution["bookings"]] == ["op-2"]
+    assert result.changes is not None and result.changes.kept_items == ["r1#0"]
+
+
+def test_a_moved_collection_is_not_blamed_on_shifts_it_does_not_need():
+    """A previous booking whose attended hour lies in a shift is possible where it was: if
+    it moves, the reason is not an operator off shift."""
+    doc = base_document(
+        requests=[
+            request("r1", step(["em-1"], 600, operator_required=True, attended_minutes=60)),
+            request("r2", step(["em-1"], 600), weight=10.0, release=at(0), deadline=at(700)),
+        ],
+        operators=[{"id": "op-1", "instruments": ["em-1"], "availability": [
+            {"start": at(0), "end": at(120)}, {"start": at(700), "end": at(800)}]}],
+        previous={
+            "bookings": [
+                {"request": "r1", "step": 0, "instrument": "em-1", "start": at(60),
+                 "operator": "op-1"},
+            ],
+        },
+    )  # fmt: skip
+    result = solve(doc)
+    assert result.verification.valid, result.verification.violations
+    assert result.changes is not None
+    (moved,) = result.changes.moved_items
+    assert moved.item == "r1#0"
+    assert "operator" not in moved.reason
