@@ -7,7 +7,7 @@ from typing import Any
 
 from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import Outcome, OutOfTime, SolveContext
-from optimizer.matching import explain, groups, replan, side, side_plans
+from optimizer.matching import explain, groups, periods, replan, side, side_plans
 from optimizer.matching.pairs import (
     PairsResult,
     is_plain_matching,
@@ -50,6 +50,8 @@ def build_and_solve(instance: MatchingInstance, context: SolveContext) -> Outcom
         )
         return Outcome(Status.NO_SOLUTION, context.options.solver, explanations=[reason])
     log.debug("%s: %d candidate pairs", instance.name, len(cands))
+    if instance.periods is not None:
+        return _solve_periods(instance, cands, context)
     if instance.mode == "pairs":
         return _solve_pairs(instance, cands, context)
     return _solve_groups(instance, cands, context)
@@ -144,6 +146,39 @@ def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveCo
         solver_version=result.version,
         explanations=explanations,
         kpis=figures,
+    )
+
+
+def _solve_periods(instance: MatchingInstance, cands: Candidates, context: SolveContext) -> Outcome:
+    """Every period in one model (contract 5.4.4); blossom cannot state it, so ``auto`` is
+    HiGHS."""
+    conflicts = periods.conflicts(instance, cands, explain.pairs_conflicts)
+    if conflicts:
+        return Outcome(Status.INFEASIBLE, "presolve", explanations=conflicts)
+    backend = context.options.solver
+    if backend == "cp-sat":
+        result = periods.solve_periods_cpsat(instance, cands, context)
+    else:
+        chosen = "highs" if backend == "auto" else backend
+        result = periods.solve_periods_mip(instance, cands, chosen, context)
+    if result.status == Status.INFEASIBLE:
+        return Outcome(
+            Status.INFEASIBLE,
+            result.solver,
+            solver_version=result.version,
+            explanations=[periods.infeasible(instance)],
+        )
+    if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return Outcome(
+            result.status, result.solver, bound=result.bound, solver_version=result.version
+        )
+    return Outcome(
+        result.status,
+        result.solver,
+        solution=periods.payload(instance, cands, result.selected),
+        bound=result.bound,
+        solver_version=result.version,
+        kpis={"candidate_pairs": len(cands)},
     )
 
 

@@ -100,6 +100,28 @@ class Fairness(Strict):
         return bool(self.minimums) or self.objective != "max_total"
 
 
+class Periods(Strict):
+    """Pairs mode over several periods (years) in one solve (contract 5.4.4)."""
+
+    count: int = Field(ge=1, description="Number of periods, numbered 1 to count.")
+    capacity: dict[Id, list[Annotated[int, Field(ge=0)]]] = Field(
+        default_factory=dict,
+        description="Per-period capacity overrides: institution id -> one capacity per period.",
+    )
+    rule: Literal["new_partner", "keep"] = Field(
+        "new_partner",
+        description=(
+            "new_partner: no pair is selected in two periods; keep: a pair once formed stays "
+            "for keep_at_least consecutive periods (or until the last)."
+        ),
+    )
+    keep_at_least: int = Field(2, ge=1, description="keep: fewest consecutive periods.")
+
+    def capacities(self, institution: Institution) -> list[int]:
+        """The institution's capacity in each period, in period order."""
+        return self.capacity.get(institution.id, [institution.capacity] * self.count)
+
+
 class PlannedPair(Strict):
     """A pair of a previous plan, as a solution lists it (score and breakdown are ignored)."""
 
@@ -160,6 +182,13 @@ class MatchingInstance(InstanceBase):
             "each institution's group) that changes costs options.change_penalty."
         ),
     )
+    periods: Periods | None = Field(
+        None,
+        description=(
+            "Pairs mode: plan several periods at once, with per-period capacities and a rule "
+            "across periods (new_partner or keep)."
+        ),
+    )
 
     def incumbent(self) -> MatchingPlan | None:
         """The plan whose changes cost ``change_penalty``: ``previous``, or the ``existing``
@@ -218,6 +247,8 @@ class MatchingInstance(InstanceBase):
             self._check_previous(check)
         self._check_fairness(check)
         self._check_existing(check, ids)
+        if self.periods is not None:
+            self._check_periods(check, ids)
         if self.group.min_size > self.group.max_size:
             check.add(
                 "min_above_max",
@@ -254,6 +285,50 @@ class MatchingInstance(InstanceBase):
                     "stability",
                     f"stability = {self.stability!r} applies in pairs mode; "
                     "this instance is in groups mode",
+                )
+
+    def _check_periods(self, check: IssueCollector, ids: Collection[str]) -> None:
+        """Hard: periods are pairs mode, name known institutions with one capacity per
+        period, and leave out the rules that have no meaning across periods."""
+        periods = self.periods
+        assert periods is not None
+        if self.mode != "pairs":
+            check.add(
+                "pairs_mode_only",
+                "periods",
+                "periods apply in pairs mode; this instance is in groups mode",
+            )
+        for iid, capacities in periods.capacity.items():
+            path = f"periods.capacity.{iid}"
+            check.reference(iid, ids, path, "institution")
+            if len(capacities) != periods.count:
+                check.add(
+                    "wrong_length",
+                    path,
+                    f"{path} has {len(capacities)} capacities; periods.count = "
+                    f"{periods.count} asks for one per period",
+                )
+        refused = [
+            ("fairness.objective", self.fairness.objective == "max_min", "max_min"),
+            ("stability", self.stability != "report", repr(self.stability)),
+            ("existing", bool(self.existing), "existing partnerships"),
+            ("previous", self.previous is not None, "a previous plan"),
+        ]
+        for path, given, what in refused:
+            if given:
+                check.add(
+                    "not_with_periods",
+                    path,
+                    f"{path}: {what} has no meaning across periods; remove it or periods",
+                )
+        if periods.rule == "new_partner" and periods.count >= 2:
+            for k, (a, b) in enumerate(self.rules.required):
+                check.add(
+                    "periods_conflict",
+                    f"rules.required[{k}]",
+                    f"the required pair ({a}, {b}) must be selected in each of the "
+                    f"{periods.count} periods, but periods.rule = 'new_partner' allows it "
+                    "in one",
                 )
 
     def _check_existing(self, check: IssueCollector, ids: Collection[str]) -> None:
