@@ -152,7 +152,7 @@ def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveCo
 def _solve_periods(instance: MatchingInstance, cands: Candidates, context: SolveContext) -> Outcome:
     """Every period in one model (contract 5.4.4); blossom cannot state it, so ``auto`` is
     HiGHS."""
-    conflicts = periods.conflicts(instance, cands, explain.pairs_conflicts)
+    conflicts = periods.conflicts(instance, cands)
     if conflicts:
         return Outcome(Status.INFEASIBLE, "presolve", explanations=conflicts)
     backend = context.options.solver
@@ -178,6 +178,9 @@ def _solve_periods(instance: MatchingInstance, cands: Candidates, context: Solve
         solution=periods.payload(instance, cands, result.selected),
         bound=result.bound,
         solver_version=result.version,
+        explanations=(
+            periods.unmatched(instance, cands, result.selected) if context.options.explain else []
+        ),
         kpis={"candidate_pairs": len(cands)},
     )
 

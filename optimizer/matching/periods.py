@@ -21,6 +21,7 @@ from optimizer.core.envelope import Explanation, Status
 from optimizer.core.mip import solve_pulp
 from optimizer.core.runner import SolveContext
 from optimizer.core.scaling import integer_scale
+from optimizer.matching import explain
 from optimizer.matching import side as side_rules
 from optimizer.matching.schema import MatchingInstance, Periods
 from optimizer.matching.scores import Candidates, incidence, required_indices
@@ -212,19 +213,46 @@ def payload(instance: MatchingInstance, cands: Candidates, selected: list[list[i
     }
 
 
-def conflicts(instance: MatchingInstance, cands: Candidates, per_period: Any) -> list[Explanation]:
-    """The single-period conflicts visible without solving (``per_period``, the pairs-mode
-    presolve), found in each period's view of the instance and labelled with the period.
-    A period that repeats the previous one's capacities repeats its conflicts: only the
-    first is reported."""
-    out: list[Explanation] = []
-    seen: set[tuple[str, str]] = set()
-    for t in range(the_periods(instance).count):
-        for reason in per_period(period_instance(instance, t), cands):
-            if (reason.code, reason.detail) in seen:
-                continue
-            seen.add((reason.code, reason.detail))
-            out.append(reason.model_copy(update={"detail": f"period {t + 1}: {reason.detail}"}))
+def conflicts(instance: MatchingInstance, cands: Candidates) -> list[Explanation]:
+    """The one-period conflicts visible without solving, in each period's view of the
+    instance, each reported once with the periods it holds in."""
+    count = the_periods(instance).count
+    return _by_period(
+        [explain.pairs_conflicts(period_instance(instance, t), cands) for t in range(count)]
+    )
+
+
+def unmatched(
+    instance: MatchingInstance, cands: Candidates, selected: list[list[int]]
+) -> list[Explanation]:
+    """A reason for every institution in no pair of any period: the one-period reasons of
+    each period, each reported once with the periods it holds in."""
+    ids = cands.ids
+    placed = {ids[int(end[k])] for chosen in selected for k in chosen for end in (cands.a, cands.b)}
+    left_out = [x for x in ids if x not in placed]
+    if not left_out:
+        return []
+    return _by_period(
+        [
+            explain.unmatched(period_instance(instance, t), cands, chosen, left_out)
+            for t, chosen in enumerate(selected)
+        ]
+    )
+
+
+def _by_period(per_period: list[list[Explanation]]) -> list[Explanation]:
+    """One explanation per distinct reason, its detail led by the periods that give it."""
+    when: dict[tuple[str, str, str], list[int]] = {}
+    first: dict[tuple[str, str, str], Explanation] = {}
+    for t, reasons in enumerate(per_period, start=1):
+        for reason in reasons:
+            key = (reason.subject, reason.code, reason.detail)
+            when.setdefault(key, []).append(t)
+            first.setdefault(key, reason)
+    out = []
+    for key, periods in when.items():
+        label = ("period " if len(periods) == 1 else "periods ") + ", ".join(map(str, periods))
+        out.append(first[key].model_copy(update={"detail": f"{label}: {key[2]}"}))
     return out
 
 

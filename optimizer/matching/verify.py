@@ -137,17 +137,18 @@ def _verify_periods(instance: MatchingInstance, solution: dict[str, Any]) -> Ver
         by_period = [None] * count
     objectives = []
     for t in range(count):
+        # Period t's view: its capacities, and min_partners capped by them (5.4.4).
+        capacity = {
+            x.id: periods.capacity.get(x.id, [x.capacity] * count)[t] for x in instance.institutions
+        }
         view = instance.model_copy(
             update={
                 "periods": None,
                 "institutions": [
                     x.model_copy(
                         update={
-                            "capacity": periods.capacity.get(x.id, [x.capacity] * count)[t],
-                            "min_partners": min(
-                                x.min_partners,
-                                periods.capacity.get(x.id, [x.capacity] * count)[t],
-                            ),
+                            "capacity": capacity[x.id],
+                            "min_partners": min(x.min_partners, capacity[x.id]),
                         }
                     )
                     for x in instance.institutions
