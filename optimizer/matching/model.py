@@ -7,7 +7,7 @@ from typing import Any
 
 from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import Outcome, OutOfTime, SolveContext
-from optimizer.matching import explain, groups, periods, replan, side, side_plans
+from optimizer.matching import explain, group_fairness, groups, periods, replan, side, side_plans
 from optimizer.matching.pairs import (
     PairsResult,
     is_plain_matching,
@@ -192,13 +192,30 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
     backend = context.options.solver
     if backend == "auto":
         backend = "highs"
+    if instance.fairness.active and _candidate_groups(instance) > group_fairness.MAX_FAIR_COLUMNS:
+        reason = Explanation(
+            subject=instance.name or "instance",
+            code="fairness_too_many_groups",
+            detail=(
+                f"fairness in groups mode lists every candidate group, and this instance has up "
+                f"to {_candidate_groups(instance):,} (the limit is "
+                f"{group_fairness.MAX_FAIR_COLUMNS:,}); lower group.max_size or set "
+                "group.same_region"
+            ),
+        )
+        return Outcome(Status.NO_SOLUTION, backend, explanations=[reason])
     result = _groups_by_size(instance, cands, backend, context)
     if result.status == Status.INFEASIBLE:
+
+        def solve(variant: MatchingInstance, c: Candidates, ctx: SolveContext) -> Any:
+            return _groups_by_size(variant, c, backend, ctx)
+
+        reasons = side_plans.infeasibility(instance, cands, context, solve)
         return Outcome(
             Status.INFEASIBLE,
             result.solver,
             solver_version=result.version,
-            explanations=explain.groups_infeasibility(instance),
+            explanations=reasons or explain.groups_infeasibility(instance),
         )
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return Outcome(
@@ -229,7 +246,16 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
         if context.options.explain
         else []
     )
-    kpis = {"candidate_pairs": len(cands), "method": result.method}
+    kpis: dict[str, Any] = {"candidate_pairs": len(cands), "method": result.method}
+    if instance.fairness.active:
+        kpis["price_of_rules"] = side_plans.price_of_rules(
+            instance,
+            cands,
+            context,
+            lambda variant, c, ctx: _groups_by_size(variant, c, backend, ctx),
+            sum(g["score"] for g in chosen_groups),
+            value=lambda plan: sum(group_score(g) for g in plan.groups),
+        )
     return Outcome(
         result.status,
         result.solver,
@@ -241,21 +267,33 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
     )
 
 
+def _candidate_groups(instance: MatchingInstance) -> int:
+    """How many groups the size rules allow (before hubs and required pairs remove some)."""
+    sizes = [len(b) for b in groups.blocks(instance)]
+    return groups.count_groups(sizes, instance.group.min_size, instance.group.max_size)
+
+
 def _groups_by_size(
     instance: MatchingInstance, cands: Candidates, backend: str, context: SolveContext
 ) -> groups.GroupsResult:
     """Set partitioning over every candidate group while they can be listed; the compact
     slot model beyond that."""
-    group = instance.group
-    sizes = [len(b) for b in groups.blocks(instance)]
-    total = groups.count_groups(sizes, group.min_size, group.max_size)
+    total = _candidate_groups(instance)
     if total > groups.MAX_COLUMNS:
         log.info("%d candidate groups: using the compact CP-SAT model", total)
         return solve_groups_compact(instance, cands, context)
+    listed = groups.enumerate_groups(instance, cands)
     columns, breaking_all = replan.columns_with_keep_bonus(
-        instance, cands, groups.enumerate_groups(instance, cands), context.options.change_penalty
+        instance, cands, listed, context.options.change_penalty
     )
-    result = groups.solve_set_partitioning(instance, columns, backend, context)
+    if instance.fairness.active and backend == "cp-sat":
+        result = group_fairness.solve_fair_groups_cpsat(instance, columns, listed.score, context)
+    elif instance.fairness.active:
+        result = group_fairness.solve_fair_groups_mip(
+            instance, columns, listed.score, backend, context
+        )
+    else:
+        result = groups.solve_set_partitioning(instance, columns, backend, context)
     if result.bound is not None:
         result.bound -= breaking_all
     return result

@@ -82,7 +82,7 @@ class GroupMinimum(Strict):
 
 
 class Fairness(Strict):
-    """Fairness across groups of institutions (pairs mode): hard minimums, and what to
+    """Fairness across groups of institutions (both modes): hard minimums, and what to
     maximise."""
 
     minimums: list[GroupMinimum] = Field(default_factory=list)
@@ -260,7 +260,7 @@ class MatchingInstance(InstanceBase):
         return self
 
     def _check_fairness(self, check: IssueCollector) -> None:
-        """Hard: every group a fairness rule names has members; side rules are pairs-mode."""
+        """Hard: every group a fairness rule names has members; stability is pairs-mode."""
         fairness = self.fairness
         named = [
             (f"fairness.minimums[{k}].group", m.by, m.group)
@@ -272,20 +272,14 @@ class MatchingInstance(InstanceBase):
         for path, by, group in named:
             values = {getattr(x, by) for x in self.institutions} - {None}
             check.reference(group, values, path, by)
-        if self.mode == "groups":
-            if fairness.active:
-                check.add(
-                    "pairs_mode_only",
-                    "fairness",
-                    "fairness rules apply in pairs mode; this instance is in groups mode",
-                )
-            if self.stability != "report":
-                check.add(
-                    "pairs_mode_only",
-                    "stability",
-                    f"stability = {self.stability!r} applies in pairs mode; "
-                    "this instance is in groups mode",
-                )
+        # Blocking pairs are a pairs-mode notion; fairness holds in both modes.
+        if self.mode == "groups" and self.stability != "report":
+            check.add(
+                "pairs_mode_only",
+                "stability",
+                f"stability = {self.stability!r} applies in pairs mode; "
+                "this instance is in groups mode",
+            )
 
     def _check_periods(self, check: IssueCollector, ids: Collection[str]) -> None:
         """Hard: periods are pairs mode, name known institutions with one capacity per

@@ -68,12 +68,15 @@ def price_of_rules(
     instance: MatchingInstance,
     cands: Candidates,
     context: SolveContext,
-    solve: PairsSolve,
+    solve: Callable[[MatchingInstance, Candidates, SolveContext], Any],
     total: float,
+    value: Callable[[Any], float] | None = None,
 ) -> dict[str, Any]:
     """What the side rules cost: for the rules together (``all``) and, when both families
     are set, for each alone, the best total score without them (one extra solve each), and
-    the price: that total minus this plan's. ``exact`` when that solve proved optimality."""
+    the price: that total minus this plan's. ``exact`` when that solve proved optimality.
+    ``value`` reads a plan's total score off ``solve``'s answer (default: the selected
+    candidate pairs' scores, pairs mode)."""
     families = [
         name
         for name, on in (
@@ -89,7 +92,7 @@ def price_of_rules(
         if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
             out[label] = {"total_without": None, "price": None, "exact": False}
             continue
-        best = float(cands.score[result.selected].sum())
+        best = value(result) if value else float(cands.score[result.selected].sum())
         out[label] = {
             "total_without": best,
             "price": best - total,
@@ -99,13 +102,18 @@ def price_of_rules(
 
 
 def infeasibility(
-    instance: MatchingInstance, cands: Candidates, context: SolveContext, solve: PairsSolve
+    instance: MatchingInstance,
+    cands: Candidates,
+    context: SolveContext,
+    solve: Callable[[MatchingInstance, Candidates, SolveContext], Any],
 ) -> list[Explanation]:
     """Which side rule makes a proven-infeasible instance so: ``no_stable_plan`` (with the
     fewest blocking pairs any plan under the other rules has), or the fairness minimums
     (``fairness_minimum_unreachable`` for one that no plan meets on its own,
     ``fairness_conflict`` for those that cannot hold together). Empty when the instance is
-    infeasible without its side rules too."""
+    infeasible without its side rules too. ``solve`` may be either mode's: only the status
+    of its answers is read (and the pairs of the plan with the fewest blocking pairs,
+    which only pairs mode has)."""
     if not has_side_rules(instance):
         return []
     plain = solve(_without(instance, "fairness", "stability"), cands, context)

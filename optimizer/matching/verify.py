@@ -379,6 +379,13 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
     listed = solution.get("ungrouped", [])
     if len(set(listed)) != len(listed) or set(listed) != {x for x in by_id if x not in where}:
         violations.append("the ungrouped list does not match the institutions in no group")
+    # A group is counted as a pair is: its members are matched, and it touches a region.
+    together = [
+        (frozenset(g["members"]), 0.0)
+        for g in solution.get("groups", [])
+        if all(m in by_id for m in g["members"])
+    ]
+    violations += _fairness_minimums(instance, together)
     return Verification(
         checked=True, valid=not violations, violations=violations, objective=exact_sum(scores)
     )
