@@ -127,17 +127,24 @@ def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveCo
     matched = {p["a"] for p in pairs} | {p["b"] for p in pairs}
     unmatched = [x for x in ids if x not in matched]
     payload = {"pairs": pairs, "unmatched": unmatched}
-    explanations = (
-        explain.unmatched(instance, cands, result.selected, unmatched)
-        if context.options.explain
-        else []
-    )
     figures: dict[str, Any] = {"candidate_pairs": len(cands)}
+    without: dict[str, Any] = {}
     if side.has_side_rules(instance):
         total = float(cands.score[result.selected].sum())
         figures["price_of_rules"] = side_plans.price_of_rules(
-            instance, cands, context, _pairs_result, total
+            instance, cands, context, _pairs_result, total, plans=without
         )
+    explanations = (
+        explain.unmatched(
+            instance,
+            cands,
+            result.selected,
+            unmatched,
+            side_plans.unmatched_notes(instance, cands, without) if without else None,
+        )
+        if context.options.explain
+        else []
+    )
     return Outcome(
         result.status,
         result.solver,
