@@ -129,6 +129,9 @@ class PlannedPair(Strict):
     b: Id
     score: float | None = None
     breakdown: dict[str, float] | None = None
+    period: int | None = Field(
+        None, ge=1, description="A multi-year plan's period; its last period is the one kept."
+    )
 
 
 class PlannedGroup(Strict):
@@ -142,8 +145,19 @@ class MatchingPlan(Strict):
 
     pairs: list[PlannedPair] | None = None
     unmatched: list[Id] | None = None
+    unmatched_by_period: list[list[Id]] | None = None
     groups: list[PlannedGroup] | None = None
     ungrouped: list[Id] | None = None
+
+    def in_force(self) -> MatchingPlan:
+        """The plan as it stands at its end: a multi-year plan's pairs of its last period
+        (without their period), any other plan as it is."""
+        periods = [p.period for p in self.pairs or [] if p.period is not None]
+        if not periods:
+            return self
+        last = max(periods)
+        kept = [p.model_copy(update={"period": None}) for p in self.pairs or [] if p.period == last]
+        return self.model_copy(update={"pairs": kept, "unmatched_by_period": None})
 
 
 class MatchingInstance(InstanceBase):
@@ -191,10 +205,10 @@ class MatchingInstance(InstanceBase):
     )
 
     def incumbent(self) -> MatchingPlan | None:
-        """The plan whose changes cost ``change_penalty``: ``previous``, or the ``existing``
-        partnerships as such a plan."""
+        """The plan whose changes cost ``change_penalty``: ``previous`` (a multi-year plan's
+        last period), or the ``existing`` partnerships as such a plan."""
         if self.previous is not None:
-            return self.previous
+            return self.previous.in_force()
         if not self.existing:
             return None
         if self.mode == "pairs":

@@ -367,3 +367,22 @@ def test_reasons_name_the_periods_they_hold_in() -> None:
     assert [(e.code, e.detail) for e in conflict.explanations] == [
         ("required_over_capacity", "period 1: e is in 1 required pairs but its capacity is 0")
     ]
+
+
+def test_a_multi_year_plan_is_re_planned_from_its_last_period(east_west_periods: Any) -> None:
+    """Re-planning one year against a periods solution keeps what is in force at its end:
+    the pairs of the last period (contract 5.4.4)."""
+    _, solution = east_west_periods
+    payload = solution.solution
+    last = {frozenset((p["a"], p["b"])) for p in payload["pairs"] if p["period"] == 3}
+    doc = json.loads((INSTANCES / "east-west-counterparts.json").read_text(encoding="utf-8"))
+    doc["previous"] = payload
+    replanned = solve_document(doc, overrides={"change_penalty": 0.05})
+    assert_verified(replanned)
+    assert not replanned.issues
+    kept = replanned.kpis["changes_kept"]
+    dropped = replanned.kpis["changes_dropped"]
+    moved = replanned.kpis["changes_moved"]
+    assert kept + dropped + moved == len(last)
+    now = {frozenset((p["a"], p["b"])) for p in replanned.solution["pairs"]}
+    assert kept == len(last & now)
