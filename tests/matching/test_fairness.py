@@ -301,3 +301,64 @@ def test_the_three_backends_agree_on_the_side_rules_of_the_examples(example):
         assert solution.verification.valid
         found.add(round(solution.objective, 6))
     assert len(found) == 1
+
+
+def test_the_price_of_each_rule_matches_brute_force():
+    """With both families set, price_of_rules gives the best total without both, without
+    fairness alone and without stability alone: each against enumeration (issue #17).
+
+    With scores read as symmetric preferences a stable plan is nearly always unique, so a
+    fairness minimum that it misses leaves no plan at all: the minimum here is what the best
+    stable plan gives the region it serves most, and the prices come from plans that are
+    not stable or not fair."""
+    rng = random.Random(700)
+    solved = binding = 0
+    for _ in range(80):
+        doc = with_regions(rng, random_capacitated_doc(rng, rng.randint(4, 6), max_edges=9))
+        selections = list(feasible_selections(doc))
+        if not selections:
+            continue
+
+        def served(chosen, r, doc=doc):
+            group = {x["id"] for x in doc["institutions"] if x["region"] == r}
+            return len(group & (set().union(*chosen) if chosen else set()))
+
+        stable_plans = [(c, t) for c, t in selections if not blocking_pairs_oracle(doc, c)]
+        if not stable_plans:
+            continue
+        best_stable = max(stable_plans, key=lambda plan: plan[1])[0]
+        counts = {r: served(best_stable, r) for r in REGIONS}
+        region = max(REGIONS, key=lambda r: counts[r])
+        if not counts[region]:
+            continue
+        members = {x["id"] for x in doc["institutions"] if x["region"] == region}
+        doc["fairness"] = {"minimums": [{"group": region, "matched": counts[region]}]}
+        doc["stability"] = "require"
+
+        def fair(chosen, members=members, least=counts[region]):
+            return len(members & (set().union(*chosen) if chosen else set())) >= least
+
+        def stable(chosen, doc=doc):
+            return not blocking_pairs_oracle(doc, chosen)
+
+        def best(keep, selections=selections):
+            return max((total for chosen, total in selections if keep(chosen)), default=None)
+
+        solver = rng.choice(["highs", "cbc", "cp-sat"])
+        solution = solve_doc(doc, solver=solver)
+        total = best(lambda c: fair(c) and stable(c))
+        if total is None:
+            assert solution.status == Status.INFEASIBLE
+            continue
+        assert solution.status == Status.OPTIMAL, (solver, solution.explanations)
+        assert solution.objective == pytest.approx(total, abs=1e-6)
+        price = solution.kpis["price_of_rules"]
+        expected = {"all": best(lambda c: True), "fairness": best(stable), "stability": best(fair)}
+        assert set(price) == set(expected)
+        for label, without in expected.items():
+            assert price[label]["exact"]
+            assert price[label]["total_without"] == pytest.approx(without, abs=1e-6), label
+            assert price[label]["price"] == pytest.approx(without - total, abs=1e-6), label
+        solved += 1
+        binding += price["all"]["price"] > 1e-9 and price["stability"]["price"] > 1e-9
+    assert solved >= 20 and binding >= 3, (solved, binding)
