@@ -26,9 +26,9 @@ def _who(iid: str, institutions: dict[str, dict[str, Any]]) -> list[Any]:
 
 def _pairs(body: dict[str, Any], institutions: dict[str, dict[str, Any]]) -> Table:
     columns = ["status", "a", "a_name", "a_region", "b", "b_name", "b_region", "score"]
-    # A multi-year plan (contract 5.4.4) says each pair's period in a last column, and lists
-    # each period's unmatched institutions; a one-period plan's rows are as they were.
-    by_period = "unmatched_by_period" in body
+    # A multi-year plan (contract 5.4.4) says each pair's period in a last column; a
+    # one-period plan's rows are as they were.
+    by_period = any("period" in pair for pair in body.get("pairs", []))
     out = Table([*columns, *BREAKDOWN, *(["period"] if by_period else [])])
     for pair in body.get("pairs", []):
         terms = pair.get("breakdown") or {}
@@ -42,12 +42,7 @@ def _pairs(body: dict[str, Any], institutions: dict[str, dict[str, Any]]) -> Tab
                 *([pair.get("period")] if by_period else []),
             ]
         )
-    blank = [None] * (4 + len(BREAKDOWN))
-    if by_period:
-        for t, unmatched in enumerate(body["unmatched_by_period"], start=1):
-            for iid in unmatched:
-                out.rows.append(["unmatched", *_who(iid, institutions), *blank, t])
-        return out
+    blank = [None] * (4 + len(BREAKDOWN) + int(by_period))
     for iid in body.get("unmatched", []):
         out.rows.append(["unmatched", *_who(iid, institutions), *blank])
     return out

@@ -80,7 +80,8 @@ def _worst_off(
 
 
 def _per_period(instance: MatchingInstance, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """Pairs, matched and unmatched institutions and total score of each period (5.4.4)."""
+    """Pairs, matched and unmatched institutions (and which) and total score of each
+    period (5.4.4)."""
     assert instance.periods is not None
     n = len(instance.institutions)
     out = []
@@ -94,6 +95,7 @@ def _per_period(instance: MatchingInstance, payload: dict[str, Any]) -> list[dic
                 "matched_institutions": len(matched),
                 "unmatched_institutions": n - len(matched),
                 "total_score": sum(p["score"] for p in pairs),
+                "unmatched": [x.id for x in instance.institutions if x.id not in matched],
             }
         )
     return out

@@ -187,14 +187,13 @@ def solve_periods_cpsat(
 
 
 def payload(instance: MatchingInstance, cands: Candidates, selected: list[list[int]]) -> dict:
-    """The solution object: pairs with their period, by period then decreasing score;
-    ``unmatched`` over all periods and ``unmatched_by_period``."""
+    """The solution object: pairs with their period, by period then decreasing score, and
+    ``unmatched``: the institutions in no pair of any period (each period's own are in
+    ``kpis.periods``)."""
     ids = cands.ids
     pairs: list[dict[str, Any]] = []
-    unmatched_by_period = []
     anywhere: set[str] = set()
     for t, chosen in enumerate(selected):
-        here: set[str] = set()
         for k in sorted(chosen, key=lambda k: (-cands.score[k], k)):
             a, b = ids[int(cands.a[k])], ids[int(cands.b[k])]
             entry: dict[str, Any] = {"a": a, "b": b, "score": float(cands.score[k])}
@@ -203,14 +202,8 @@ def payload(instance: MatchingInstance, cands: Candidates, selected: list[list[i
                 entry["breakdown"] = breakdown
             entry["period"] = t + 1
             pairs.append(entry)
-            here |= {a, b}
-        unmatched_by_period.append([x for x in ids if x not in here])
-        anywhere |= here
-    return {
-        "pairs": pairs,
-        "unmatched": [x for x in ids if x not in anywhere],
-        "unmatched_by_period": unmatched_by_period,
-    }
+            anywhere |= {a, b}
+    return {"pairs": pairs, "unmatched": [x for x in ids if x not in anywhere]}
 
 
 def conflicts(instance: MatchingInstance, cands: Candidates) -> list[Explanation]:

@@ -145,7 +145,6 @@ class MatchingPlan(Strict):
 
     pairs: list[PlannedPair] | None = None
     unmatched: list[Id] | None = None
-    unmatched_by_period: list[list[Id]] | None = None
     groups: list[PlannedGroup] | None = None
     ungrouped: list[Id] | None = None
 
@@ -157,7 +156,7 @@ class MatchingPlan(Strict):
             return self
         last = max(periods)
         kept = [p.model_copy(update={"period": None}) for p in self.pairs or [] if p.period == last]
-        return self.model_copy(update={"pairs": kept, "unmatched_by_period": None})
+        return self.model_copy(update={"pairs": kept})
 
 
 class MatchingInstance(InstanceBase):

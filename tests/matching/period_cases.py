@@ -32,7 +32,6 @@ NEW_PARTNER_PLAN: Doc = {
         {"a": "b", "b": "d", "score": 1.0, "period": 3},
     ],
     "unmatched": [],
-    "unmatched_by_period": [[], ["b", "d"], ["a", "c"]],
 }
 NEW_PARTNER_OBJECTIVE = 7.0
 
@@ -45,7 +44,6 @@ KEEP_PLAN: Doc = {
         {"a": "c", "b": "d", "score": 2.0, "period": 3},
     ],
     "unmatched": [],
-    "unmatched_by_period": [["c", "d"], ["c", "d"], []],
 }
 KEEP_OBJECTIVE = 11.0
 
@@ -77,20 +75,6 @@ MUTATIONS: list[Mutation] = [
         NEW_PARTNER_PLAN,
         lambda s: _moved(s, 3, period=None),
         "pair (b, d) has period None, not one of 1..3",
-    ),
-    (
-        "unmatched-by-period-short",
-        "new_partner",
-        NEW_PARTNER_PLAN,
-        lambda s: _with(s, unmatched_by_period=[[], ["b", "d"]]),
-        "unmatched_by_period does not list each of the 3 periods",
-    ),
-    (
-        "unmatched-by-period-wrong",
-        "new_partner",
-        NEW_PARTNER_PLAN,
-        lambda s: _with(s, unmatched_by_period=[[], ["b"], ["a", "c"]]),
-        "period 2: the unmatched list does not match the institutions without a partner",
     ),
     (
         "unmatched-overall-wrong",

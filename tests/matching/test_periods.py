@@ -219,13 +219,11 @@ def test_keep_accepts_a_short_run_at_the_last_period_only() -> None:
     late = {
         **KEEP_PLAN,
         "pairs": KEEP_PLAN["pairs"][1:],
-        "unmatched_by_period": [["a", "b", "c", "d"], ["c", "d"], []],
     }
     assert verify(instance, late).valid  # a-b runs 2..3: reaches the last period
     early = {
         **KEEP_PLAN,
         "pairs": [KEEP_PLAN["pairs"][k] for k in (0, 1, 3)],
-        "unmatched_by_period": [["c", "d"], ["c", "d"], ["a", "b"]],
     }
     assert verify(instance, early).violations == [
         "pair (a, b) is formed in period 1 and kept 2 periods, fewer than keep_at_least 3"
@@ -264,7 +262,8 @@ def test_keep_waits_for_a_partner_who_sits_a_period_out() -> None:
         assert_verified(solution)
         assert solution.objective == pytest.approx(3 * 2 + 3)
         assert solution.solution is not None
-        assert solution.solution["unmatched_by_period"] == [["a", "b"], ["a", "b"], []]
+        unmatched = [row["unmatched"] for row in solution.kpis["periods"]]
+        assert unmatched == [["a", "b"], ["a", "b"], []]
 
 
 # ------------------------------------------------------------------ invalid combinations
@@ -341,7 +340,10 @@ def test_plan_views_of_a_periods_solution(east_west_periods: Any) -> None:
     table = KIND.table(document, instance)
     assert table.columns[-1] == "period"
     unmatched_rows = [r for r in table.rows if r[0] == "unmatched"]
-    assert len(unmatched_rows) == sum(len(u) for u in solution.solution["unmatched_by_period"])
+    assert [r[1] for r in unmatched_rows] == solution.solution["unmatched"]
+    assert [r[-1] for r in table.rows if r[0] == "paired"] == [
+        p["period"] for p in solution.solution["pairs"]
+    ]
     assert KIND.render(document, instance)
     assert KIND.table(document, None).rows
 
