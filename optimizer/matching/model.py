@@ -255,6 +255,7 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
     )
     kpis: dict[str, Any] = {"candidate_pairs": len(cands), "method": result.method}
     if instance.fairness.active:
+        without: dict[str, Any] = {}
         kpis["price_of_rules"] = side_plans.price_of_rules(
             instance,
             cands,
@@ -262,7 +263,10 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
             lambda variant, c, ctx: _groups_by_size(variant, c, backend, ctx),
             sum(g["score"] for g in chosen_groups),
             value=lambda plan: sum(group_score(g) for g in plan.groups),
+            plans=without,
         )
+        notes = side_plans.unmatched_notes(instance, cands, without)
+        explanations = side_plans.with_rule_notes(explanations, notes)
     return Outcome(
         result.status,
         result.solver,

@@ -218,8 +218,8 @@ def unmatched_notes(
     instance: MatchingInstance, cands: Candidates, plans: dict[str, Any]
 ) -> dict[str, str]:
     """For each institution, whether the plan without the side rules (the variants of
-    :func:`price_of_rules`) would pair it: then the rule whose lifting pairs it is named,
-    else the rules are cleared of leaving it out."""
+    :func:`price_of_rules`, pairs or groups) would pair or group it: then the rule whose
+    lifting does is named, else the rules are cleared of leaving it out."""
     families: list[str] = []
     if instance.fairness.active:
         families.append("fairness")
@@ -232,7 +232,11 @@ def unmatched_notes(
             continue
         proven[label] = result.status == Status.OPTIMAL
         found: dict[str, list[str]] = {}
-        for k in result.selected:
+        if instance.mode == "groups":
+            for group in result.groups:
+                for i in group:
+                    found[cands.ids[i]] = [cands.ids[j] for j in group if j != i]
+        for k in [] if instance.mode == "groups" else result.selected:
             a, b = cands.ids[int(cands.a[k])], cands.ids[int(cands.b[k])]
             found.setdefault(a, []).append(b)
             found.setdefault(b, []).append(a)
@@ -240,6 +244,7 @@ def unmatched_notes(
     if "all" not in partners:
         return {}
     every = describe_rules(instance, families)
+    verb, alone = ("groups", "ungrouped") if instance.mode == "groups" else ("pairs", "unmatched")
     notes = {}
     for x in cands.ids:
         # The one family whose lifting pairs x names the rule; else all of them together.
@@ -249,7 +254,24 @@ def unmatched_notes(
         if x in partners[label]:
             rules = describe_rules(instance, [label] if label != "all" else families)
             whom = ", ".join(partners[label][x][:3])
-            notes[x] = f"; {plan} without {rules} pairs {x} with {whom}: those rules leave it out"
+            notes[x] = f"; {plan} without {rules} {verb} {x} with {whom}: those rules leave it out"
         else:
-            notes[x] = f"; {plan} without {every} leaves {x} unmatched too: they are not why"
+            notes[x] = f"; {plan} without {every} leaves {x} {alone} too: they are not why"
     return notes
+
+
+PLAN_REASONS = frozenset(
+    {"not_selected", "partners_taken", "groups_better_without", "no_viable_group"}
+)
+"""Reasons that depend on the plan chosen, which the side rules shape; the others (no
+candidate, capacity 0, no feasible group, no gain) hold for every plan."""
+
+
+def with_rule_notes(reasons: list[Explanation], notes: dict[str, str]) -> list[Explanation]:
+    """The reasons, those that depend on the plan ended by their institution's note."""
+    return [
+        r.model_copy(update={"detail": r.detail + notes[r.subject]})
+        if r.code in PLAN_REASONS and r.subject in notes
+        else r
+        for r in reasons
+    ]

@@ -180,6 +180,12 @@ def test_the_verifier_counts_group_members_for_minimums() -> None:
     assert group_set(solution) == {frozenset(("a", "b"))}
     price = solution.kpis["price_of_rules"]["all"]
     assert price == {"total_without": 2.0, "price": pytest.approx(1.5), "exact": True}
+    # c is left out for Tibet's minimum: its reason names the rule (issue #17).
+    [reason] = [e for e in solution.explanations if e.subject == "c"]
+    assert reason.detail.endswith(
+        "; the best plan without the fairness rules (minimums for region Tibet) groups c "
+        "with b: those rules leave it out"
+    ), reason.detail
 
 
 def test_an_unreachable_group_minimum_is_named() -> None:
