@@ -5,12 +5,15 @@ at a time; invalid combinations; the shipped example; plan views of a periods so
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from optimizer.core.documents import parse_document, solve_document
 from optimizer.core.envelope import Status
@@ -388,3 +391,59 @@ def test_a_multi_year_plan_is_re_planned_from_its_last_period(east_west_periods:
     assert kept + dropped + moved == len(last)
     now = {frozenset((p["a"], p["b"])) for p in replanned.solution["pairs"]}
     assert kept == len(last & now)
+
+
+@st.composite
+def periods_documents(draw: Any) -> dict[str, Any]:
+    """Up to five institutions, a few scored pairs, per-period capacities and either rule."""
+    names = ["a", "b", "c", "d", "e"][: draw(st.integers(3, 5))]
+    count = draw(st.sampled_from([3, 2, 1]))
+    pairs = draw(
+        st.lists(
+            st.sampled_from(list(itertools.combinations(names, 2))),
+            min_size=2,
+            max_size=6,
+            unique=True,
+        )
+    )
+    scores = [
+        {"a": a, "b": b, "score": draw(st.sampled_from([-1.0, 0.5, 1.0, 2.25, 3.0]))}
+        for a, b in pairs
+    ]
+    institutions = []
+    for name in names:
+        capacity = draw(st.sampled_from([1, 1, 2, 0]))
+        minimum = draw(st.sampled_from([0, 0, 0, 0, capacity]))
+        institutions.append({"id": name, "capacity": capacity, "min_partners": minimum})
+    capacity_lists = draw(
+        st.dictionaries(
+            st.sampled_from(names), st.lists(st.integers(0, 2), min_size=count, max_size=count)
+        )
+    )
+    rule = draw(st.sampled_from(["new_partner", "keep"]))
+    periods: dict[str, Any] = {"count": count, "rule": rule, "capacity": capacity_lists}
+    if rule == "keep":
+        periods["keep_at_least"] = draw(st.integers(1, 3))
+    doc = matching(institutions, periods=periods)
+    doc["scores"] = scores
+    return doc
+
+
+@given(periods_documents())
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+def test_any_periods_document_is_solved_to_the_brute_force_optimum(doc: dict[str, Any]) -> None:
+    best = brute_force_periods(doc)
+    solution = solve_doc(doc)
+    if best is None:
+        assert solution.status == Status.INFEASIBLE, solution.verification.violations
+        assert solution.explanations
+        return
+    assert_verified(solution)
+    assert solution.status == Status.OPTIMAL
+    assert solution.objective == pytest.approx(best, abs=1e-9)
