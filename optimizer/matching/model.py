@@ -162,12 +162,7 @@ def _solve_periods(instance: MatchingInstance, cands: Candidates, context: Solve
     conflicts = periods.conflicts(instance, cands)
     if conflicts:
         return Outcome(Status.INFEASIBLE, "presolve", explanations=conflicts)
-    backend = context.options.solver
-    if backend == "cp-sat":
-        result = periods.solve_periods_cpsat(instance, cands, context)
-    else:
-        chosen = "highs" if backend == "auto" else backend
-        result = periods.solve_periods_mip(instance, cands, chosen, context)
+    result = _periods_result(instance, cands, context)
     if result.status == Status.INFEASIBLE:
         return Outcome(
             Status.INFEASIBLE,
@@ -179,6 +174,7 @@ def _solve_periods(instance: MatchingInstance, cands: Candidates, context: Solve
         return Outcome(
             result.status, result.solver, bound=result.bound, solver_version=result.version
         )
+    total = float(sum(cands.score[chosen].sum() for chosen in result.selected))
     return Outcome(
         result.status,
         result.solver,
@@ -188,8 +184,24 @@ def _solve_periods(instance: MatchingInstance, cands: Candidates, context: Solve
         explanations=(
             periods.unmatched(instance, cands, result.selected) if context.options.explain else []
         ),
-        kpis={"candidate_pairs": len(cands)},
+        kpis={
+            "candidate_pairs": len(cands),
+            "price_of_rules": periods.price_of_rules(
+                instance, cands, context, _periods_result, total
+            ),
+        },
     )
+
+
+def _periods_result(
+    instance: MatchingInstance, cands: Candidates, context: SolveContext
+) -> periods.PeriodsResult:
+    """The chosen backend's answer to the periods model (``auto``: HiGHS)."""
+    backend = context.options.solver
+    if backend == "cp-sat":
+        return periods.solve_periods_cpsat(instance, cands, context)
+    chosen = "highs" if backend == "auto" else backend
+    return periods.solve_periods_mip(instance, cands, chosen, context)
 
 
 def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveContext) -> Outcome:

@@ -12,7 +12,7 @@ and each fairness minimum in every period.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -23,7 +23,7 @@ from optimizer.core.runner import SolveContext
 from optimizer.core.scaling import integer_scale
 from optimizer.matching import explain
 from optimizer.matching import side as side_rules
-from optimizer.matching.schema import MatchingInstance, Periods
+from optimizer.matching.schema import Fairness, MatchingInstance, Periods
 from optimizer.matching.scores import Candidates, incidence, required_indices
 
 
@@ -184,6 +184,40 @@ def solve_periods_cpsat(
     if not run.has_solution:
         selected = []
     return PeriodsResult(run.status, selected, bound, "cp-sat", cpsat_version())
+
+
+PeriodsSolve = Callable[[MatchingInstance, Candidates, SolveContext], PeriodsResult]
+
+
+def price_of_rules(
+    instance: MatchingInstance,
+    cands: Candidates,
+    context: SolveContext,
+    solve: PeriodsSolve,
+    total: float,
+) -> dict[str, Any]:
+    """What the rule across periods (``rule``) and the fairness minimums (``fairness``)
+    cost, as pairs mode's ``price_of_rules``: the best total without them (one extra solve
+    each; both together as ``all`` when both are set), the price against this plan, and
+    whether that solve was proven. Lifting the rule is ``keep`` for one period: no tie."""
+    lifted_rule = the_periods(instance).model_copy(update={"rule": "keep", "keep_at_least": 1})
+    variants: dict[str, dict[str, Any]] = {"rule": {"periods": lifted_rule}}
+    if instance.fairness.active:
+        variants["fairness"] = {"fairness": Fairness()}
+        variants["all"] = {"periods": lifted_rule, "fairness": Fairness()}
+    out: dict[str, Any] = {}
+    for label, update in variants.items():
+        result = solve(instance.model_copy(update=update), cands, context)
+        if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+            out[label] = {"total_without": None, "price": None, "exact": False}
+            continue
+        best = float(sum(cands.score[chosen].sum() for chosen in result.selected))
+        out[label] = {
+            "total_without": best,
+            "price": best - total,
+            "exact": result.status == Status.OPTIMAL,
+        }
+    return out
 
 
 def payload(instance: MatchingInstance, cands: Candidates, selected: list[list[int]]) -> dict:

@@ -165,6 +165,19 @@ def test_periods_match_brute_force(rule: str, solver: str) -> None:
         assert solution.status == Status.OPTIMAL
         assert solution.objective == pytest.approx(best, abs=1e-6), doc
         assert solution.verification.objective == pytest.approx(best, abs=1e-6)
+        # The price of the rule across periods and of the minimums, each by enumeration.
+        free = {**doc, "periods": {**doc["periods"], "rule": "keep", "keep_at_least": 1}}
+        lifted = {"rule": free}
+        if "fairness" in doc:
+            lifted["fairness"] = {k: v for k, v in doc.items() if k != "fairness"}
+            lifted["all"] = {k: v for k, v in free.items() if k != "fairness"}
+        price = solution.kpis["price_of_rules"]
+        assert set(price) == set(lifted)
+        for label, variant in lifted.items():
+            without = brute_force_periods(variant)
+            assert without is not None
+            assert price[label]["total_without"] == pytest.approx(without, abs=1e-6), label
+            assert price[label]["price"] == pytest.approx(without - best, abs=1e-6), label
         solved += 1
         free = sum(
             max(total for _, total in feasible_selections(_period_doc(doc, t)))
