@@ -137,17 +137,20 @@ def periods_document(n: int, k: int, seed: int, rule: str) -> dict:
 def run_periods(sizes: list[int], k: int, seed: int) -> None:
     print(f"\n## Periods: {PERIODS} periods in one solve, about {k} candidates each\n")
     print(
-        "| n | rule | status | objective | bound | 3 × one period | one period cli s "
-        "| periods cli s | time ratio |"
+        "| n | rule | status | objective | bound | 3 × one period | price of the rule "
+        "| one period cli s | periods cli s | time ratio |"
     )
-    print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         one_seconds, one = cli_run(pairs_document(n, k=k, seed=seed))
         for rule in ("new_partner", "keep"):
             seconds, solution = cli_run(periods_document(n, k, seed, rule))
+            price = solution["kpis"]["price_of_rules"]["rule"]
+            shown = "–" if price["price"] is None else f"{price['price']:.4f}"
+            shown += "" if price["exact"] else " (not proven)"
             print(
                 f"| {n} | {rule} | {solution['status']} | {solution['objective']:.4f} "
-                f"| {solution['bound']:.4f} | {PERIODS * one['objective']:.4f} "
+                f"| {solution['bound']:.4f} | {PERIODS * one['objective']:.4f} | {shown} "
                 f"| {one_seconds:.2f} | {seconds:.2f} | {seconds / one_seconds:.1f}x |",
                 flush=True,
             )
