@@ -100,10 +100,15 @@ class Fairness(Strict):
         return bool(self.minimums) or self.objective != "max_total"
 
 
+MAX_PERIODS = 100
+
+
 class Periods(Strict):
     """Pairs mode over several periods (years) in one solve (contract 5.4.4)."""
 
-    count: int = Field(ge=1, description="Number of periods, numbered 1 to count.")
+    # A programme of counterparts runs for years, not centuries; the bound keeps a document
+    # from asking for a model of a billion periods.
+    count: int = Field(ge=1, le=MAX_PERIODS, description="Number of periods, numbered 1 to count.")
     capacity: dict[Id, list[Annotated[int, Field(ge=0)]]] = Field(
         default_factory=dict,
         description="Per-period capacity overrides: institution id -> one capacity per period.",

@@ -313,6 +313,7 @@ def test_invalid_period_documents_name_the_field() -> None:
     assert _issues(required) == {("periods_conflict", "rules.required[0]")}
     kept = {**required, "periods": {**base["periods"], "rule": "keep"}}
     assert _issues(kept) == set()
+    assert _issues({**base, "periods": {"count": 10**9}}) == {("out_of_range", "periods.count")}
     grouped = {**base, "mode": "groups"}
     assert ("pairs_mode_only", "periods") in _issues(grouped)
 
