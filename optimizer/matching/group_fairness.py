@@ -55,13 +55,13 @@ def _state(
         if cover[i] and not terms:
             return None
         if cover[i]:
-            b.add(b.weighted(terms) >= 1, f"grouped[{ids[i]}]")
+            b.add(b.weighted(terms) >= 1, f"grouped[{ids[i]}][i{i}]")
         if terms:
-            b.add(b.weighted(terms) <= 1, f"one_group[{ids[i]}]")
-    for rule in instance.fairness.minimums:
+            b.add(b.weighted(terms) <= 1, f"one_group[{ids[i]}][i{i}]")
+    for n, rule in enumerate(instance.fairness.minimums):
         group = side_rules.members(instance, rule.by, rule.group)
         counts = _member_counts(instance, columns, group).tolist()
-        label = f"{rule.by}={rule.group}"
+        label = f"{n}][{rule.by}={rule.group}"
         least = max(rule.matched, math.ceil(rule.share * len(group) - 1e-9))
         touching = [c for c, n in enumerate(counts) if n]
         if (least > 0 or rule.pairs > 0) and not touching:
@@ -96,7 +96,7 @@ def _worst_off(
         most = math.ceil(sum(abs(w) for w in weights)) + 1
         high, low = lcm * most, -lcm * most
     level = b.num_var(low, high, "worst_off") if continuous else b.int_var(low, high, "worst_off")
-    for name, group in groups.items():
+    for n, (name, group) in enumerate(groups.items()):
         counts = _member_counts(instance, columns, group).tolist()
         if fairness.measure == "share":
             measured = [(x[c], lcm * n) for c, n in enumerate(counts) if n]
@@ -104,7 +104,7 @@ def _worst_off(
             measured = [(x[c], lcm * weights[c]) for c, n in enumerate(counts) if n]
         b.add(
             b.weighted([*measured, (level, -len(group))]) >= 0,
-            f"worst_off[{fairness.by}={name}]",
+            f"worst_off[{n}][{fairness.by}={name}]",
         )
     unit = lcm * (1.0 if fairness.measure == "share" else weight_unit)
     return side_rules.WorstOff(level, unit, not continuous)

@@ -84,7 +84,8 @@ def state_periods(
     b: side_rules.Builder, instance: MatchingInstance, cands: Candidates
 ) -> list[list[Any]]:
     """Hard: each period's capacities, minimum partners, required pairs and fairness
-    minimums, and the rule across periods. Returns x[t][k]."""
+    minimums, and the rule across periods. Returns x[t][k]. Names carry the candidate or
+    institution index too: PuLP writes ``-`` as ``_``, so ids alone could collide."""
     periods = the_periods(instance)
     ids = cands.ids
     n = len(instance.institutions)
@@ -95,17 +96,17 @@ def state_periods(
         seen = period_instance(instance, t)
         x.append(
             [
-                b.bool_var(f"pair[{ids[i]}][{ids[j]}][t{t + 1}]")
-                for i, j in zip(cands.a.tolist(), cands.b.tolist(), strict=True)
+                b.bool_var(f"pair[{ids[i]}][{ids[j]}][k{k}][t{t + 1}]")
+                for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True))
             ]
         )
         for i, ks in enumerate(by_node):
             inst = seen.institutions[i]
             degree = b.weighted([(x[t][k], 1) for k in ks])
             if len(ks) > inst.capacity:
-                b.add(degree <= inst.capacity, f"capacity[{ids[i]}][t{t + 1}]")
+                b.add(degree <= inst.capacity, f"capacity[{ids[i]}][i{i}][t{t + 1}]")
             if inst.min_partners > 0:
-                b.add(degree >= inst.min_partners, f"min_partners[{ids[i]}][t{t + 1}]")
+                b.add(degree >= inst.min_partners, f"min_partners[{ids[i]}][i{i}][t{t + 1}]")
         for k in required:
             b.add(b.weighted([(x[t][k], 1)]) >= 1, f"required[{k}][t{t + 1}]")
         in_period = side_rules.SideModel(_InPeriod(b, t + 1), seen, cands, x[t])
@@ -122,7 +123,7 @@ def _add_rule_across_periods(
     ids = cands.ids
     count = periods.count
     for k, (i, j) in enumerate(zip(cands.a.tolist(), cands.b.tolist(), strict=True)):
-        name = f"[{ids[i]}][{ids[j]}]"
+        name = f"[{ids[i]}][{ids[j]}][k{k}]"
         if periods.rule == "new_partner":
             if count > 1:
                 b.add(b.weighted([(x[t][k], 1) for t in range(count)]) <= 1, f"new_partner{name}")

@@ -362,3 +362,30 @@ def test_the_price_of_each_rule_matches_brute_force():
         solved += 1
         binding += price["all"]["price"] > 1e-9 and price["stability"]["price"] > 1e-9
     assert solved >= 20 and binding >= 3, (solved, binding)
+
+
+@pytest.mark.parametrize("mode", ["pairs", "groups"])
+@pytest.mark.parametrize("solver", ["highs", "cbc", "cp-sat"])
+def test_regression_constraint_names_could_collide(mode, solver):
+    """Bug: rows were named after ids and group names alone. PuLP writes '-' and ' ' as '_'
+    and refuses two rows of one name, so two minimums for one region, or the ids 'u-1' and
+    'u_1', or the regions 'A B' and 'A_B', ended the solve in ``error``."""
+    doc = {
+        "kind": "matching",
+        "mode": mode,
+        "institutions": [
+            {"id": "u-1", "region": "A B", "capacity": 2},
+            {"id": "u_1", "region": "A_B", "capacity": 2},
+            {"id": "v", "region": "C", "capacity": 2},
+        ],
+        "scores": [{"a": "u-1", "b": "v", "score": 1.0}, {"a": "u_1", "b": "v", "score": 2.0}],
+        "group": {"max_size": 2},
+        "fairness": {
+            "minimums": [{"group": "A B", "matched": 1}, {"group": "A B", "share": 0.5}],
+            "objective": "max_min",
+        },
+        "stability": "penalise" if mode == "pairs" else "report",
+    }
+    solution = solve_doc(doc, solver=solver)
+    assert_verified(solution)
+    assert solution.status == Status.OPTIMAL

@@ -461,3 +461,13 @@ def test_any_periods_document_is_solved_to_the_brute_force_optimum(doc: dict[str
     assert_verified(solution)
     assert solution.status == Status.OPTIMAL
     assert solution.objective == pytest.approx(best, abs=1e-9)
+
+
+def test_regression_ids_that_pulp_writes_alike_solve() -> None:
+    """Bug: ids 'u-1' and 'u_1' gave two capacity rows of one name in PuLP (which writes
+    '-' as '_'), and the periods solve ended in ``error``."""
+    doc = matching(["u-1", "u_1", "v"], periods={"count": 2})
+    doc["scores"] = [{"a": "u-1", "b": "v", "score": 1.0}, {"a": "u_1", "b": "v", "score": 2.0}]
+    solution = solve_doc(doc, "highs")
+    assert_verified(solution)
+    assert solution.objective == pytest.approx(3.0)
