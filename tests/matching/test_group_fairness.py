@@ -220,3 +220,24 @@ def test_too_many_candidate_groups_for_fairness_says_so() -> None:
     assert solution.status == Status.NO_SOLUTION
     assert [e.code for e in solution.explanations] == ["fairness_too_many_groups"]
     assert "768," in solution.explanations[0].detail  # C(30, 2) + … + C(30, 6) groups
+
+
+def test_chongqing_alliance_fair_groups_every_research_institute() -> None:
+    import json
+    from pathlib import Path
+
+    from optimizer.core.documents import solve_document
+
+    folder = Path(__file__).resolve().parents[2] / "instances" / "matching"
+    fair = solve_document((folder / "chongqing-alliance-fair.json").read_bytes())
+    plain = solve_document((folder / "chongqing-alliance.json").read_bytes())
+    assert_verified(fair)
+    assert fair.status == plain.status == Status.OPTIMAL
+    doc = json.loads((folder / "chongqing-alliance-fair.json").read_text(encoding="utf-8"))
+    institutes = {x["id"] for x in doc["institutions"] if x["type"] == "research_institute"}
+    assert institutes <= {m for g in group_set(fair) for m in g}
+    assert not institutes <= {m for g in group_set(plain) for m in g}  # the rule binds
+    price = fair.kpis["price_of_rules"]["all"]
+    assert price["exact"] and price["total_without"] == pytest.approx(plain.objective, abs=1e-9)
+    assert price["price"] == pytest.approx(plain.objective - fair.objective, abs=1e-9)
+    assert price["price"] > 0
