@@ -16,6 +16,11 @@ through a fresh ``unishare solve`` process (default 30 s limit): once with minim
 unconstrained optimum already meets, once with the even regions scoring low among
 themselves and minimums that bind.
 
+Periods: the pairs instances planned over three periods in one solve (contract 5.4.4), one
+in ten institutions sitting the last period out, under each rule; the baseline, in the same
+run, is a fresh ``unishare solve`` of one period. Three times the one-period optimum bounds
+each periods plan from above; the ratio of times is the cost of planning three at once.
+
 Dated results: ``benchmarks/RESULTS.md``.
 """
 
@@ -116,6 +121,41 @@ def run_fair(sizes: list[int], k: int, seed: int) -> None:
             )
 
 
+PERIODS = 3
+
+
+def periods_document(n: int, k: int, seed: int, rule: str) -> dict:
+    """``pairs_document`` over three periods; every tenth institution has no partner in
+    the last one."""
+    document = pairs_document(n, k=k, seed=seed)
+    capacity = {x["id"]: [1, 1, 0] for x in document["institutions"][::10]}
+    document["periods"] = {"count": PERIODS, "rule": rule, "capacity": capacity}
+    document["options"] = {"time_limit_s": 120}
+    return document
+
+
+def run_periods(sizes: list[int], k: int, seed: int) -> None:
+    print(f"\n## Periods: {PERIODS} periods in one solve, about {k} candidates each\n")
+    print(
+        "| n | rule | status | objective | bound | 3 × one period | price of the rule "
+        "| one period cli s | periods cli s | time ratio |"
+    )
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        one_seconds, one = cli_run(pairs_document(n, k=k, seed=seed))
+        for rule in ("new_partner", "keep"):
+            seconds, solution = cli_run(periods_document(n, k, seed, rule))
+            price = solution["kpis"]["price_of_rules"]["rule"]
+            shown = "–" if price["price"] is None else f"{price['price']:.4f}"
+            shown += "" if price["exact"] else " (not proven)"
+            print(
+                f"| {n} | {rule} | {solution['status']} | {solution['objective']:.4f} "
+                f"| {solution['bound']:.4f} | {PERIODS * one['objective']:.4f} | {shown} "
+                f"| {one_seconds:.2f} | {seconds:.2f} | {seconds / one_seconds:.1f}x |",
+                flush=True,
+            )
+
+
 def run_pairs(sizes: list[int], k: int, seed: int) -> None:
     print(f"\n## Pairs: capacity 1, about {k} candidates each (seed {seed})\n")
     print(
@@ -162,6 +202,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, nargs="*", default=[30, 60])
     parser.add_argument("--groups-time-limit", type=float, default=60.0)
     parser.add_argument("--fair", type=int, nargs="*", default=[2000])
+    parser.add_argument("--periods", type=int, nargs="*", default=[500])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print("# UniShare matching benchmark")
@@ -172,6 +213,8 @@ def main() -> None:
         run_groups(args.groups, args.seed, args.groups_time_limit)
     if args.fair:
         run_fair(args.fair, args.k, args.seed)
+    if args.periods:
+        run_periods(args.periods, args.k, args.seed)
 
 
 if __name__ == "__main__":

@@ -159,9 +159,15 @@ def pairs_infeasibility_by_relaxation(
 
 
 def unmatched(
-    instance: MatchingInstance, cands: Candidates, selected: list[int], unmatched_ids: list[str]
+    instance: MatchingInstance,
+    cands: Candidates,
+    selected: list[int],
+    unmatched_ids: list[str],
+    rule_notes: dict[str, str] | None = None,
 ) -> list[Explanation]:
-    """A reason for every unmatched institution."""
+    """A reason for every unmatched institution. ``rule_notes`` (with side rules): per
+    institution, what the plan without those rules does with it, ending the reasons that
+    depend on the plan (``not_selected``, ``partners_taken``)."""
     ids = cands.ids
     position = {x: k for k, x in enumerate(ids)}
     by_node = incidence(cands, len(ids))
@@ -183,6 +189,8 @@ def unmatched(
         )
     out = []
     for x in unmatched_ids:
+        if rule_notes and x in rule_notes:
+            side_note = rule_notes[x]
         i = position[x]
         inst = instance.institutions[i]
         if inst.capacity == 0:

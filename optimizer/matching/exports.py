@@ -26,7 +26,10 @@ def _who(iid: str, institutions: dict[str, dict[str, Any]]) -> list[Any]:
 
 def _pairs(body: dict[str, Any], institutions: dict[str, dict[str, Any]]) -> Table:
     columns = ["status", "a", "a_name", "a_region", "b", "b_name", "b_region", "score"]
-    out = Table([*columns, *BREAKDOWN])
+    # A multi-year plan (contract 5.4.4) says each pair's period in a last column; a
+    # one-period plan's rows are as they were.
+    by_period = any("period" in pair for pair in body.get("pairs", []))
+    out = Table([*columns, *BREAKDOWN, *(["period"] if by_period else [])])
     for pair in body.get("pairs", []):
         terms = pair.get("breakdown") or {}
         out.rows.append(
@@ -36,10 +39,12 @@ def _pairs(body: dict[str, Any], institutions: dict[str, dict[str, Any]]) -> Tab
                 *_who(pair["b"], institutions),
                 pair["score"],
                 *(terms.get(t) for t in BREAKDOWN),
+                *([pair.get("period")] if by_period else []),
             ]
         )
+    blank = [None] * (4 + len(BREAKDOWN) + int(by_period))
     for iid in body.get("unmatched", []):
-        out.rows.append(["unmatched", *_who(iid, institutions), *[None] * (4 + len(BREAKDOWN))])
+        out.rows.append(["unmatched", *_who(iid, institutions), *blank])
     return out
 
 

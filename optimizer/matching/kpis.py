@@ -38,8 +38,11 @@ def kpis(instance: MatchingInstance, payload: dict[str, Any]) -> dict[str, Any]:
             "unmatched_institutions": len(payload["unmatched"]),
             "mean_pair_score": (sum(p["score"] for p in pairs) / len(pairs)) if pairs else 0.0,
             "pairs_by_zone": _pairs_by_zone(instance, pairs),
-            **stability.kpis(instance, payload),
         }
+        if instance.periods is None:
+            figures |= stability.kpis(instance, payload)
+        else:
+            figures["periods"] = _per_period(instance, payload)
         together = [({p["a"], p["b"]}, p["score"]) for p in pairs]
     figures["by_region"] = _by_region(instance, together)
     if instance.fairness.active:
@@ -76,11 +79,33 @@ def _worst_off(
     }
 
 
+def _per_period(instance: MatchingInstance, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pairs, matched and unmatched institutions (and which) and total score of each
+    period (5.4.4)."""
+    assert instance.periods is not None
+    n = len(instance.institutions)
+    out = []
+    for t in range(1, instance.periods.count + 1):
+        pairs = [p for p in payload["pairs"] if p.get("period") == t]
+        matched = {x for p in pairs for x in (p["a"], p["b"])}
+        out.append(
+            {
+                "period": t,
+                "pairs": len(pairs),
+                "matched_institutions": len(matched),
+                "unmatched_institutions": n - len(matched),
+                "total_score": sum(p["score"] for p in pairs),
+                "unmatched": [x.id for x in instance.institutions if x.id not in matched],
+            }
+        )
+    return out
+
+
 def plan_reasons(instance: MatchingInstance, payload: dict[str, Any]) -> list[Explanation]:
     """Reasons read off a verified plan: each ``existing`` partnership it breaks and why,
-    and its worst blocking pairs (pairs mode)."""
+    and its worst blocking pairs (pairs mode, one period)."""
     out = _broken_existing(instance, payload)
-    if "pairs" in payload:
+    if "pairs" in payload and instance.periods is None:
         out += stability.explanations(instance, payload)
     return out
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from optimizer.core.envelope import Explanation, Status
 from optimizer.core.runner import Outcome, OutOfTime, SolveContext
-from optimizer.matching import explain, groups, replan, side, side_plans
+from optimizer.matching import explain, group_fairness, groups, periods, replan, side, side_plans
 from optimizer.matching.pairs import (
     PairsResult,
     is_plain_matching,
@@ -50,6 +50,8 @@ def build_and_solve(instance: MatchingInstance, context: SolveContext) -> Outcom
         )
         return Outcome(Status.NO_SOLUTION, context.options.solver, explanations=[reason])
     log.debug("%s: %d candidate pairs", instance.name, len(cands))
+    if instance.periods is not None:
+        return _solve_periods(instance, cands, context)
     if instance.mode == "pairs":
         return _solve_pairs(instance, cands, context)
     return _solve_groups(instance, cands, context)
@@ -125,17 +127,24 @@ def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveCo
     matched = {p["a"] for p in pairs} | {p["b"] for p in pairs}
     unmatched = [x for x in ids if x not in matched]
     payload = {"pairs": pairs, "unmatched": unmatched}
-    explanations = (
-        explain.unmatched(instance, cands, result.selected, unmatched)
-        if context.options.explain
-        else []
-    )
     figures: dict[str, Any] = {"candidate_pairs": len(cands)}
+    without: dict[str, Any] = {}
     if side.has_side_rules(instance):
         total = float(cands.score[result.selected].sum())
         figures["price_of_rules"] = side_plans.price_of_rules(
-            instance, cands, context, _pairs_result, total
+            instance, cands, context, _pairs_result, total, plans=without
         )
+    explanations = (
+        explain.unmatched(
+            instance,
+            cands,
+            result.selected,
+            unmatched,
+            side_plans.unmatched_notes(instance, cands, without) if without else None,
+        )
+        if context.options.explain
+        else []
+    )
     return Outcome(
         result.status,
         result.solver,
@@ -147,6 +156,54 @@ def _solve_pairs(instance: MatchingInstance, cands: Candidates, context: SolveCo
     )
 
 
+def _solve_periods(instance: MatchingInstance, cands: Candidates, context: SolveContext) -> Outcome:
+    """Every period in one model (contract 5.4.4); blossom cannot state it, so ``auto`` is
+    HiGHS."""
+    conflicts = periods.conflicts(instance, cands)
+    if conflicts:
+        return Outcome(Status.INFEASIBLE, "presolve", explanations=conflicts)
+    result = _periods_result(instance, cands, context)
+    if result.status == Status.INFEASIBLE:
+        return Outcome(
+            Status.INFEASIBLE,
+            result.solver,
+            solver_version=result.version,
+            explanations=[periods.infeasible(instance)],
+        )
+    if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return Outcome(
+            result.status, result.solver, bound=result.bound, solver_version=result.version
+        )
+    total = float(sum(cands.score[chosen].sum() for chosen in result.selected))
+    return Outcome(
+        result.status,
+        result.solver,
+        solution=periods.payload(instance, cands, result.selected),
+        bound=result.bound,
+        solver_version=result.version,
+        explanations=(
+            periods.unmatched(instance, cands, result.selected) if context.options.explain else []
+        ),
+        kpis={
+            "candidate_pairs": len(cands),
+            "price_of_rules": periods.price_of_rules(
+                instance, cands, context, _periods_result, total
+            ),
+        },
+    )
+
+
+def _periods_result(
+    instance: MatchingInstance, cands: Candidates, context: SolveContext
+) -> periods.PeriodsResult:
+    """The chosen backend's answer to the periods model (``auto``: HiGHS)."""
+    backend = context.options.solver
+    if backend == "cp-sat":
+        return periods.solve_periods_cpsat(instance, cands, context)
+    chosen = "highs" if backend == "auto" else backend
+    return periods.solve_periods_mip(instance, cands, chosen, context)
+
+
 def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveContext) -> Outcome:
     conflicts = explain.groups_conflicts(instance)
     if conflicts:
@@ -154,13 +211,30 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
     backend = context.options.solver
     if backend == "auto":
         backend = "highs"
+    if instance.fairness.active and _candidate_groups(instance) > group_fairness.MAX_FAIR_COLUMNS:
+        reason = Explanation(
+            subject=instance.name or "instance",
+            code="fairness_too_many_groups",
+            detail=(
+                f"fairness in groups mode lists every candidate group, and this instance has up "
+                f"to {_candidate_groups(instance):,} (the limit is "
+                f"{group_fairness.MAX_FAIR_COLUMNS:,}); lower group.max_size or set "
+                "group.same_region"
+            ),
+        )
+        return Outcome(Status.NO_SOLUTION, backend, explanations=[reason])
     result = _groups_by_size(instance, cands, backend, context)
     if result.status == Status.INFEASIBLE:
+
+        def solve(variant: MatchingInstance, c: Candidates, ctx: SolveContext) -> Any:
+            return _groups_by_size(variant, c, backend, ctx)
+
+        reasons = side_plans.infeasibility(instance, cands, context, solve)
         return Outcome(
             Status.INFEASIBLE,
             result.solver,
             solver_version=result.version,
-            explanations=explain.groups_infeasibility(instance),
+            explanations=reasons or explain.groups_infeasibility(instance),
         )
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return Outcome(
@@ -191,7 +265,20 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
         if context.options.explain
         else []
     )
-    kpis = {"candidate_pairs": len(cands), "method": result.method}
+    kpis: dict[str, Any] = {"candidate_pairs": len(cands), "method": result.method}
+    if instance.fairness.active:
+        without: dict[str, Any] = {}
+        kpis["price_of_rules"] = side_plans.price_of_rules(
+            instance,
+            cands,
+            context,
+            lambda variant, c, ctx: _groups_by_size(variant, c, backend, ctx),
+            sum(g["score"] for g in chosen_groups),
+            value=lambda plan: sum(group_score(g) for g in plan.groups),
+            plans=without,
+        )
+        notes = side_plans.unmatched_notes(instance, cands, without)
+        explanations = side_plans.with_rule_notes(explanations, notes)
     return Outcome(
         result.status,
         result.solver,
@@ -203,21 +290,33 @@ def _solve_groups(instance: MatchingInstance, cands: Candidates, context: SolveC
     )
 
 
+def _candidate_groups(instance: MatchingInstance) -> int:
+    """How many groups the size rules allow (before hubs and required pairs remove some)."""
+    sizes = [len(b) for b in groups.blocks(instance)]
+    return groups.count_groups(sizes, instance.group.min_size, instance.group.max_size)
+
+
 def _groups_by_size(
     instance: MatchingInstance, cands: Candidates, backend: str, context: SolveContext
 ) -> groups.GroupsResult:
     """Set partitioning over every candidate group while they can be listed; the compact
     slot model beyond that."""
-    group = instance.group
-    sizes = [len(b) for b in groups.blocks(instance)]
-    total = groups.count_groups(sizes, group.min_size, group.max_size)
+    total = _candidate_groups(instance)
     if total > groups.MAX_COLUMNS:
         log.info("%d candidate groups: using the compact CP-SAT model", total)
         return solve_groups_compact(instance, cands, context)
+    listed = groups.enumerate_groups(instance, cands)
     columns, breaking_all = replan.columns_with_keep_bonus(
-        instance, cands, groups.enumerate_groups(instance, cands), context.options.change_penalty
+        instance, cands, listed, context.options.change_penalty
     )
-    result = groups.solve_set_partitioning(instance, columns, backend, context)
+    if instance.fairness.active and backend == "cp-sat":
+        result = group_fairness.solve_fair_groups_cpsat(instance, columns, listed.score, context)
+    elif instance.fairness.active:
+        result = group_fairness.solve_fair_groups_mip(
+            instance, columns, listed.score, backend, context
+        )
+    else:
+        result = groups.solve_set_partitioning(instance, columns, backend, context)
     if result.bound is not None:
         result.bound -= breaking_all
     return result

@@ -43,11 +43,15 @@ def _table(title: str, columns: tuple[str, ...]) -> Table:
 
 
 def _pairs(body: dict[str, Any], institutions: dict[str, dict[str, Any]]) -> list[RenderableType]:
-    table = _table("pairs", ("a", "b", "score"))
+    by_period = any("period" in pair for pair in body["pairs"])
+    table = _table("pairs", ("period", "a", "b", "score") if by_period else ("a", "b", "score"))
     for pair in body["pairs"]:
-        table.add_row(
-            _who(pair["a"], institutions), _who(pair["b"], institutions), f"{pair['score']:.4f}"
-        )
+        cells = [
+            _who(pair["a"], institutions),
+            _who(pair["b"], institutions),
+            f"{pair['score']:.4f}",
+        ]
+        table.add_row(*([str(pair["period"])] if by_period else []), *cells)
     parts: list[RenderableType] = [table]
     if body.get("unmatched"):
         unmatched = ", ".join(_who(i, institutions) for i in body["unmatched"])

@@ -82,7 +82,7 @@ class GroupMinimum(Strict):
 
 
 class Fairness(Strict):
-    """Fairness across groups of institutions (pairs mode): hard minimums, and what to
+    """Fairness across groups of institutions (both modes): hard minimums, and what to
     maximise."""
 
     minimums: list[GroupMinimum] = Field(default_factory=list)
@@ -100,6 +100,33 @@ class Fairness(Strict):
         return bool(self.minimums) or self.objective != "max_total"
 
 
+MAX_PERIODS = 100
+
+
+class Periods(Strict):
+    """Pairs mode over several periods (years) in one solve (contract 5.4.4)."""
+
+    # A programme of counterparts runs for years, not centuries; the bound keeps a document
+    # from asking for a model of a billion periods.
+    count: int = Field(ge=1, le=MAX_PERIODS, description="Number of periods, numbered 1 to count.")
+    capacity: dict[Id, list[Annotated[int, Field(ge=0)]]] = Field(
+        default_factory=dict,
+        description="Per-period capacity overrides: institution id -> one capacity per period.",
+    )
+    rule: Literal["new_partner", "keep"] = Field(
+        "new_partner",
+        description=(
+            "new_partner: no pair is selected in two periods; keep: a pair once formed stays "
+            "for keep_at_least consecutive periods (or until the last)."
+        ),
+    )
+    keep_at_least: int = Field(2, ge=1, description="keep: fewest consecutive periods.")
+
+    def capacities(self, institution: Institution) -> list[int]:
+        """The institution's capacity in each period, in period order."""
+        return self.capacity.get(institution.id, [institution.capacity] * self.count)
+
+
 class PlannedPair(Strict):
     """A pair of a previous plan, as a solution lists it (score and breakdown are ignored)."""
 
@@ -107,6 +134,9 @@ class PlannedPair(Strict):
     b: Id
     score: float | None = None
     breakdown: dict[str, float] | None = None
+    period: int | None = Field(
+        None, ge=1, description="A multi-year plan's period; its last period is the one kept."
+    )
 
 
 class PlannedGroup(Strict):
@@ -122,6 +152,16 @@ class MatchingPlan(Strict):
     unmatched: list[Id] | None = None
     groups: list[PlannedGroup] | None = None
     ungrouped: list[Id] | None = None
+
+    def in_force(self) -> MatchingPlan:
+        """The plan as it stands at its end: a multi-year plan's pairs of its last period
+        (without their period), any other plan as it is."""
+        periods = [p.period for p in self.pairs or [] if p.period is not None]
+        if not periods:
+            return self
+        last = max(periods)
+        kept = [p.model_copy(update={"period": None}) for p in self.pairs or [] if p.period == last]
+        return self.model_copy(update={"pairs": kept})
 
 
 class MatchingInstance(InstanceBase):
@@ -160,12 +200,19 @@ class MatchingInstance(InstanceBase):
             "each institution's group) that changes costs options.change_penalty."
         ),
     )
+    periods: Periods | None = Field(
+        None,
+        description=(
+            "Pairs mode: plan several periods at once, with per-period capacities and a rule "
+            "across periods (new_partner or keep)."
+        ),
+    )
 
     def incumbent(self) -> MatchingPlan | None:
-        """The plan whose changes cost ``change_penalty``: ``previous``, or the ``existing``
-        partnerships as such a plan."""
+        """The plan whose changes cost ``change_penalty``: ``previous`` (a multi-year plan's
+        last period), or the ``existing`` partnerships as such a plan."""
         if self.previous is not None:
-            return self.previous
+            return self.previous.in_force()
         if not self.existing:
             return None
         if self.mode == "pairs":
@@ -218,6 +265,8 @@ class MatchingInstance(InstanceBase):
             self._check_previous(check)
         self._check_fairness(check)
         self._check_existing(check, ids)
+        if self.periods is not None:
+            self._check_periods(check, ids)
         if self.group.min_size > self.group.max_size:
             check.add(
                 "min_above_max",
@@ -229,7 +278,7 @@ class MatchingInstance(InstanceBase):
         return self
 
     def _check_fairness(self, check: IssueCollector) -> None:
-        """Hard: every group a fairness rule names has members; side rules are pairs-mode."""
+        """Hard: every group a fairness rule names has members; stability is pairs-mode."""
         fairness = self.fairness
         named = [
             (f"fairness.minimums[{k}].group", m.by, m.group)
@@ -241,19 +290,57 @@ class MatchingInstance(InstanceBase):
         for path, by, group in named:
             values = {getattr(x, by) for x in self.institutions} - {None}
             check.reference(group, values, path, by)
-        if self.mode == "groups":
-            if fairness.active:
+        # Blocking pairs are a pairs-mode notion; fairness holds in both modes.
+        if self.mode == "groups" and self.stability != "report":
+            check.add(
+                "pairs_mode_only",
+                "stability",
+                f"stability = {self.stability!r} applies in pairs mode; "
+                "this instance is in groups mode",
+            )
+
+    def _check_periods(self, check: IssueCollector, ids: Collection[str]) -> None:
+        """Hard: periods are pairs mode, name known institutions with one capacity per
+        period, and leave out the rules that have no meaning across periods."""
+        periods = self.periods
+        assert periods is not None
+        if self.mode != "pairs":
+            check.add(
+                "pairs_mode_only",
+                "periods",
+                "periods apply in pairs mode; this instance is in groups mode",
+            )
+        for iid, capacities in periods.capacity.items():
+            path = f"periods.capacity.{iid}"
+            check.reference(iid, ids, path, "institution")
+            if len(capacities) != periods.count:
                 check.add(
-                    "pairs_mode_only",
-                    "fairness",
-                    "fairness rules apply in pairs mode; this instance is in groups mode",
+                    "wrong_length",
+                    path,
+                    f"{path} has {len(capacities)} capacities; periods.count = "
+                    f"{periods.count} asks for one per period",
                 )
-            if self.stability != "report":
+        refused = [
+            ("fairness.objective", self.fairness.objective == "max_min", "max_min"),
+            ("stability", self.stability != "report", repr(self.stability)),
+            ("existing", bool(self.existing), "existing partnerships"),
+            ("previous", self.previous is not None, "a previous plan"),
+        ]
+        for path, given, what in refused:
+            if given:
                 check.add(
-                    "pairs_mode_only",
-                    "stability",
-                    f"stability = {self.stability!r} applies in pairs mode; "
-                    "this instance is in groups mode",
+                    "not_with_periods",
+                    path,
+                    f"{path}: {what} has no meaning across periods; remove it or periods",
+                )
+        if periods.rule == "new_partner" and periods.count >= 2:
+            for k, (a, b) in enumerate(self.rules.required):
+                check.add(
+                    "periods_conflict",
+                    f"rules.required[{k}]",
+                    f"the required pair ({a}, {b}) must be selected in each of the "
+                    f"{periods.count} periods, but periods.rule = 'new_partner' allows it "
+                    "in one",
                 )
 
     def _check_existing(self, check: IssueCollector, ids: Collection[str]) -> None:

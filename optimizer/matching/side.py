@@ -125,10 +125,10 @@ class SideModel:
         if inst.capacity <= 1:
             return [(self.x[k], weight) for k in self.by_node[i]]
         if i not in self.matched:
-            var = self.builder.bool_var(f"matched[{inst.id}]")
+            var = self.builder.bool_var(f"matched[{inst.id}][i{i}]")
             self.builder.add(
                 self.builder.weighted([(self.x[k], 1) for k in self.by_node[i]] + [(var, -1)]) >= 0,
-                f"matched_needs_partner[{inst.id}]",
+                f"matched_needs_partner[{inst.id}][i{i}]",
             )
             self.matched[i] = var
         return [(self.matched[i], weight)]
@@ -142,9 +142,9 @@ def add_fairness_minimums(side: SideModel) -> None:
     """Hard: each group of ``fairness.minimums`` has at least ``matched`` (and ``share`` of
     its) members with a partner, and at least ``pairs`` pairs with a member in it."""
     b = side.builder
-    for rule in side.instance.fairness.minimums:
+    for n, rule in enumerate(side.instance.fairness.minimums):
         group = members(side.instance, rule.by, rule.group)
-        label = f"{rule.by}={rule.group}"
+        label = f"{n}][{rule.by}={rule.group}"
         least = max(rule.matched, math.ceil(rule.share * len(group) - 1e-9))
         if least > 0:
             b.add(
@@ -196,7 +196,7 @@ def add_worst_off(
         most = math.ceil(sum(abs(w) for w in weights)) + 1
         high, low = lcm * most, -lcm * most
     level = b.num_var(low, high, "worst_off") if continuous else b.int_var(low, high, "worst_off")
-    for g, group in groups.items():
+    for n, (g, group) in enumerate(groups.items()):
         measured: list[tuple[Any, float]]
         if fairness.measure == "share":
             measured = [t for i in group for t in side.matched_terms(i, lcm)]
@@ -204,7 +204,7 @@ def add_worst_off(
             measured = [(side.x[k], lcm * weights[k]) for k in side.touching(group)]
         b.add(
             b.weighted([*measured, (level, -len(group))]) >= 0,
-            f"worst_off[{fairness.by}={g}]",
+            f"worst_off[{n}][{fairness.by}={g}]",
         )
     unit = lcm * (1.0 if fairness.measure == "share" else weight_unit)
     return WorstOff(level, unit, not continuous)
@@ -238,15 +238,16 @@ def add_stability(side: SideModel, scores: Sequence[float]) -> list[tuple[Any, i
             ]
             if len(others) < capacity[end]:
                 continue  # end can never be full with better partners: it always wants k
-            content = b.bool_var(f"content[{ids[end]}][{ids[i] if end == j else ids[j]}]")
+            other = ids[i] if end == j else ids[j]
+            content = b.bool_var(f"content[{ids[end]}][{other}][k{k}]")
             b.add(
                 b.weighted([*others, (content, -capacity[end])]) >= 0,
-                f"content_needs_better[{ids[end]}][{ids[i] if end == j else ids[j]}]",
+                f"content_needs_better[{ids[end]}][{other}][k{k}]",
             )
             cover.append((content, 1))
         if instance.stability == "penalise":
-            blocking = b.bool_var(f"blocking[{ids[i]}][{ids[j]}]")
+            blocking = b.bool_var(f"blocking[{ids[i]}][{ids[j]}][k{k}]")
             cover.append((blocking, 1))
             penalised.append((blocking, k))
-        b.add(b.weighted(cover) >= 1, f"not_blocking[{ids[i]}][{ids[j]}]")
+        b.add(b.weighted(cover) >= 1, f"not_blocking[{ids[i]}][{ids[j]}][k{k}]")
     return penalised

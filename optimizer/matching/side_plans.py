@@ -68,12 +68,17 @@ def price_of_rules(
     instance: MatchingInstance,
     cands: Candidates,
     context: SolveContext,
-    solve: PairsSolve,
+    solve: Callable[[MatchingInstance, Candidates, SolveContext], Any],
     total: float,
+    value: Callable[[Any], float] | None = None,
+    plans: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the side rules cost: for the rules together (``all``) and, when both families
     are set, for each alone, the best total score without them (one extra solve each), and
-    the price: that total minus this plan's. ``exact`` when that solve proved optimality."""
+    the price: that total minus this plan's. ``exact`` when that solve proved optimality.
+    ``value`` reads a plan's total score off ``solve``'s answer (default: the selected
+    candidate pairs' scores, pairs mode). ``plans``, when given, receives each variant's
+    answer by label, for the reasons that compare with it (:func:`unmatched_notes`)."""
     families = [
         name
         for name, on in (
@@ -86,10 +91,12 @@ def price_of_rules(
     out: dict[str, Any] = {}
     for label, lifted in variants.items():
         result = solve(_without(instance, *lifted), cands, context)
+        if plans is not None:
+            plans[label] = result
         if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
             out[label] = {"total_without": None, "price": None, "exact": False}
             continue
-        best = float(cands.score[result.selected].sum())
+        best = value(result) if value else float(cands.score[result.selected].sum())
         out[label] = {
             "total_without": best,
             "price": best - total,
@@ -99,13 +106,18 @@ def price_of_rules(
 
 
 def infeasibility(
-    instance: MatchingInstance, cands: Candidates, context: SolveContext, solve: PairsSolve
+    instance: MatchingInstance,
+    cands: Candidates,
+    context: SolveContext,
+    solve: Callable[[MatchingInstance, Candidates, SolveContext], Any],
 ) -> list[Explanation]:
     """Which side rule makes a proven-infeasible instance so: ``no_stable_plan`` (with the
     fewest blocking pairs any plan under the other rules has), or the fairness minimums
     (``fairness_minimum_unreachable`` for one that no plan meets on its own,
     ``fairness_conflict`` for those that cannot hold together). Empty when the instance is
-    infeasible without its side rules too."""
+    infeasible without its side rules too. ``solve`` may be either mode's: only the status
+    of its answers is read (and the pairs of the plan with the fewest blocking pairs,
+    which only pairs mode has)."""
     if not has_side_rules(instance):
         return []
     plain = solve(_without(instance, "fairness", "stability"), cands, context)
@@ -183,3 +195,83 @@ def _plan(cands: Candidates, selected: list[int]) -> dict[str, Any]:
             for k in selected
         ]
     }
+
+
+def describe_rules(instance: MatchingInstance, families: list[str]) -> str:
+    """The side rules of these families in words: 'the fairness rules (minimums for region
+    Sichuan; max_min by region)', 'stability require'."""
+    words = []
+    if "fairness" in families:
+        fairness = instance.fairness
+        parts = [f"minimums for {m.by} {m.group}" for m in fairness.minimums[:3]]
+        if len(fairness.minimums) > 3:
+            parts[-1] += f" and {len(fairness.minimums) - 3} more"
+        if fairness.objective == "max_min":
+            parts.append(f"max_min by {fairness.by}")
+        words.append(f"the fairness rules ({'; '.join(parts)})")
+    if "stability" in families:
+        words.append(f"stability {instance.stability}")
+    return " and ".join(words)
+
+
+def unmatched_notes(
+    instance: MatchingInstance, cands: Candidates, plans: dict[str, Any]
+) -> dict[str, str]:
+    """For each institution, whether the plan without the side rules (the variants of
+    :func:`price_of_rules`, pairs or groups) would pair or group it: then the rule whose
+    lifting does is named, else the rules are cleared of leaving it out."""
+    families: list[str] = []
+    if instance.fairness.active:
+        families.append("fairness")
+    if instance.stability != "report":
+        families.append("stability")
+    partners: dict[str, dict[str, list[str]]] = {}
+    proven: dict[str, bool] = {}
+    for label, result in plans.items():
+        if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+            continue
+        proven[label] = result.status == Status.OPTIMAL
+        found: dict[str, list[str]] = {}
+        if instance.mode == "groups":
+            for group in result.groups:
+                for i in group:
+                    found[cands.ids[i]] = [cands.ids[j] for j in group if j != i]
+        for k in [] if instance.mode == "groups" else result.selected:
+            a, b = cands.ids[int(cands.a[k])], cands.ids[int(cands.b[k])]
+            found.setdefault(a, []).append(b)
+            found.setdefault(b, []).append(a)
+        partners[label] = found
+    if "all" not in partners:
+        return {}
+    every = describe_rules(instance, families)
+    verb, alone = ("groups", "ungrouped") if instance.mode == "groups" else ("pairs", "unmatched")
+    notes = {}
+    for x in cands.ids:
+        # The one family whose lifting pairs x names the rule; else all of them together.
+        lifting = [f for f in families if f in partners and x in partners[f]]
+        label = lifting[0] if len(lifting) == 1 and len(families) > 1 else "all"
+        plan = "the best plan" if proven[label] else "a plan found"
+        if x in partners[label]:
+            rules = describe_rules(instance, [label] if label != "all" else families)
+            whom = ", ".join(partners[label][x][:3])
+            notes[x] = f"; {plan} without {rules} {verb} {x} with {whom}: those rules leave it out"
+        else:
+            notes[x] = f"; {plan} without {every} leaves {x} {alone} too: they are not why"
+    return notes
+
+
+PLAN_REASONS = frozenset(
+    {"not_selected", "partners_taken", "groups_better_without", "no_viable_group"}
+)
+"""Reasons that depend on the plan chosen, which the side rules shape; the others (no
+candidate, capacity 0, no feasible group, no gain) hold for every plan."""
+
+
+def with_rule_notes(reasons: list[Explanation], notes: dict[str, str]) -> list[Explanation]:
+    """The reasons, those that depend on the plan ended by their institution's note."""
+    return [
+        r.model_copy(update={"detail": r.detail + notes[r.subject]})
+        if r.code in PLAN_REASONS and r.subject in notes
+        else r
+        for r in reasons
+    ]

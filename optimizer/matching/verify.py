@@ -106,9 +106,102 @@ class Rules:
 
 
 def verify(instance: MatchingInstance, solution: dict[str, Any]) -> Verification:
+    if instance.periods is not None:
+        return _verify_periods(instance, solution)
     if instance.mode == "pairs":
         return _verify_pairs(instance, solution)
     return _verify_groups(instance, solution)
+
+
+def _verify_periods(instance: MatchingInstance, solution: dict[str, Any]) -> Verification:
+    """A multi-year plan (5.4.4): each period is a one-period plan under that period's
+    capacities, checked as such; then the periods named, ``unmatched`` over all periods,
+    and the rule across periods."""
+    periods = instance.periods
+    assert periods is not None
+    count = periods.count
+    violations: list[str] = []
+    pairs = solution.get("pairs", [])
+    in_period: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    for entry in pairs:
+        t = entry.get("period")
+        if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= count:
+            violations.append(
+                f"pair ({entry.get('a')}, {entry.get('b')}) has period {t!r}, not one of 1..{count}"
+            )
+            continue
+        in_period[t - 1].append(entry)
+    objectives = []
+    for t in range(count):
+        # Period t's view: its capacities, and min_partners capped by them (5.4.4).
+        capacity = {
+            x.id: periods.capacity.get(x.id, [x.capacity] * count)[t] for x in instance.institutions
+        }
+        view = instance.model_copy(
+            update={
+                "periods": None,
+                "institutions": [
+                    x.model_copy(
+                        update={
+                            "capacity": capacity[x.id],
+                            "min_partners": min(x.min_partners, capacity[x.id]),
+                        }
+                    )
+                    for x in instance.institutions
+                ],
+            }
+        )
+        # A period's unmatched institutions are not listed in the solution (only in the
+        # KPIs): the one-period check is given the list its pairs imply.
+        here = {x for entry in in_period[t] for x in (entry.get("a"), entry.get("b"))}
+        implied = [x.id for x in instance.institutions if x.id not in here]
+        report = _verify_pairs(view, {"pairs": in_period[t], "unmatched": implied})
+        violations += [f"period {t + 1}: {v}" for v in report.violations]
+        objectives.append(report.objective)
+    anywhere = {x for entry in pairs for x in (entry.get("a"), entry.get("b"))}
+    everyone = [x.id for x in instance.institutions]
+    listed_all = solution.get("unmatched", [])
+    if len(set(listed_all)) != len(listed_all) or set(listed_all) != set(everyone) - anywhere:
+        violations.append(
+            "the unmatched list does not match the institutions in no pair of any period"
+        )
+    violations += _rule_across_periods(periods.rule, periods.keep_at_least, count, in_period)
+    objective = exact_sum([o for o in objectives if o is not None])
+    return Verification(
+        checked=True, valid=not violations, violations=violations, objective=objective
+    )
+
+
+def _rule_across_periods(
+    rule: str, keep_at_least: int, count: int, in_period: list[list[dict[str, Any]]]
+) -> list[str]:
+    """Hard: ``new_partner`` -- no pair in two periods; ``keep`` -- each run of consecutive
+    periods of a pair lasts ``keep_at_least`` periods unless it reaches the last one."""
+    when: dict[tuple[str, str], list[int]] = {}
+    for t, entries in enumerate(in_period, start=1):
+        for entry in entries:
+            key = tuple(sorted((str(entry["a"]), str(entry["b"]))))
+            if t not in when.setdefault((key[0], key[1]), []):
+                when[(key[0], key[1])].append(t)
+    out = []
+    for (a, b), ts in sorted(when.items()):
+        if rule == "new_partner" and len(ts) > 1:
+            shown = ", ".join(map(str, ts))
+            out.append(f"pair ({a}, {b}) meets again in periods {shown} (rule new_partner)")
+        if rule == "keep":
+            runs: list[list[int]] = []
+            for t in ts:
+                if runs and runs[-1][-1] == t - 1:
+                    runs[-1].append(t)
+                else:
+                    runs.append([t])
+            for run in runs:
+                if len(run) < keep_at_least and run[-1] != count:
+                    out.append(
+                        f"pair ({a}, {b}) is formed in period {run[0]} and kept {len(run)} "
+                        f"periods, fewer than keep_at_least {keep_at_least}"
+                    )
+    return out
 
 
 def _verify_pairs(instance: MatchingInstance, solution: dict[str, Any]) -> Verification:
@@ -285,6 +378,13 @@ def _verify_groups(instance: MatchingInstance, solution: dict[str, Any]) -> Veri
     listed = solution.get("ungrouped", [])
     if len(set(listed)) != len(listed) or set(listed) != {x for x in by_id if x not in where}:
         violations.append("the ungrouped list does not match the institutions in no group")
+    # A group is counted as a pair is: its members are matched, and it touches a region.
+    together = [
+        (frozenset(g["members"]), 0.0)
+        for g in solution.get("groups", [])
+        if all(m in by_id for m in g["members"])
+    ]
+    violations += _fairness_minimums(instance, together)
     return Verification(
         checked=True, valid=not violations, violations=violations, objective=exact_sum(scores)
     )

@@ -201,25 +201,34 @@ def test_pairs_obey_the_rules_and_sum_to_the_objective(path: Path) -> None:
     doc, solution = _document(path), _solved(path)
     assert solution.solution is not None and solution.objective is not None
     pairs = solution.solution["pairs"]
-    seen: set[frozenset[str]] = set()
-    degree = dict.fromkeys(_institutions(doc), 0)
+    # A multi-year plan (contract 5.4.4) is one plan per period under that period's capacities.
+    periods = doc.get("periods") or {"count": 1}
+    count = periods["count"]
+    seen: set[tuple[frozenset[str], int]] = set()
+    degree = {t: dict.fromkeys(_institutions(doc), 0) for t in range(1, count + 1)}
     for p in pairs:
-        key = frozenset((p["a"], p["b"]))
-        assert len(key) == 2 and key not in seen
+        key = (frozenset((p["a"], p["b"])), p.get("period", 1))
+        assert len(key[0]) == 2 and key not in seen
         seen.add(key)
         assert _is_candidate(doc, p["a"], p["b"]), f"({p['a']}, {p['b']}) is not a candidate"
         assert p["score"] == pytest.approx(_score(doc, p["a"], p["b"]), abs=TOL)
-        degree[p["a"]] += 1
-        degree[p["b"]] += 1
-    for inst in doc["institutions"]:
-        assert inst.get("min_partners", 0) <= degree[inst["id"]] <= inst.get("capacity", 1)
-    # Under stability penalise each blocking pair costs the penalty (contract 5.4).
-    penalty = doc.get("stability_penalty", 0.1) if doc.get("stability") == "penalise" else 0.0
-    blocking = blocking_pairs_oracle(doc, list(seen))
-    assert solution.kpis["blocking_pairs"] == len(blocking)
-    if doc.get("stability") == "require":
-        assert blocking == {}
-    expected = sum(p["score"] for p in pairs) - penalty * len(blocking)
+        degree[key[1]][p["a"]] += 1
+        degree[key[1]][p["b"]] += 1
+    for t in range(1, count + 1):
+        for inst in doc["institutions"]:
+            own = inst.get("capacity", 1)
+            capacity = periods.get("capacity", {}).get(inst["id"], [own] * count)[t - 1]
+            least = min(inst.get("min_partners", 0), capacity)
+            assert least <= degree[t][inst["id"]] <= capacity
+    expected = sum(p["score"] for p in pairs)
+    if "periods" not in doc:
+        # Under stability penalise each blocking pair costs the penalty (contract 5.4).
+        penalty = doc.get("stability_penalty", 0.1) if doc.get("stability") == "penalise" else 0
+        blocking = blocking_pairs_oracle(doc, [pair for pair, _ in seen])
+        assert solution.kpis["blocking_pairs"] == len(blocking)
+        if doc.get("stability") == "require":
+            assert blocking == {}
+        expected -= penalty * len(blocking)
     assert solution.objective == pytest.approx(expected, abs=TOL)
 
 

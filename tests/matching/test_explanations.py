@@ -12,10 +12,12 @@ import pytest
 from optimizer.core.envelope import Status
 from tests.matching.helpers import (
     CHAIN,
+    P,
     assert_verified,
     explanation_by_subject,
     groups,
     matching,
+    pair_set,
     random_capacitated_doc,
     random_groups_doc,
     set_inst,
@@ -288,3 +290,37 @@ def test_required_pair_across_regions_is_named():
     assert s.status == Status.INFEASIBLE
     codes = {(e.code, tuple(e.related)) for e in s.explanations}
     assert ("required_across_regions", ("a", "b")) in codes
+
+
+def test_an_unmatched_reason_says_whether_the_side_rules_leave_it_out():
+    """Tibet's minimum gives c to b: a would pair with c without it, d would not either way
+    (issue #17: reasons name the rule)."""
+    doc = {
+        "kind": "matching",
+        "institutions": [
+            {"id": "a", "region": "Sichuan"},
+            {"id": "b", "region": "Tibet"},
+            {"id": "c", "region": "Yunnan"},
+            {"id": "d", "region": "Yunnan"},
+        ],
+        "scores": [
+            {"a": "a", "b": "c", "score": 3.0},
+            {"a": "b", "b": "c", "score": 1.0},
+            {"a": "d", "b": "c", "score": 0.5},
+        ],
+        "fairness": {"minimums": [{"group": "Tibet", "matched": 1}]},
+    }
+    solution = solve_doc(doc)
+    assert pair_set(solution) == {P("b", "c")}
+    reasons = {e.subject: e for e in solution.explanations}
+    assert reasons["a"].code == "partners_taken"
+    assert reasons["a"].detail.endswith(
+        "; the best plan without the fairness rules (minimums for region Tibet) pairs a with "
+        "c: those rules leave it out"
+    )
+    assert reasons["d"].detail.endswith(
+        "; the best plan without the fairness rules (minimums for region Tibet) leaves d "
+        "unmatched too: they are not why"
+    )
+    plain = solve_doc({k: v for k, v in doc.items() if k != "fairness"})
+    assert all("without" not in e.detail for e in plain.explanations)

@@ -255,9 +255,16 @@ def test_reasons_for_the_unmatched_name_the_side_rules_when_they_shape_the_plan(
     doc = json.loads((INSTANCES / "east-west-fair.json").read_text())
     solution = solve_document(doc)
     taken = [e for e in solution.explanations if e.code in ("partners_taken", "not_selected")]
-    assert taken and all("fairness and stability rules" in e.detail for e in taken)
+    assert taken and all("without the fairness rules (minimums for" in e.detail for e in taken)
+    # The plan without the rules is the east-west round's own: a reason says the rules leave
+    # an institution out exactly when that plan pairs it.
     plain = solve_document(json.loads((INSTANCES / "east-west-counterparts.json").read_text()))
-    assert not any("fairness and stability rules" in e.detail for e in plain.explanations)
+    assert plain.solution is not None
+    paired = {x for p in plain.solution["pairs"] for x in (p["a"], p["b"])}
+    for e in taken:
+        assert ("those rules leave it out" in e.detail) == (e.subject in paired), e.detail
+    assert {e.subject for e in taken} & paired  # some are left out by the rules
+    assert not any("without" in e.detail for e in plain.explanations)
 
 
 def test_side_rules_are_checked_when_the_document_is_read():
@@ -279,7 +286,8 @@ def test_side_rules_are_checked_when_the_document_is_read():
         "stability": "require",
     }
     codes = {(i.code, i.path) for i in parse_document(grouped).issues}
-    assert codes == {("pairs_mode_only", "fairness"), ("pairs_mode_only", "stability")}
+    # Fairness holds in groups mode too; blocking pairs do not (contract 5.5.1).
+    assert codes == {("pairs_mode_only", "stability")}
 
 
 @pytest.mark.parametrize("example", ["east-west-stable", "east-west-fair"])
@@ -293,3 +301,91 @@ def test_the_three_backends_agree_on_the_side_rules_of_the_examples(example):
         assert solution.verification.valid
         found.add(round(solution.objective, 6))
     assert len(found) == 1
+
+
+def test_the_price_of_each_rule_matches_brute_force():
+    """With both families set, price_of_rules gives the best total without both, without
+    fairness alone and without stability alone: each against enumeration (issue #17).
+
+    With scores read as symmetric preferences a stable plan is nearly always unique, so a
+    fairness minimum that it misses leaves no plan at all: the minimum here is what the best
+    stable plan gives the region it serves most, and the prices come from plans that are
+    not stable or not fair."""
+    rng = random.Random(700)
+    solved = binding = 0
+    for _ in range(80):
+        doc = with_regions(rng, random_capacitated_doc(rng, rng.randint(4, 6), max_edges=9))
+        selections = list(feasible_selections(doc))
+        if not selections:
+            continue
+
+        def served(chosen, r, doc=doc):
+            group = {x["id"] for x in doc["institutions"] if x["region"] == r}
+            return len(group & (set().union(*chosen) if chosen else set()))
+
+        stable_plans = [(c, t) for c, t in selections if not blocking_pairs_oracle(doc, c)]
+        if not stable_plans:
+            continue
+        best_stable = max(stable_plans, key=lambda plan: plan[1])[0]
+        counts = {r: served(best_stable, r) for r in REGIONS}
+        region = max(REGIONS, key=lambda r: counts[r])
+        if not counts[region]:
+            continue
+        members = {x["id"] for x in doc["institutions"] if x["region"] == region}
+        doc["fairness"] = {"minimums": [{"group": region, "matched": counts[region]}]}
+        doc["stability"] = "require"
+
+        def fair(chosen, members=members, least=counts[region]):
+            return len(members & (set().union(*chosen) if chosen else set())) >= least
+
+        def stable(chosen, doc=doc):
+            return not blocking_pairs_oracle(doc, chosen)
+
+        def best(keep, selections=selections):
+            return max((total for chosen, total in selections if keep(chosen)), default=None)
+
+        solver = rng.choice(["highs", "cbc", "cp-sat"])
+        solution = solve_doc(doc, solver=solver)
+        total = best(lambda c: fair(c) and stable(c))
+        if total is None:
+            assert solution.status == Status.INFEASIBLE
+            continue
+        assert solution.status == Status.OPTIMAL, (solver, solution.explanations)
+        assert solution.objective == pytest.approx(total, abs=1e-6)
+        price = solution.kpis["price_of_rules"]
+        expected = {"all": best(lambda c: True), "fairness": best(stable), "stability": best(fair)}
+        assert set(price) == set(expected)
+        for label, without in expected.items():
+            assert price[label]["exact"]
+            assert price[label]["total_without"] == pytest.approx(without, abs=1e-6), label
+            assert price[label]["price"] == pytest.approx(without - total, abs=1e-6), label
+        solved += 1
+        binding += price["all"]["price"] > 1e-9 and price["stability"]["price"] > 1e-9
+    assert solved >= 20 and binding >= 3, (solved, binding)
+
+
+@pytest.mark.parametrize("mode", ["pairs", "groups"])
+@pytest.mark.parametrize("solver", ["highs", "cbc", "cp-sat"])
+def test_regression_constraint_names_could_collide(mode, solver):
+    """Bug: rows were named after ids and group names alone. PuLP writes '-' and ' ' as '_'
+    and refuses two rows of one name, so two minimums for one region, or the ids 'u-1' and
+    'u_1', or the regions 'A B' and 'A_B', ended the solve in ``error``."""
+    doc = {
+        "kind": "matching",
+        "mode": mode,
+        "institutions": [
+            {"id": "u-1", "region": "A B", "capacity": 2},
+            {"id": "u_1", "region": "A_B", "capacity": 2},
+            {"id": "v", "region": "C", "capacity": 2},
+        ],
+        "scores": [{"a": "u-1", "b": "v", "score": 1.0}, {"a": "u_1", "b": "v", "score": 2.0}],
+        "group": {"max_size": 2},
+        "fairness": {
+            "minimums": [{"group": "A B", "matched": 1}, {"group": "A B", "share": 0.5}],
+            "objective": "max_min",
+        },
+        "stability": "penalise" if mode == "pairs" else "report",
+    }
+    solution = solve_doc(doc, solver=solver)
+    assert_verified(solution)
+    assert solution.status == Status.OPTIMAL

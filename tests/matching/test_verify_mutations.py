@@ -24,6 +24,8 @@ from optimizer.matching.verify import verify
 from tests.violations import message_templates, unmatched_templates
 
 from .helpers import formula_terms, institutions_of, solve_doc
+from .period_cases import MUTATIONS as PERIOD_MUTATIONS
+from .period_cases import periods_doc
 
 VERIFIER = "optimizer.matching.verify"
 
@@ -551,6 +553,9 @@ def test_every_violation_the_verifier_writes_has_a_mutation(
     for _, rules, change, _ in SIDE_MUTATIONS:
         side = MatchingInstance.model_validate({**pairs_document(), **rules})
         messages += verify(side, change(PAIRING)).violations
+    for _, rule, plan, change, _ in PERIOD_MUTATIONS:
+        periods = MatchingInstance.model_validate(periods_doc(rule))
+        messages += verify(periods, change(copy.deepcopy(plan))).violations
     assert len(message_templates(VERIFIER)) >= 19
     assert unmatched_templates(VERIFIER, messages) == []
 
