@@ -13,6 +13,7 @@ search stopped, and says so.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from optimizer.instruments.timeline import (
     Segment,
     StepData,
     Timeline,
+    staffed_starts,
     start_ranges,
     to_payload,
 )
@@ -107,7 +109,7 @@ class PlanBoard:
                 ready = (
                     req.release
                     if not prev
-                    else min(p.end + tl.travel_between(p.instrument, i) for p in prev.values())
+                    else min(p.end + tl.travel_before(step, p.instrument, i) for p in prev.values())
                 )
                 if step.pin is not None:
                     s = step.pin[1]
@@ -134,7 +136,7 @@ class PlanBoard:
         holders: dict[int, list[Placed]] = {}
         for i in _candidates(step)[:SHOWN_INSTRUMENTS]:
             lo = (
-                min(p.end + tl.travel_between(p.instrument, i) for p in before)
+                min(p.end + tl.travel_before(step, p.instrument, i) for p in before)
                 if before
                 else req.release
             )
@@ -191,7 +193,7 @@ class PlanBoard:
             shifts = [
                 (max(x, y), min(x1, y1))
                 for o in tl.operators_for(i)
-                for y, y1 in start_ranges(tl.operator_free[o], d, lo, hi)
+                for y, y1 in staffed_starts(tl.operator_free[o], step.attended, d, lo, hi)
                 for x, x1 in starts
                 if max(x, y) <= min(x1, y1)
             ]
@@ -224,10 +226,23 @@ class PlanBoard:
             left.append(f"{iid}'s availability")
         if any(y == b for _, y in tl.free[i]) and not right:
             right.append(f"{iid}'s availability")
-        if req.steps[k].operator_required:
+        step = req.steps[k]
+        if step.operator_required:
+            # A shift bounds the starts through the attended parts: a part [pa, pb) of the
+            # step fits a shift [x, y) from start x - pa to start y - pb, so the window of
+            # whole steps opens at x - pa and closes at y - pb + duration.
             staff = tl.operators_for(i)
-            starting = [o for o in staff if any(x == a for x, _ in tl.operator_free[o])]
-            ending = [o for o in staff if any(y == b for _, y in tl.operator_free[o])]
+            d = step.duration
+            starting = [
+                o
+                for o in staff
+                if any(x - pa == a for x, _ in tl.operator_free[o] for pa, _ in step.attended)
+            ]
+            ending = [
+                o
+                for o in staff
+                if any(y - pb + d == b for _, y in tl.operator_free[o] for _, pb in step.attended)
+            ]
             if starting:
                 left.append(f"the shift of {self._names(starting)}")
             if ending:
@@ -249,8 +264,17 @@ class PlanBoard:
         found = self.on_instrument.meeting(i, a - c, b + c)
         if step.operator_required:
             for o in tl.operators_for(i):
-                found += [p for p in self.on_operator.meeting(o, a, b) if p.instrument != i]
+                found += [
+                    p
+                    for p in self.on_operator.meeting(o, a, b)
+                    if p.instrument != i and self._attends(p, a, b)
+                ]
         return found
+
+    def _attends(self, p: Placed, a: int, b: int) -> bool:
+        """Whether p's operator is at work (an attended part of p) within [a, b)."""
+        parts = self.tl.requests[p.request].steps[p.step].attended
+        return any(p.start + x < b and p.start + y > a for x, y in parts)
 
     def _where(self, p: Placed) -> str:
         tl = self.tl
@@ -289,8 +313,12 @@ def not_reached(tl: Timeline, r: int, chain: list[Placed], placed: list[Placed])
 
 
 class _Rows:
-    """Bookings per resource in start order. Bookings of one resource never overlap, so in
-    start order their ends rise too, and the first that can meet a window is a bisection."""
+    """Bookings per resource in start order, with the latest end so far at each position.
+
+    Bookings of one resource may overlap (a parallel instrument, an operator's unattended
+    runs), so their ends need not rise with their starts; the latest end so far does, and
+    every booking before the first position where it passes ``a`` ends by ``a``.
+    """
 
     def __init__(self, placed: list[Placed], key: Callable[[Placed], int | None]) -> None:
         self.rows: dict[int, list[Placed]] = defaultdict(list)
@@ -300,7 +328,9 @@ class _Rows:
                 self.rows[k].append(p)
         for row in self.rows.values():
             row.sort(key=lambda p: p.start)
-        self.ends = {k: [p.end for p in row] for k, row in self.rows.items()}
+        self.ends = {
+            k: list(itertools.accumulate((p.end for p in row), max)) for k, row in self.rows.items()
+        }
 
     def meeting(self, resource: int, a: int, b: int) -> list[Placed]:
         """The bookings of ``resource`` that overlap [a, b)."""
@@ -309,7 +339,8 @@ class _Rows:
         for p in row[bisect.bisect_right(self.ends.get(resource, []), a) :]:
             if p.start >= b:
                 break
-            out.append(p)
+            if p.end > a:
+                out.append(p)
         return out
 
 

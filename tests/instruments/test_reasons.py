@@ -191,3 +191,30 @@ def test_the_contract_example_gives_the_reason_the_contract_shows():
         {"subject": e["subject"], "code": e["code"], "detail": e["detail"], "related": e["related"]}
         for e in shown
     ]
+
+
+def test_an_attended_session_is_bounded_by_its_attended_part_not_its_whole_length():
+    """Twelve-hour collections attended for their first hour: the ten-hour shift bounds
+    their starts, so the window runs until 05:00 the next morning (contract 6.7)."""
+    doc = three_sessions(fields={"operator_required": True, "attended_minutes": 60})
+    for req in doc["requests"]:
+        req["steps"][0]["duration_minutes"] = 720
+    doc["operators"][0]["availability"] = [{"start": at(0), "end": at(600)}]
+    result = solve(doc)
+    assert result.status == Status.OPTIMAL and result.solution["unscheduled"] == ["r2", "r3"]
+    why = reason_of(result, "r3")
+    assert why.code == "displaced"
+    assert "12-01 08:00 – 12-02 05:00" in why.detail
+    assert "the end of the shift of op-1" in why.detail
+    assert why.related == ["r1"]
+
+
+def test_every_job_that_fills_a_parallel_instrument_is_named():
+    doc = three_sessions()
+    doc["instruments"][0]["capacity"] = 2
+    for req in doc["requests"]:
+        req["deadline"] = at(300)
+    result = solve(doc)
+    assert result.solution["unscheduled"] == ["r3"]
+    why = reason_of(result, "r3")
+    assert set(why.related) == {"r1", "r2"}
