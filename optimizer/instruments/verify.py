@@ -30,9 +30,17 @@ def _parse(value: Any) -> datetime | None:
 
 
 def _inside_one(windows: list[Window] | None, start: datetime, end: datetime) -> bool:
+    """Whether [start, end) lies inside one window, windows that touch or overlap counting
+    as one (their union), as contract 6.2 reads them."""
     if windows is None:
         return True
-    return any(w.start <= start and end <= w.end for w in windows)
+    joined: list[list[datetime]] = []
+    for w in sorted(windows, key=lambda w: w.start):
+        if joined and w.start <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], w.end)
+        else:
+            joined.append([w.start, w.end])
+    return any(a <= start and end <= b for a, b in joined)
 
 
 def _travel(instance: InstrumentsInstance) -> dict[tuple[str, str], int]:
