@@ -29,55 +29,12 @@ def _when(tl: Timeline, minute: int) -> str:
 def alone(tl: Timeline, r: int) -> list[Placed] | None:
     """A placement of request r on an otherwise empty schedule, or None if none exists.
 
-    Exact for one request: for each step and instrument the earliest end is kept, and an
-    earlier end never hurts the next step (windows are fixed, travel is added after).
+    Exact for one request: :meth:`Board.layers` keeps, for each step and instrument, the
+    earliest end, and an earlier end never hurts the next step.
     """
     board = Board(tl)
-    req = tl.requests[r]
-    layers: list[dict[int, Placed]] = []
-    for k, step in enumerate(req.steps):
-        prev = layers[-1] if layers else None
-        here: dict[int, Placed] = {}
-        for i in [step.pin[0]] if step.pin is not None else step.instruments:
-            if not tl.within_limits(r, i, step.duration):
-                continue
-            ready = (
-                req.release
-                if prev is None
-                else min(p.end + tl.travel_before(step, p.instrument, i) for p in prev.values())
-            )
-            if step.pin is not None:
-                s = step.pin[1]
-                hit = board.earliest(step, i, s, req.deadline) if s >= ready else None
-                hit = hit if hit is not None and hit[0] == s else None
-            else:
-                hit = board.earliest(step, i, ready, req.deadline)
-            if hit is not None:
-                here[i] = Placed(r, k, i, hit[1], hit[0], hit[0] + step.duration)
-        if not here:
-            return None
-        layers.append(here)
-    # Walk back from the earliest-ending last step; each predecessor exists by construction.
-    chain: list[Placed] = []
-    nxt: Placed | None = None
-    for layer in reversed(layers):
-        if nxt is None:
-            p = min(layer.values(), key=lambda p: p.end)
-        else:
-            after = nxt
-            p = min(
-                (
-                    q
-                    for q in layer.values()
-                    if q.end
-                    + tl.travel_before(req.steps[after.step], q.instrument, after.instrument)
-                    <= after.start
-                ),
-                key=lambda q: q.end,
-            )
-        chain.append(p)
-        nxt = p
-    return list(reversed(chain))
+    layers, failed = board.layers(r)
+    return None if failed is not None else board.walk_back(r, layers)
 
 
 def never_fits(tl: Timeline, r: int) -> tuple[str, str] | None:

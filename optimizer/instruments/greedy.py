@@ -194,6 +194,65 @@ class Board:
                 return None
             t = best
 
+    def layers(self, r: int) -> tuple[list[dict[int, Placed]], int | None]:
+        """Request r fitted into this board as it stands, step by step: per step, its
+        earliest-ending place on each instrument after any place of the step before (an
+        earlier end never hurts the next step, so r fits iff every step has one). Stops at
+        the first step with no place and names it (else None)."""
+        tl = self.timeline
+        req = tl.requests[r]
+        layers: list[dict[int, Placed]] = []
+        for k, step in enumerate(req.steps):
+            prev = layers[-1] if layers else None
+            here: dict[int, Placed] = {}
+            for i in [step.pin[0]] if step.pin is not None else step.instruments:
+                if not self.within_limits(r, i, step.duration):
+                    continue
+                ready = (
+                    req.release
+                    if prev is None
+                    else min(p.end + tl.travel_before(step, p.instrument, i) for p in prev.values())
+                )
+                if step.pin is not None:
+                    s = step.pin[1]
+                    hit = self.earliest(step, i, s, req.deadline) if s >= ready else None
+                    hit = hit if hit is not None and hit[0] == s else None
+                else:
+                    hit = self.earliest(step, i, ready, req.deadline)
+                if hit is not None:
+                    here[i] = Placed(r, k, i, hit[1], hit[0], hit[0] + step.duration)
+            if not here:
+                return layers, k
+            layers.append(here)
+        return layers, None
+
+    def walk_back(self, r: int, layers: list[dict[int, Placed]]) -> list[Placed]:
+        """One placement of r through complete :meth:`layers`: the earliest-ending last
+        step, then for each step before it the earliest-ending place it can follow (one
+        exists by construction)."""
+        tl = self.timeline
+        req = tl.requests[r]
+        chain: list[Placed] = []
+        nxt: Placed | None = None
+        for layer in reversed(layers):
+            if nxt is None:
+                p = min(layer.values(), key=lambda p: p.end)
+            else:
+                after = nxt
+                p = min(
+                    (
+                        q
+                        for q in layer.values()
+                        if q.end
+                        + tl.travel_before(req.steps[after.step], q.instrument, after.instrument)
+                        <= after.start
+                    ),
+                    key=lambda q: q.end,
+                )
+            chain.append(p)
+            nxt = p
+        return list(reversed(chain))
+
     def _parts(self, p: Placed) -> tuple[tuple[int, int], ...]:
         return self.timeline.requests[p.request].steps[p.step].attended
 

@@ -98,32 +98,10 @@ class PlanBoard:
     def fit(self, r: int) -> tuple[int, list[Placed]] | list[Placed]:
         """Where r fits into the plan as it stands, or (binding step, the places its previous
         step can have)."""
-        tl, board, req = self.tl, self.board, self.tl.requests[r]
-        prev: dict[int, Placed] = {}
-        chain: list[Placed] = []
-        for k, step in enumerate(req.steps):
-            here: dict[int, Placed] = {}
-            for i in _candidates(step):
-                if not board.within_limits(r, i, step.duration):
-                    continue
-                ready = (
-                    req.release
-                    if not prev
-                    else min(p.end + tl.travel_before(step, p.instrument, i) for p in prev.values())
-                )
-                if step.pin is not None:
-                    s = step.pin[1]
-                    hit = board.earliest(step, i, s, req.deadline) if s >= ready else None
-                    hit = hit if hit is not None and hit[0] == s else None
-                else:
-                    hit = board.earliest(step, i, ready, req.deadline)
-                if hit is not None:
-                    here[i] = Placed(r, k, i, hit[1], hit[0], hit[0] + step.duration)
-            if not here:
-                return k, list(prev.values())
-            chain.append(min(here.values(), key=lambda p: p.end))
-            prev = here
-        return chain
+        layers, failed = self.board.layers(r)
+        if failed is not None:
+            return failed, list(layers[-1].values()) if layers else []
+        return self.board.walk_back(r, layers)
 
     def binding(self, r: int, k: int, before: list[Placed]) -> Explanation:
         """The reason of an unscheduled r whose step k finds no place after any of the places
