@@ -85,29 +85,16 @@ def _worst_off(
     integral: bool,
 ) -> side_rules.WorstOff:
     """Hard: every compared group's measure is at least the worst-off level, counted as in
-    pairs mode (:func:`side_rules.add_worst_off`): L · measured ≥ |group| · level."""
-    fairness = instance.fairness
-    groups = {g: m for g, m in side_rules.worst_off_groups(instance).items() if m}
-    continuous = fairness.measure == "score" and not integral
-    lcm = 1 if continuous else (math.lcm(*(len(m) for m in groups.values())) if groups else 1)
-    if fairness.measure == "share":
-        high, low = lcm, 0
-    else:
-        most = math.ceil(sum(abs(w) for w in weights)) + 1
-        high, low = lcm * most, -lcm * most
-    level = b.num_var(low, high, "worst_off") if continuous else b.int_var(low, high, "worst_off")
-    for n, (name, group) in enumerate(groups.items()):
+    pairs mode with the consortia as columns: a column counts its members of the group
+    (share) or its score (score) when it has any."""
+
+    def measured(group: list[int], lcm: int) -> list[tuple[Any, float]]:
         counts = _member_counts(instance, columns, group).tolist()
-        if fairness.measure == "share":
-            measured = [(x[c], lcm * n) for c, n in enumerate(counts) if n]
-        else:
-            measured = [(x[c], lcm * weights[c]) for c, n in enumerate(counts) if n]
-        b.add(
-            b.weighted([*measured, (level, -len(group))]) >= 0,
-            f"worst_off[{n}][{fairness.by}={name}]",
-        )
-    unit = lcm * (1.0 if fairness.measure == "share" else weight_unit)
-    return side_rules.WorstOff(level, unit, not continuous)
+        if instance.fairness.measure == "share":
+            return [(x[c], lcm * count) for c, count in enumerate(counts) if count]
+        return [(x[c], lcm * weights[c]) for c, count in enumerate(counts) if count]
+
+    return side_rules.worst_off_rows(b, instance, weights, weight_unit, integral, measured)
 
 
 def _no_plan(solver: str) -> GroupsResult:

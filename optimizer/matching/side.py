@@ -10,7 +10,7 @@ MIP.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -176,18 +176,39 @@ class WorstOff:
 def add_worst_off(
     side: SideModel, weights: Sequence[float], weight_unit: float, integral: bool
 ) -> WorstOff:
-    """Hard: every compared group's measure is at least the worst-off level.
+    """Hard: every compared group's measure is at least the worst-off level (pairs mode).
 
     A group's measure is its matched share (matched members / members) or its score per
-    member (Σ score of the pairs touching it / members). So that the level is exact with
-    integer variables, it is counted in units of 1 / L, L the least common multiple of the
-    group sizes: L · measured ≥ |group| · level. ``weights`` are the pair scores as the
-    model counts them (integers for CP-SAT), ``weight_unit`` what one of their units is
-    worth. A score level with float weights (``integral`` false) is a continuous variable.
+    member (Σ score of the pairs touching it / members), as :func:`worst_off_rows` counts it.
     """
-    b = side.builder
-    fairness = side.instance.fairness
-    groups = {g: m for g, m in worst_off_groups(side.instance).items() if m}
+
+    def measured(group: list[int], lcm: int) -> list[tuple[Any, float]]:
+        if side.instance.fairness.measure == "share":
+            return [t for i in group for t in side.matched_terms(i, lcm)]
+        return [(side.x[k], lcm * weights[k]) for k in side.touching(group)]
+
+    return worst_off_rows(side.builder, side.instance, weights, weight_unit, integral, measured)
+
+
+def worst_off_rows(
+    b: Builder,
+    instance: MatchingInstance,
+    weights: Sequence[float],
+    weight_unit: float,
+    integral: bool,
+    measured: Callable[[list[int], int], list[tuple[Any, float]]],
+) -> WorstOff:
+    """The worst-off level and its rows, for pairs and groups mode alike.
+
+    So that the level is exact with integer variables, it is counted in units of 1 / L, L
+    the least common multiple of the group sizes: L · measured ≥ |group| · level, where
+    ``measured(group, L)`` gives the terms of L · the group's matched members or score.
+    ``weights`` are the scores as the model counts them (integers for CP-SAT),
+    ``weight_unit`` what one of their units is worth. A score level with float weights
+    (``integral`` false) is a continuous variable.
+    """
+    fairness = instance.fairness
+    groups = {g: m for g, m in worst_off_groups(instance).items() if m}
     continuous = fairness.measure == "score" and not integral
     lcm = 1 if continuous else (math.lcm(*(len(m) for m in groups.values())) if groups else 1)
     if fairness.measure == "share":
@@ -197,13 +218,8 @@ def add_worst_off(
         high, low = lcm * most, -lcm * most
     level = b.num_var(low, high, "worst_off") if continuous else b.int_var(low, high, "worst_off")
     for n, (g, group) in enumerate(groups.items()):
-        measured: list[tuple[Any, float]]
-        if fairness.measure == "share":
-            measured = [t for i in group for t in side.matched_terms(i, lcm)]
-        else:
-            measured = [(side.x[k], lcm * weights[k]) for k in side.touching(group)]
         b.add(
-            b.weighted([*measured, (level, -len(group))]) >= 0,
+            b.weighted([*measured(group, lcm), (level, -len(group))]) >= 0,
             f"worst_off[{n}][{fairness.by}={g}]",
         )
     unit = lcm * (1.0 if fairness.measure == "share" else weight_unit)
