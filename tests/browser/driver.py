@@ -138,3 +138,18 @@ __all__ = [
     "wait_ready",
     "wait_view",
 ]
+
+
+def solution_of(web: Server, job: str) -> dict[str, Any]:
+    with web.client() as client:
+        response = client.get(f"/v1/jobs/{job}/solution")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+def table_rows(page: Page, caption: str) -> int:
+    """Rows the paged table captioned ``caption…`` reports in all its pages."""
+    table = page.locator("table", has=page.locator("caption", has_text=caption))
+    status = table.locator("xpath=ancestor::div[contains(@class,'paged')]").locator(".pager-status")
+    text = status.inner_text()  # "Rows 1–100 of 20,000"
+    return int(text.rsplit("of", 1)[1].replace(",", "").strip())

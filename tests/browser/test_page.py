@@ -12,12 +12,11 @@ import io
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx2 as httpx
 import openpyxl
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
 from optimizer.core.documents import parse_document
 from optimizer.core.spreadsheets import workbook
@@ -28,7 +27,9 @@ from tests.browser.driver import (
     load_example,
     open_page,
     paste,
+    solution_of,
     solve,
+    table_rows,
     upload,
     wait_for,
     wait_view,
@@ -38,21 +39,6 @@ from tests.browser.large import large_loans, large_week, write
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # a real server and a browser
 
 PAGE_ROWS = 100  # rows on a page of the page's tables (api/static/js/table.js)
-
-
-def solution_of(web: Server, job: str) -> dict[str, Any]:
-    with web.client() as client:
-        response = client.get(f"/v1/jobs/{job}/solution")
-        assert response.status_code == 200, response.text
-        return dict(response.json())
-
-
-def table_rows(page: Page, caption: str) -> int:
-    """Rows the paged table captioned ``caption…`` reports in all its pages."""
-    table = page.locator("table", has=page.locator("caption", has_text=caption))
-    status = table.locator("xpath=ancestor::div[contains(@class,'paged')]").locator(".pager-status")
-    text = status.inner_text()  # "Rows 1–100 of 20,000"
-    return int(text.rsplit("of", 1)[1].replace(",", "").strip())
 
 
 def test_page_and_its_files_need_no_key(web: Server) -> None:

@@ -1,5 +1,6 @@
 // Loans: the loans table (from, to, ship day, arrival, lateness), each library's lent and
-// borrowed balance as a chart, and the unfilled requests with their reasons. Tables are
+// borrowed balance as a chart, the courier runs and the settlement between libraries when the
+// plan has them (contract 7.7, 7.8), and the unfilled requests with their reasons. Tables are
 // paged, so a 20,000-loan batch puts 100 rows in the page at a time.
 
 import { el, num, reasonsBySubject, svg, tip } from "./dom.js";
@@ -41,6 +42,38 @@ function balanceChart(rows) {
       el("li", {}, el("span", { class: "swatch bar-borrowed" }), "borrowed"))));
 }
 
+function runsTable(runs, couriers, libName) {
+  const route = (id) => {
+    const c = couriers.get(id);
+    return c ? `${libName(c.from)} → ${libName(c.to)}` : "–";
+  };
+  return pagedTable({
+    caption: `Courier runs (${runs.length.toLocaleString("en")})`,
+    rows: runs,
+    columns: [
+      { label: "Courier", value: (r) => r.courier },
+      { label: "Route", value: (r) => route(r.courier) },
+      { label: "Departs", value: (r) => r.day, nowrap: true },
+      { label: "Items", value: (r) => `${num(r.items)} of ${num(couriers.get(r.courier)?.capacity)}`, numeric: true },
+      { label: "Cost", value: (r) => num(r.cost, 2), numeric: true },
+    ],
+  });
+}
+
+function settlementTable(settlement, libName) {
+  return pagedTable({
+    caption: `Settlement at ${num(settlement.price, 2)} per net loan: who owes whom (${settlement.transfers.length.toLocaleString("en")})`,
+    rows: settlement.transfers,
+    empty: "every library lends as many loans as it receives.",
+    columns: [
+      { label: "Pays", value: (t) => libName(t.from) },
+      { label: "Paid", value: (t) => libName(t.to) },
+      { label: "Net loans", value: (t) => num(t.loans), numeric: true },
+      { label: "Amount", value: (t) => num(t.amount, 2), numeric: true },
+    ],
+  });
+}
+
 export function render(container, solution, instance) {
   const plan = solution.solution;
   const requests = new Map((instance?.requests || []).map((q) => [q.id, q]));
@@ -62,10 +95,23 @@ export function render(container, solution, instance) {
   }
   const balanceRows = [...balance.values()].sort((a, b) => b.lent + b.borrowed - (a.lent + a.borrowed) || a.id.localeCompare(b.id));
   const cost = plan.loans.reduce((s, l) => s + l.cost, 0);
+  // With couriers (contract 7.7) a loan's cost is its handling; the runs carry the rest.
+  const runs = plan.runs || [];
+  const couriers = new Map((instance?.couriers || []).map((c) => [c.id, c]));
+  const runCost = runs.reduce((s, r) => s + r.cost, 0);
+  const spending = plan.runs
+    ? `${num(runs.length)} courier runs costing ${num(runCost, 2)}, handling ${num(cost, 2)}.`
+    : `shipping cost ${num(cost, 2)}.`;
+  const courierColumns = plan.runs
+    ? [
+        { label: "Courier", value: (l) => l.courier || "–" },
+        { label: "Back on", value: (l) => (l.return_ship ? `${l.return_ship} (${l.return_courier})` : "–"), nowrap: true },
+      ]
+    : [];
 
   container.append(
     el("p", { class: "summary" },
-      `${num(plan.loans.length)} loans (${num(late)} late), ${num(plan.unfilled.length)} unfilled; shipping cost ${num(cost, 2)}.`),
+      `${num(plan.loans.length)} loans (${num(late)} late), ${num(plan.unfilled.length)} unfilled; ${spending}`),
     balanceChart(balanceRows),
     el("div", {},
       pagedTable({
@@ -78,11 +124,14 @@ export function render(container, solution, instance) {
           { label: "Copy", value: (l) => l.copy },
           { label: "Ship day", value: (l) => l.ship, nowrap: true },
           { label: "Arrival", value: (l) => l.arrive, nowrap: true },
+          ...courierColumns,
           { label: "Late (days)", value: (l) => (l.late_days ? el("strong", { class: "late" }, String(l.late_days)) : "0"), numeric: true },
           { label: "Cost", value: (l) => num(l.cost, 2), numeric: true },
         ],
       }),
     ),
+    ...(plan.runs ? [runsTable(runs, couriers, libName)] : []),
+    ...(plan.settlement ? [settlementTable(plan.settlement, libName)] : []),
     pagedTable({
       caption: `Unfilled requests (${plan.unfilled.length.toLocaleString("en")})`,
       rows: plan.unfilled,
