@@ -1,4 +1,4 @@
-"""The western consortium and three rules a planner might adopt, compared in one command and
+"""The western consortium and four rules a planner might adopt, compared in one command and
 in one HTTP call; every number is checked against separate solves of each scenario."""
 
 from __future__ import annotations
