@@ -1,5 +1,5 @@
-"""The loans part of ``unishare show``: what each library lends, what stays unfilled, and
-who owes whom when a balance price is set."""
+"""The loans part of ``unishare show``: what each library lends, what stays unfilled, the
+courier runs the loans ride (contract 7.7), and who owes whom when a balance price is set."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from rich.text import Text
 
 
 def render(solution: dict[str, Any], instance: dict[str, Any] | None) -> list[RenderableType]:
-    """The loans per lending library, the unfilled requests, and who owes whom."""
+    """The loans per lending library, the unfilled requests, the runs, and who owes whom."""
     body = solution.get("solution") or {}
+    by_courier = "runs" in body
     instance = instance or {}
     borrower = {r["id"]: r.get("library", "") for r in instance.get("requests", [])}
     by_lender: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -26,20 +27,38 @@ def render(solution: dict[str, Any], instance: dict[str, Any] | None) -> list[Re
         columns = ["ship", "arrive", "due back", "home", "request", "to", "copy", "title"]
         if not borrower:  # the borrowing library is only in the instance
             columns.remove("to")
+        if by_courier:
+            columns += ["courier", "back on"]
         for column in [*columns, "late days", "cost"]:
             table.add_column(column, justify="right" if column in ("late days", "cost") else "left")
         for loan in sorted(by_lender[lender], key=lambda x: (x["ship"], x["request"])):
             row = [loan["ship"], loan["arrive"], loan["due_back"], loan["home"], loan["request"]]
             if borrower:
                 row.append(borrower.get(loan["request"], ""))
-            row += [loan["copy"], loan["title"], str(loan["late_days"]), f"{loan['cost']:.2f}"]
+            row += [loan["copy"], loan["title"]]
+            if by_courier:
+                row += [loan["courier"], f"{loan['return_ship']} {loan['return_courier']}"]
+            row += [str(loan["late_days"]), f"{loan['cost']:.2f}"]
             table.add_row(*row)
         parts.append(table)
     if body.get("unfilled"):
         parts.append(Text(f"unfilled: {', '.join(body['unfilled'])}"))
+    if body.get("runs"):
+        parts += _runs(body["runs"])
     if body.get("settlement"):
         parts += _settlement(body["settlement"])
     return parts
+
+
+def _runs(runs: list[dict[str, Any]]) -> list[RenderableType]:
+    """The courier runs the plan's legs ride, out and back (contract 7.7)."""
+    heading = Text(f"courier runs: {len(runs)}, costing {sum(r['cost'] for r in runs):.2f}")
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("day", "courier", "items", "cost"):
+        table.add_column(column, justify="right" if column in ("items", "cost") else "left")
+    for run in runs:
+        table.add_row(run["day"], run["courier"], str(run["items"]), f"{run['cost']:.2f}")
+    return [heading, table]
 
 
 def _settlement(settlement: dict[str, Any]) -> list[RenderableType]:
