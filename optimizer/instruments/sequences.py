@@ -16,7 +16,7 @@ import bisect
 from collections.abc import Sequence
 
 from optimizer.instruments.rows import Row, instruments_by_type
-from optimizer.instruments.timeline import Segment, Timeline
+from optimizer.instruments.timeline import Segment, Timeline, start_ranges
 
 # Weightings g(d) = d + extra for these extras, and g(d) = 1 (None: sessions counted alone).
 # Minutes alone favour long sessions, counts alone short ones; the LP combines the rows
@@ -101,7 +101,10 @@ def sequence_rows(tl: Timeline, options: list[list[list[tuple[int, list[Segment]
     holds, for any weighting g, and the family holds the sum over its members. Requests
     with two steps in the family are left out (their steps owe each other no changeover);
     leaving bookings out only frees room, so the rows still hold. Parallel instruments
-    (contract 6.7) hold bookings side by side, not in sequence, and get no rows.
+    (contract 6.7) hold bookings side by side, not in sequence, and get no rows. Nor does a
+    family whose steps may start wherever its free time holds them: the energy and packing
+    rows already see those free pieces, and the programme would cost the most there
+    (round-the-clock instruments, short steps) for the least.
 
     Rows are kept only where they can bind.
     """
@@ -129,16 +132,19 @@ def sequence_rows(tl: Timeline, options: list[list[list[tuple[int, list[Segment]
         group = [s for s in group if count[s[0]] == 1]
         if not group:
             continue
+        members = sorted(family)
+        starts: list[dict[int, list[Segment]]] = [{} for _ in members]
+        for _, d, ranges in group:
+            for k, i in enumerate(members):
+                starts[k].setdefault(d, []).extend(ranges.get(i, []))
+        starts = [{d: _merged(ranges) for d, ranges in here.items()} for here in starts]
+        if all(_anywhere(tl, i, here) for i, here in zip(members, starts, strict=True)):
+            continue
         durations = sorted({d for _, d, _ in group})
         weightings = _weightings(durations)
         caps = [0] * len(weightings)
-        for i in sorted(family):
-            starts: dict[int, list[Segment]] = {}
-            for _, d, ranges in group:
-                starts.setdefault(d, []).extend(ranges.get(i, []))
-            held = most_in_sequence(
-                {d: _merged(ranges) for d, ranges in starts.items()}, tl.changeover[i], weightings
-            )
+        for i, here in zip(members, starts, strict=True):
+            held = most_in_sequence(here, tl.changeover[i], weightings)
             if held is None:
                 break
             caps = [c + h for c, h in zip(caps, held, strict=True)]
@@ -152,6 +158,15 @@ def sequence_rows(tl: Timeline, options: list[list[list[tuple[int, list[Segment]
                     label = "sessions" if extra is None else f"minutes+{extra}"
                     rows.append(Row(need, cap, f"sequence[{name}][{label}]"))
     return rows
+
+
+def _anywhere(tl: Timeline, instrument: int, starts: dict[int, list[Segment]]) -> bool:
+    """Whether steps of every duration may start wherever the instrument's free time holds
+    them: nothing (a shift, a release, a deadline) narrows their starts."""
+    return all(
+        ranges == _merged(start_ranges(tl.free[instrument], d, 0, tl.horizon))
+        for d, ranges in starts.items()
+    )
 
 
 def _merged(ranges: list[Segment]) -> list[Segment]:
