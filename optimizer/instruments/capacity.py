@@ -15,7 +15,8 @@ rows that every schedule satisfies, in the requests' served indicators ``x_r``
   see;
 * sequence rows (:mod:`optimizer.instruments.sequences`): sessions on one instrument follow
   each other and start only where their options allow, so time no session can begin to
-  use (an evening after a short attended-start session) is no room either.
+  use (an evening after a short attended-start session) is no room either; some are kept
+  from the start, the others taken in from a pool where the LP's solution breaks them.
 
 The LP over these rows (:func:`lp_bound`) is cheap even at 3,000 requests, so a bound is
 known before any CP-SAT model exists. The same rows with ``x`` binary (:func:`mip_bound`)
@@ -120,14 +121,35 @@ def relaxation(tl: Timeline, options: Options) -> Relaxation:
                     step.operator_required, step.attended_minutes,
                 )
             )  # fmt: skip
-    return Relaxation(
+    sequences = sequence_rows(tl, options)
+    rel = Relaxation(
         possible,
         energy_rows(tl, items, reachable(tl, options)),
         quota_rows(tl, items),
         packing_rows(tl, items),
         clique_rows(tl, items),
-        sequence_rows(tl, options),
+        sequences.rows,
     )
+    # The pooled sequence rows are many, and the LP needs few: take in those its solution
+    # breaks, a few per family a round, until it breaks none (or the rounds run out).
+    for _ in range(SEPARATION_ROUNDS if sequences.pools else 0):
+        solution = lp_solution(tl, rel)
+        if solution is None:
+            break
+        broken = [
+            row
+            for pool in sequences.pools
+            for row in pool.violated(solution.served, ROWS_PER_ROUND)
+        ]
+        if not broken:
+            break
+        rel.sequence += broken
+    return rel
+
+
+# Rounds of taking in pooled sequence rows the LP breaks, and the most per family a round.
+SEPARATION_ROUNDS = 6
+ROWS_PER_ROUND = 3
 
 
 def reachable(tl: Timeline, options: Options) -> list[list[Segment]] | None:

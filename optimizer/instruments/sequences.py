@@ -13,7 +13,12 @@ family of instruments holds at most the sum over its members.
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from optimizer.instruments.rows import Row, instruments_by_type
 from optimizer.instruments.timeline import Segment, Timeline, start_ranges
@@ -27,6 +32,13 @@ EXTRA_MINUTES: tuple[int | None, ...] = (0, 60, 240, 720, 1440, None)
 # states: a week of minutes has at most 10,080, a long horizon of short sessions could
 # take far more time than the bound is worth.
 MOST_STATES = 20_000
+
+# Beside those, every weighting of a family's durations by whole numbers from 0 up to a
+# level is a valid row; they wait in a pool, and the LP takes the ones it breaks. The level
+# is the highest that keeps the pool within POOL_SIZE weightings (5 for four durations):
+# on the 1,000-request facility weeks higher levels moved the bound by at most 2 in 1,800
+# and took twice the time (see benchmarks/RESULTS.md).
+POOL_SIZE = 1300
 
 
 def most_in_sequence(
@@ -68,28 +80,83 @@ def most_in_sequence(
         if len(moves) >= most_states:
             return None
         here = []
-        for d in durations:
+        for k, d in enumerate(durations):
             s = earliest(d, t)
             if s is not None:
-                here.append((d, s + d + changeover))
+                here.append((k, s + d + changeover))
                 waiting.append(s + d + changeover)
         moves[t] = here
-    best: dict[int, list[int]] = {}
+    # One column per weighting, so that all are maximised in one pass over the states.
+    gain = np.array([[g.get(d, 0) for g in weightings] for d in durations], dtype=np.int64)
+    best: dict[int, np.ndarray] = {}
     for t in sorted(moves, reverse=True):  # every move goes to a later state
-        value = [0] * len(weightings)
-        for d, after in moves[t]:
-            rest = best[after]
-            for k, g in enumerate(weightings):
-                value[k] = max(value[k], g[d] + rest[k])
+        value = np.zeros(len(weightings), dtype=np.int64)
+        for k, after in moves[t]:
+            np.maximum(value, gain[k] + best[after], out=value)
         best[t] = value
-    return best[origin]
+    return [int(v) for v in best[origin]]
 
 
 def _weightings(durations: list[int]) -> list[dict[int, int]]:
     return [{d: 1 if extra is None else d + extra for d in durations} for extra in EXTRA_MINUTES]
 
 
-def sequence_rows(tl: Timeline, options: list[list[list[tuple[int, list[Segment]]]]]) -> list[Row]:
+def _pooled_weightings(durations: list[int]) -> list[dict[int, int]]:
+    """Every weighting of the durations by whole numbers from 0 up to the highest level that
+    keeps them within ``POOL_SIZE`` (not all 0); none for a single duration (its count
+    row says as much) or when even 0 and 1 make too many."""
+    n = len(durations)
+    levels = 1
+    while (levels + 2) ** n <= POOL_SIZE:
+        levels += 1
+    if n < 2 or 2**n > POOL_SIZE:
+        return []
+    return [
+        dict(zip(durations, weights, strict=True))
+        for weights in itertools.product(range(levels + 1), repeat=n)
+        if any(weights)
+    ]
+
+
+@dataclass
+class FamilyPool:
+    """Valid rows of one family not yet in the LP: Σ_r g(d_r)·x_r ≤ cap for each weighting g
+    (a row of ``weight``), d_r the duration of request r's step in the family."""
+
+    name: str
+    requests: np.ndarray  # one entry per step of the family, its request
+    duration: np.ndarray  # and the index of its duration in the weightings' columns
+    weight: np.ndarray  # weightings × durations
+    cap: np.ndarray  # per weighting
+
+    def row(self, k: int) -> Row:
+        need: dict[int, int] = {}
+        for r, g in zip(
+            self.requests.tolist(), self.weight[k][self.duration].tolist(), strict=True
+        ):
+            if g:
+                need[r] = need.get(r, 0) + g
+        return Row(need, int(self.cap[k]), f"sequence[{self.name}][pool {k}]")
+
+    def violated(self, served: Sequence[float], most: int) -> list[Row]:
+        """The rows of the pool ``served`` (a share per request) breaks the most, up to
+        ``most`` of them."""
+        share = np.asarray(served)[self.requests]
+        per_duration = np.bincount(self.duration, weights=share, minlength=self.weight.shape[1])
+        excess = self.weight @ per_duration - self.cap
+        worst = np.argsort(-excess)[:most]
+        return [self.row(int(k)) for k in worst if excess[k] > 1e-6 * max(1, self.cap[k])]
+
+
+@dataclass
+class Sequences:
+    """The sequence rows kept from the start, and the pools of rows to separate."""
+
+    rows: list[Row]
+    pools: list[FamilyPool]
+
+
+def sequence_rows(tl: Timeline, options: list[list[list[tuple[int, list[Segment]]]]]) -> Sequences:
     """Redundant: the sessions of a family of instruments, weighted, are at most what its
     members can hold in sequence.
 
@@ -106,7 +173,9 @@ def sequence_rows(tl: Timeline, options: list[list[list[tuple[int, list[Segment]
     rows already see those free pieces, and the programme would cost the most there
     (round-the-clock instruments, short steps) for the least.
 
-    Rows are kept only where they can bind.
+    The rows of ``EXTRA_MINUTES``' weightings are kept where they can bind; those of the
+    pooled weightings (:func:`_pooled_weightings`) go to a pool, from which the LP takes
+    the ones its solution breaks (:func:`~optimizer.instruments.capacity.relaxation`).
     """
     by_type = instruments_by_type(tl)
     families = [frozenset(f) for f in by_type.values()] + [
@@ -122,6 +191,7 @@ def sequence_rows(tl: Timeline, options: list[list[list[tuple[int, list[Segment]
         for step, opts in zip(tl.requests[r].steps, per_step, strict=True)
     ]
     rows: list[Row] = []
+    pools: list[FamilyPool] = []
     for family in families:
         if any(tl.parallel(i) for i in family):
             continue
@@ -141,23 +211,40 @@ def sequence_rows(tl: Timeline, options: list[list[list[tuple[int, list[Segment]
         if all(_anywhere(tl, i, here) for i, here in zip(members, starts, strict=True)):
             continue
         durations = sorted({d for _, d, _ in group})
-        weightings = _weightings(durations)
-        caps = [0] * len(weightings)
+        kept = _weightings(durations)
+        weightings = kept + _pooled_weightings(durations)
+        caps = np.zeros(len(weightings), dtype=np.int64)
         for i, here in zip(members, starts, strict=True):
             held = most_in_sequence(here, tl.changeover[i], weightings)
             if held is None:
                 break
-            caps = [c + h for c, h in zip(caps, held, strict=True)]
+            caps += np.array(held, dtype=np.int64)
         else:
             name = ",".join(sorted(tl.instrument_ids[i] for i in family))
-            for extra, g, cap in zip(EXTRA_MINUTES, weightings, caps, strict=True):
-                need: dict[int, int] = {}
-                for r, d, _ in group:
-                    need[r] = need.get(r, 0) + g[d]
-                if sum(need.values()) > cap:
+            column = {d: k for k, d in enumerate(durations)}
+            pool = FamilyPool(
+                name,
+                np.array([r for r, _, _ in group]),
+                np.array([column[d] for _, d, _ in group]),
+                np.array([[g[d] for d in durations] for g in weightings], dtype=np.int64),
+                caps,
+            )
+            for k, extra in enumerate(EXTRA_MINUTES):
+                row = pool.row(k)
+                if sum(row.need.values()) > row.cap:
                     label = "sessions" if extra is None else f"minutes+{extra}"
-                    rows.append(Row(need, cap, f"sequence[{name}][{label}]"))
-    return rows
+                    rows.append(dataclasses.replace(row, name=f"sequence[{name}][{label}]"))
+            if len(weightings) > len(kept):
+                pools.append(
+                    FamilyPool(
+                        name,
+                        pool.requests,
+                        pool.duration,
+                        pool.weight[len(kept) :],
+                        pool.cap[len(kept) :],
+                    )
+                )
+    return Sequences(rows, pools)
 
 
 def _anywhere(tl: Timeline, instrument: int, starts: dict[int, list[Segment]]) -> bool:

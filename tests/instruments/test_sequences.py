@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 
 from optimizer.core.documents import parse_document
@@ -56,7 +57,7 @@ def _bounds(doc: dict[str, Any]) -> tuple[float, float]:
     tl = build_timeline(parse_document(doc).instance)
     rel = capacity.relaxation(tl, capacity.all_options(tl))
     with_rows = capacity.lp_bound(tl, rel)
-    rel.sequence = []
+    rel.sequence = []  # the rows kept from the start and those taken in from the pools
     without = capacity.lp_bound(tl, rel)
     assert with_rows is not None and without is not None
     return with_rows, without
@@ -131,6 +132,42 @@ def test_the_rows_cut_in_on_the_random_weeks_above():
         with_rows, without = _bounds(shifts_document(random.Random(5100 + seed), 7))
         tighter += with_rows < without - 1e-6
     assert tighter >= 3
+
+
+def test_pooled_rows_the_lp_takes_in_never_cut_off_the_optimum():
+    """Busier weeks, where rows from the pool of weightings are taken in: the LP stays at or
+    above the exact optimum with them, and on some weeks they lower it."""
+    lowered = 0
+    for seed in range(40):
+        doc = shifts_document(random.Random(7100 + seed), 12)
+        tl = build_timeline(parse_document(doc).instance)
+        options = capacity.all_options(tl)
+        rel = capacity.relaxation(tl, options)
+        with_pool = capacity.lp_bound(tl, rel)
+        rel.sequence = sequences.sequence_rows(tl, options).rows
+        without = capacity.lp_bound(tl, rel)
+        assert with_pool is not None and without is not None
+        assert time_indexed_optimum(doc, 60) - 1e-6 <= with_pool <= without + 1e-6
+        lowered += with_pool < without - 1e-6
+    assert lowered >= 3
+
+
+def test_a_pool_gives_the_rows_a_solution_breaks_most_first():
+    pool = sequences.FamilyPool(
+        "em-1",
+        requests=np.array([0, 1, 2]),
+        duration=np.array([0, 1, 1]),
+        weight=np.array([[1, 0], [0, 1], [1, 1], [2, 2]]),
+        cap=np.array([1, 2, 1, 2]),
+    )
+    # one step of each duration served: the rows weigh them 1, 1, 2 and 4, over by 0, -1, 1, 2
+    broken = pool.violated([1.0, 1.0, 0.0], most=5)
+    assert [(row.need, row.cap) for row in broken] == [
+        ({0: 2, 1: 2, 2: 2}, 2),
+        ({0: 1, 1: 1, 2: 1}, 1),
+    ]
+    assert pool.violated([1.0, 1.0, 0.0], most=1) == broken[:1]
+    assert pool.violated([0.5, 0.0, 0.5], most=5) == []
 
 
 def evenings_document() -> dict[str, Any]:
