@@ -36,9 +36,11 @@ SIZE = 60
 STEP_SECONDS = 2.0
 MIXED = 0.75
 # How often, where some instrument has operators, a neighbourhood is one crew's instruments
-# instead (MIXED then applies to the rest): 0.5 beat 0, 0.3 and 0.7 on the 1,000-request
-# facility week (see benchmarks/RESULTS.md, section (b')).
+# instead (MIXED then applies to the rest), and over how many days (drawn from these): 0.5
+# beat 0, 0.3 and 0.7, and one or two days one day alone, on the 1,000-request facility
+# week (see benchmarks/RESULTS.md, section (b')).
 CREW = 0.5
+CREW_DAYS = (1, 2)
 # A neighbourhood takes in unserved requests by the capacity LP's share of them, most first,
 # and frees booked ones by that share, least first, each share with up to this much noise
 # added: ties (most shares are 0 or 1) are broken at random. Ranking by the LP beat random
@@ -70,7 +72,7 @@ def _neighbourhood(
     staffed = [i for i in range(len(tl.instrument_ids)) if tl.operators_for(i)]
     if staffed and CREW > 0 and rng.random() < CREW:
         instruments = _crew(tl, rng.choice(staffed))
-        width = rng.choice([1, 2])
+        width = rng.choice(CREW_DAYS)
     elif rng.random() < MIXED:  # every type over one day: operators move between instruments
         instruments = set(range(len(tl.instrument_ids)))
         width = 1

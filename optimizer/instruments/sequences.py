@@ -28,17 +28,17 @@ from optimizer.instruments.timeline import Segment, Timeline, start_ranges
 # in between, so a spread from one end to the other serves it.
 EXTRA_MINUTES: tuple[int | None, ...] = (0, 60, 240, 720, 1440, None)
 
-# The programme gives up on an instrument (and its family gets no row) past this many
-# states: a week of minutes has at most 10,080, a long horizon of short sessions could
-# take far more time than the bound is worth.
-MOST_STATES = 20_000
-
 # Beside those, every weighting of a family's durations by whole numbers from 0 up to a
 # level is a valid row; they wait in a pool, and the LP takes the ones it breaks. The level
 # is the highest that keeps the pool within POOL_SIZE weightings (5 for four durations):
 # on the 1,000-request facility weeks higher levels moved the bound by at most 2 in 1,800
 # and took twice the time (see benchmarks/RESULTS.md).
 POOL_SIZE = 1300
+
+# The programme gives up on an instrument (and its family gets no row) past this many
+# states: a week of minutes has at most 10,080, a long horizon of short sessions could
+# take far more time than the bound is worth.
+MOST_STATES = 20_000
 
 
 def most_in_sequence(
