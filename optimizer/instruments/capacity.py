@@ -12,7 +12,11 @@ rows that every schedule satisfies, in the requests' served indicators ``x_r``
   quota;
 * packing rows (:mod:`optimizer.instruments.packing`): steps are packed whole into
   operator shifts and instrument free pieces, which wastes room that minutes alone do not
-  see.
+  see;
+* sequence rows (:mod:`optimizer.instruments.sequences`): sessions on one instrument follow
+  each other and start only where their options allow, so time no session can begin to
+  use (an evening after a short attended-start session) is no room either; some are kept
+  from the start, the others taken in from a pool where the LP's solution breaks them.
 
 The LP over these rows (:func:`lp_bound`) is cheap even at 3,000 requests, so a bound is
 known before any CP-SAT model exists. The same rows with ``x`` binary (:func:`mip_bound`)
@@ -24,13 +28,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from optimizer.core.envelope import Status
 from optimizer.instruments.packing import packing_rows
 from optimizer.instruments.rows import Item, Row, clique_rows, energy_rows, quota_rows
+from optimizer.instruments.sequences import sequence_rows
 from optimizer.instruments.timeline import (
     Segment,
     Timeline,
@@ -55,10 +60,11 @@ class Relaxation:
     quota: list[Row]
     packing: list[Row]
     clique: list[Row]
+    sequence: list[Row] = field(default_factory=list)
 
     @property
     def rows(self) -> list[Row]:
-        return [*self.energy, *self.quota, *self.packing, *self.clique]
+        return [*self.energy, *self.quota, *self.packing, *self.clique, *self.sequence]
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ def flexible_option_count(options: Options) -> int:
 
 
 def relaxation(tl: Timeline, options: Options) -> Relaxation:
-    """The energy and quota rows of these options."""
+    """The energy, quota, packing, clique and sequence rows of these options."""
     possible = [bool(steps) and all(steps) for steps in options]
     items = []
     for r, steps in enumerate(options):
@@ -115,13 +121,35 @@ def relaxation(tl: Timeline, options: Options) -> Relaxation:
                     step.operator_required, step.attended_minutes,
                 )
             )  # fmt: skip
-    return Relaxation(
+    sequences = sequence_rows(tl, options)
+    rel = Relaxation(
         possible,
         energy_rows(tl, items, reachable(tl, options)),
         quota_rows(tl, items),
         packing_rows(tl, items),
         clique_rows(tl, items),
+        sequences.rows,
     )
+    # The pooled sequence rows are many, and the LP needs few: take in those its solution
+    # breaks, a few per family a round, until it breaks none (or the rounds run out).
+    for _ in range(SEPARATION_ROUNDS if sequences.pools else 0):
+        solution = lp_solution(tl, rel)
+        if solution is None:
+            break
+        broken = [
+            row
+            for pool in sequences.pools
+            for row in pool.violated(solution.served, ROWS_PER_ROUND)
+        ]
+        if not broken:
+            break
+        rel.sequence += broken
+    return rel
+
+
+# Rounds of taking in pooled sequence rows the LP breaks, and the most per family a round.
+SEPARATION_ROUNDS = 6
+ROWS_PER_ROUND = 3
 
 
 def reachable(tl: Timeline, options: Options) -> list[list[Segment]] | None:

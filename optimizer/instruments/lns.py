@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 SIZE = 60
 STEP_SECONDS = 2.0
 MIXED = 0.75
+# How often, where some instrument has operators, a neighbourhood is one crew's instruments
+# instead (MIXED then applies to the rest), and over how many days (drawn from these): 0.5
+# beat 0, 0.3 and 0.7, and one or two days one day alone, on the 1,000-request facility
+# week (see benchmarks/RESULTS.md, section (b')).
+CREW = 0.5
+CREW_DAYS = (1, 2)
 # A neighbourhood takes in unserved requests by the capacity LP's share of them, most first,
 # and frees booked ones by that share, least first, each share with up to this much noise
 # added: ties (most shares are 0 or 1) are broken at random. Ranking by the LP beat random
@@ -53,38 +59,37 @@ def _neighbourhood(
 ) -> list[int]:
     """Requests booked within a window, and unserved ones that could go there.
 
-    The window is one day across every type (operators are shared between the staffed
-    types, so their shifts only move when those types move together) or one to three days
+    The window is one or two days on the instruments of one crew (the operators of one
+    staffed instrument, and every instrument they serve: their time moves between those
+    instruments), one day across every type (operators are shared between the staffed
+    types, so their shifts only move when those types move together), or one to three days
     on a single type. Booked requests are taken least promising first and unserved ones
     most promising first (``promise``, with some noise so that neighbourhoods differ), or
     both in random order.
     """
     types = sorted(set(tl.instrument_type))
     days = max(1, tl.horizon // DAY)
-    if rng.random() < MIXED:  # every type over one day: operators move between instruments
-        chosen_types = set(types)
+    staffed = [i for i in range(len(tl.instrument_ids)) if tl.operators_for(i)]
+    if staffed and CREW > 0 and rng.random() < CREW:
+        instruments = _crew(tl, rng.choice(staffed))
+        width = rng.choice(CREW_DAYS)
+    elif rng.random() < MIXED:  # every type over one day: operators move between instruments
+        instruments = set(range(len(tl.instrument_ids)))
         width = 1
     else:
-        chosen_types = {rng.choice(types)}
+        kind = rng.choice(types)
+        instruments = {i for i, t in enumerate(tl.instrument_type) if t == kind}
         width = rng.choice([1, 2, 2, 3])
     first = rng.randrange(max(1, days - width + 1))
     a, b = first * DAY, (first + width) * DAY
-    booked = sorted(
-        {
-            p.request
-            for p in placed
-            if tl.instrument_type[p.instrument] in chosen_types and a <= p.start < b
-        }
-    )
+    booked = sorted({p.request for p in placed if p.instrument in instruments and a <= p.start < b})
     waiting = [
         r
         for r, req in enumerate(tl.requests)
         if r not in served
         and req.release < b
         and req.deadline > a
-        and any(
-            any(tl.instrument_type[i] in chosen_types for i in s.instruments) for s in req.steps
-        )
+        and any(any(i in instruments for i in s.instruments) for s in req.steps)
     ]
     if promise is None:
         rng.shuffle(booked)
@@ -96,6 +101,12 @@ def _neighbourhood(
     chosen = booked[: max(half, size - len(waiting))]
     chosen += waiting[: size - len(chosen)]
     return chosen
+
+
+def _crew(tl: Timeline, instrument: int) -> set[int]:
+    """The instruments the operators of ``instrument`` serve: where its sessions, and the
+    others those operators staff, can trade places."""
+    return {i for o in tl.operators_for(instrument) for i in tl.qualified[o]} | {instrument}
 
 
 def improve(

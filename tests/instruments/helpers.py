@@ -71,11 +71,14 @@ def time_indexed_optimum(doc: dict[str, Any], grid: int) -> float:
     alone: one binary per booking there could be (request, step, instrument, operator,
     start on a ``grid``-minute grid), rows per moment for instruments and operators.
 
-    For ``max_weighted_served`` documents whose times, durations, attended minutes and
-    travel are all multiples of ``grid``, without changeovers, quotas or pins. Then some
+    For ``max_weighted_served`` documents whose times, durations, attended minutes,
+    travel and changeovers are all multiples of ``grid``, without quotas or pins. Then some
     optimum starts every step on the grid: rounding every start down to it keeps each
     booking inside its windows and keeps apart any two intervals that were apart, so no
     moment holds more than before (intervals that pairwise meet share a moment).
+    Changeovers: each booking holds its instrument for ``changeover_minutes`` after its
+    end, which is rule 5 when no request has two steps that may use one instrument (steps
+    of one request owe each other none); documents with such requests need changeover 0.
     """
     import pulp
 
@@ -169,7 +172,10 @@ def time_indexed_optimum(doc: dict[str, Any], grid: int) -> float:
                     mip += x[a] + pulp.lpSum(x[b] for b in too_early) <= 1
     for t in range(0, horizon, grid):
         for iid, inst in instruments.items():
-            here = [c for c, col in enumerate(columns) if col[2] == iid and col[4] <= t < col[5]]
+            tail = inst.get("changeover_minutes", 0)
+            here = [
+                c for c, col in enumerate(columns) if col[2] == iid and col[4] <= t < col[5] + tail
+            ]
             if not here:
                 continue
             mip += pulp.lpSum(x[c] for c in here) <= inst.get("capacity", 1)

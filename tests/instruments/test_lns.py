@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from optimizer.core.documents import parse_document, solve_document
-from optimizer.instruments import model
+from optimizer.instruments import lns, model
 from optimizer.instruments.generate import week_document
 from optimizer.instruments.greedy import greedy
 from optimizer.instruments.lns import PROMISE_NOISE, _neighbourhood
@@ -231,3 +231,25 @@ def test_neighbourhood_search_with_attended_steps_and_clusters_stays_valid(
     assert sol.verification.valid, sol.verification.violations
     assert sol.objective <= exact.objective + 1e-9
     assert sol.bound >= exact.objective - 1e-9
+
+
+def test_a_crew_neighbourhood_stays_on_the_instruments_of_one_crew(week, monkeypatch):
+    """A crew neighbourhood frees the sessions on the instruments one instrument's operators
+    serve, and takes in waiting requests that could use them: where those operators' time
+    can move from one instrument to another."""
+    monkeypatch.setattr(lns, "CREW", 1.0)
+    tl = build_timeline(parse_document(week).instance)
+    base = greedy(tl)
+    served = set(base.served)
+    staffed = [i for i in range(len(tl.instrument_ids)) if tl.operators_for(i)]
+    crews = [lns._crew(tl, i) for i in staffed]
+    assert any(len(crew) < len(tl.instrument_ids) for crew in crews)
+    for seed in range(20):
+        chosen = _neighbourhood(tl, random.Random(seed), base.bookings, served, 10**6, None)
+        assert chosen
+        on = {r: {p.instrument for p in base.bookings if p.request == r} for r in chosen}
+        eligible = {r: {i for s in tl.requests[r].steps for i in s.instruments} for r in chosen}
+        assert any(
+            all(on[r] & crew if r in served else eligible[r] & crew for r in chosen)
+            for crew in crews
+        )

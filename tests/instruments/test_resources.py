@@ -319,8 +319,8 @@ def test_regression_presolve_owed_travel_before_a_step_that_does_not_move_the_sa
 def test_the_capacity_bound_counts_only_time_an_unattended_run_can_reach():
     """Runs of 400 minutes that must start within Monday's only shift (their first hour
     attended) on one microscope: two fit, back to back. Minutes alone would count Monday's
-    24 hours (3.6 runs); the runs can reach only 08:00 to 22:40, so the LP allows 2.2, and
-    2 is proven."""
+    24 hours (3.6 runs); the runs can reach only 08:00 to 22:40, so the energy rows allow
+    2.2; in sequence (the second starts by 16:00, the third could not) 2, which is proven."""
     from optimizer.instruments import capacity
     from optimizer.instruments.timeline import build_timeline
 
@@ -337,6 +337,8 @@ def test_the_capacity_bound_counts_only_time_an_unattended_run_can_reach():
     )  # fmt: skip
     tl = build_timeline(parse_document(doc).instance)
     rel = capacity.relaxation(tl, capacity.all_options(tl))
+    assert capacity.lp_bound(tl, rel) == pytest.approx(2)
+    rel.sequence = []
     assert capacity.lp_bound(tl, rel) == pytest.approx(2.2)
     result = solve(doc)
     assert result.status == Status.OPTIMAL
