@@ -12,13 +12,13 @@ from typing import Any
 
 from optimizer.core.envelope import Explanation
 from optimizer.loans.schema import Copy, LoansInstance, Request
-from optimizer.loans.unfilled_reasons import TitleAnalysis, TitleReason, read_plan
+from optimizer.loans.unfilled_reasons import TitleAnalysis, TitleReason, read_plan, reason_routes
 
 
 def unfilled(instance: LoansInstance, payload: dict[str, Any]) -> list[Explanation]:
     """One explanation per unfilled request, with a clause for every title it accepts."""
     plan = read_plan(instance, payload)
-    routes = instance.routes()
+    routes = reason_routes(instance)
     holdings: dict[str, list[Copy]] = defaultdict(list)
     for c in instance.copies:
         holdings[c.title].append(c)

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from optimizer.loans.candidates import loan_entry
+from optimizer.loans.courier_model import courier_loan_entry, courier_plan
 from optimizer.loans.replan import Keep
 from optimizer.loans.schema import Copy, LoansInstance
+from optimizer.loans.timetable import Timetable
 
 
 class Ledger:
@@ -169,3 +171,68 @@ def solve_rota(instance: LoansInstance, keeps: Sequence[Keep] = ()) -> dict[str,
         loans.append(loan_entry(instance, q, c, day, there.days, back.days, there.cost))
     loans.sort(key=lambda e: (e["ship"], e["lender"], e["request"]))
     return {"loans": loans, "unfilled": unfilled}
+
+
+def solve_rota_couriers(instance: LoansInstance) -> dict[str, Any]:
+    """The same ranked lenders with courier runs (contract 7.7): each request, in list order,
+    takes the copy that arrives first, riding the first run out on which the copy is free
+    and both the run out and the run back have room; ties go to the cheaper courier run,
+    then the lender with the fewest loans so far, the title asked for first and the copy
+    listed first. The plan is costed as any other: runs used and handling."""
+    table = Timetable(instance)
+    last = instance.last_day
+    ledger = Ledger(instance)
+    load: dict[tuple[int, int], int] = defaultdict(int)
+    pools: dict[str, dict[str, list[tuple[int, Copy]]]] = defaultdict(dict)
+    for k, c in enumerate(instance.copies):
+        if c.lendable:
+            pools[c.title].setdefault(c.library, []).append((k, c))
+
+    def room(k: int, day: int) -> bool:
+        return load[(k, day)] < instance.couriers[k].capacity
+
+    loans = []
+    for q, r in enumerate(instance.requests):
+        best: tuple[Any, ...] | None = None
+        open_day = instance.open_day(r)
+        for place, title in enumerate(dict.fromkeys(r.titles)):
+            for library, members in pools.get(title, {}).items():
+                if library == r.library or not table.serves(r.library, library):
+                    continue
+                if not ledger.counts_ok(library, r.library):
+                    continue
+                for order, c in members:
+                    first = max(open_day, instance.release_day(c))
+                    for out in table.departures(library, r.library, first, last):
+                        back = table.return_run(r.library, library, out.arrive + r.loan_days)
+                        if back is None or not (
+                            room(out.courier, out.day) and room(*back_key(back))
+                        ):
+                            continue
+                        if not ledger.copy_free(c, out.day, back.arrive):
+                            continue
+                        if not ledger.shelf_ok(c, out.day, back.arrive):
+                            continue
+                        rank = (
+                            out.arrive,
+                            instance.couriers[out.courier].cost_per_run,
+                            ledger.lent[library],
+                            library,
+                        )
+                        key = (rank, place, order)
+                        if best is None or key < best[0]:
+                            best = (key, c, out, back)
+                        break
+        if best is None:
+            continue
+        _, c, out, back = best
+        ledger.place(c, r.library, out.day, back.arrive)
+        load[(out.courier, out.day)] += 1
+        load[back_key(back)] += 1
+        loans.append(courier_loan_entry(instance, q, c, out, back))
+    return courier_plan(instance, loans)
+
+
+def back_key(run: Any) -> tuple[int, int]:
+    """The (courier, day) key of a run."""
+    return (run.courier, run.day)

@@ -33,10 +33,31 @@ NAMED_COPIES = 6
 
 
 def courier_missing(instance: LoansInstance, lender: str, borrower: str) -> bool:
-    """Whether the shipping route between ``lender`` and ``borrower`` exists but no courier
-    runs on it. The hook for courier runs: until instances describe couriers, every route
-    runs, so no title fails for this reason."""
-    return False
+    """Whether the instance has couriers (contract 7.7) but none runs from ``lender`` to
+    ``borrower`` or none back: a loan between them then cannot be made."""
+    if not instance.couriers:
+        return False
+    ways = {(k.from_, k.to) for k in instance.couriers}
+    return (lender, borrower) not in ways or (borrower, lender) not in ways
+
+
+def reason_routes(instance: LoansInstance) -> dict[tuple[str, str], Route]:
+    """The routes the reasons read: the shipping routes; with couriers, every direction a
+    courier serves too, with its fastest transit and the handling of both legs as its cost
+    (run costs are shared between loans, so none is charged to one loan alone)."""
+    routes = instance.routes()
+    if not instance.couriers:
+        return routes
+    handling = 2 * instance.handling_cost
+    fastest: dict[tuple[str, str], int] = {}
+    for k in instance.couriers:
+        key = (k.from_, k.to)
+        fastest[key] = min(fastest.get(key, k.transit), k.transit)
+    for (a, b), days in fastest.items():
+        for key in ((a, b), (b, a)):
+            routes.setdefault(key, Route(**{"from": key[0], "to": key[1], "days": days, "cost": 0}))
+        routes[(a, b)] = Route(**{"from": a, "to": b, "days": days, "cost": handling})
+    return routes
 
 
 @dataclass(frozen=True)
@@ -348,7 +369,7 @@ def no_courier_reason(title: str, borrower: str, lenders: list[str]) -> TitleRea
     return TitleReason(
         title,
         "no_courier",
-        f"shipping routes link {borrower} with {', '.join(lenders)}, the libraries holding "
-        f"{title}, but no courier runs on them",
+        f"routes link {borrower} with {', '.join(lenders)}, the libraries holding "
+        f"{title}, but no courier runs both ways between them",
         tuple(lenders),
     )
