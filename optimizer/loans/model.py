@@ -32,13 +32,8 @@ from optimizer.loans import explain
 from optimizer.loans.backends import Result, solve_cbc, solve_cp_sat, solve_highs
 from optimizer.loans.candidates import Candidates, build_candidates, loan_entry
 from optimizer.loans.colgen import solve_priced
-from optimizer.loans.courier_model import (
-    build_courier_candidates,
-    build_courier_model,
-    courier_payload,
-    courier_start,
-    solve_courier_model,
-)
+from optimizer.loans.courier_model import build_courier_candidates, courier_payload
+from optimizer.loans.courier_solve import solve_couriers
 from optimizer.loans.formulation import Rows, build_rows, is_single_use, objective_coefficients
 from optimizer.loans.naming import name_copies
 from optimizer.loans.replan import Replan, plan_replan
@@ -267,18 +262,8 @@ def solve_with_couriers(instance: LoansInstance, context: SolveContext) -> Outco
         return _outcome(instance, Status.FEASIBLE, "rota", payload, None, None, context, "rota")
     context = with_reserve(context, instance)
     cands = build_courier_candidates(instance)
-    model = build_courier_model(cands)
-    # The baseline's plan, less the loans that cost their penalty, starts the search: the
-    # MIP then never returns less than the baseline, however short the time.
-    start = courier_start(cands, solve_rota_couriers(instance))
-    log.info(
-        "%s: %d candidate loans on %d runs, %d rows",
-        instance.name,
-        len(cands),
-        len(cands.runs),
-        model.matrix.shape[0],
-    )
-    result = solve_courier_model(cands, model, context, start=start)
+    log.info("%s: %d candidate loans on %d runs", instance.name, len(cands), len(cands.runs))
+    result = solve_couriers(cands, context)
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return Outcome(
             result.status, result.solver, bound=result.bound, solver_version=result.version

@@ -355,3 +355,23 @@ def test_regression_the_baseline_as_a_mip_start_was_reported_optimal_above_the_o
     assert solution.objective == pytest.approx(brute_force(doc), abs=TOL)
     assert run(doc, solver="rota").objective == pytest.approx(726.0)
     assert solution.objective == pytest.approx(716.0)
+
+
+@pytest.mark.parametrize("seed", small_seeds(3_000, range(30)))
+def test_the_search_path_keeps_the_rules_and_its_bound_is_below_the_optimum(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Models too large for the MIP are solved by best response with a Lagrangian bound:
+    forced on small instances, its plans verify and its bound never passes the optimum."""
+    from optimizer.loans import courier_solve
+
+    monkeypatch.setattr(courier_solve, "MIP_CANDIDATES", 0)
+    doc = random_courier_document(seed, requests=5)
+    optimum = brute_force(doc)
+    solution = run(doc)
+    assert solution.verification.valid, solution.verification.violations
+    assert solution.objective >= optimum - TOL
+    assert solution.bound is not None and solution.bound <= optimum + TOL
+    if solution.status == Status.OPTIMAL:
+        assert solution.objective == pytest.approx(optimum, abs=TOL)
+    assert solution.objective <= run(doc, solver="rota").objective + TOL

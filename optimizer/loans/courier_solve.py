@@ -1,0 +1,73 @@
+"""Which path solves a loans instance with couriers (contract 7.7), and for how long.
+
+Every path starts from the baseline's plan improved by best response (``courier_search``),
+so none returns less than the baseline. Up to ``MIP_CANDIDATES`` candidate loans (and always
+on ``cbc`` and ``cp-sat``, which were asked for by name) the whole MIP runs next and proves
+its plans; above it, where the MIP's LP alone outlasts the time limit, the search has the
+time and a Lagrangian bound (``courier_bound``) says how far its plan can be from the best.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from optimizer.core.envelope import Status, proven_optimal
+from optimizer.core.runner import SolveContext
+from optimizer.loans.courier_bound import lagrangian_bound
+from optimizer.loans.courier_model import (
+    CourierCandidates,
+    CourierResult,
+    build_courier_model,
+    courier_start,
+    solve_courier_model,
+)
+from optimizer.loans.courier_search import Search
+from optimizer.loans.rota import solve_rota_couriers
+
+log = logging.getLogger(__name__)
+
+# Above this many candidate loans HiGHS did not finish the root LP of the MIP within 25 s
+# on the western consortium example (51,404 candidates; see benchmarks/RESULTS.md).
+MIP_CANDIDATES = 5_000
+# Share of the time left that the search may take before the MIP, and before the bound.
+SEARCH_SHARE_BEFORE_MIP = 0.2
+SEARCH_SHARE = 0.5
+
+
+def solve_couriers(cands: CourierCandidates, context: SolveContext) -> CourierResult:
+    """The chosen loans, with an honest status and bound."""
+    instance = cands.instance
+    n = len(cands)
+    search = Search(cands)
+    start = courier_start(cands, solve_rota_couriers(instance))
+    for v in np.flatnonzero(start[:n] > 0.5).tolist():
+        search.place(v)
+    exact = context.options.solver in ("cbc", "cp-sat") or n <= MIP_CANDIDATES
+    share = SEARCH_SHARE_BEFORE_MIP if exact else SEARCH_SHARE
+    until = time.perf_counter() + share * context.remaining()
+    moves = search.improve(until, context.options.seed)
+    opened = search.consolidate(until)
+    if opened:
+        moves += search.improve(until, context.options.seed)
+    log.info("%s: best response made %d moves: %.2f", instance.name, moves, search.objective())
+    if exact:
+        plan = np.zeros(n + len(cands.runs))
+        plan[search.selected()] = 1.0
+        plan[n:] = search.load > 0
+        return solve_courier_model(cands, build_courier_model(cands), context, start=plan)
+    objective = search.objective()
+    bound = lagrangian_bound(cands, objective, time.perf_counter() + context.remaining())
+    if not cands.exact:
+        bound = -np.inf
+    closed = np.isfinite(bound) and proven_optimal(objective, bound, context.options.relative_gap)
+    return CourierResult(
+        Status.OPTIMAL if closed else Status.FEASIBLE,
+        "best-response",
+        search.selected(),
+        float(bound) if np.isfinite(bound) else None,
+        None,
+        "best-response+lagrangian",
+    )
