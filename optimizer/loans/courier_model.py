@@ -82,11 +82,13 @@ class CourierCandidates:
 
 
 def build_courier_candidates(
-    instance: LoansInstance, max_days: int | None = None
+    instance: LoansInstance, *, max_days: int | None = None, max_per_request: int | None = None
 ) -> CourierCandidates:
     """Every candidate loan: each request, each pool holding one of its titles elsewhere
     with couriers both ways, each run out from the pool's first day on which the loan is
-    still worth making; at most ``max_days`` runs out per request and pool when given."""
+    still worth making. Caps keep the pools with the soonest first run out: at most
+    ``max_days`` runs out per request and pool, ``max_per_request`` candidates per request;
+    when one cuts, the candidates are marked inexact (no bound is claimed over them)."""
     table = Timetable(instance)
     cands = CourierCandidates(instance, table)
     pool_index: dict[tuple[str, str], int] = {}
@@ -116,31 +118,42 @@ def build_courier_candidates(
     for q, r in enumerate(instance.requests):
         penalty, rate = pen.unfilled * r.weight, pen.late_per_day * r.weight
         need, opens = instance.day(r.needed_by), instance.open_day(r)
+        # Pools in order of their first run out, so that a cap keeps the soonest.
+        reachable = []
         for title in dict.fromkeys(r.titles):
             for p in pools_of_title.get(title, []):
                 lender = cands.pools[p][0]
                 if lender == r.library or not table.serves(r.library, lender):
                     continue
                 days, deps = runs_between(lender, r.library)
-                taken = 0
-                for dep in deps[bisect.bisect_left(days, max(opens, release[p])) :]:
-                    cost = handling + rate * max(0, dep.arrive - need)
-                    if prune and cost >= penalty:
-                        continue
-                    back = table.return_run(r.library, lender, dep.arrive + r.loan_days)
-                    if back is None:
-                        continue
-                    if max_days is not None and taken >= max_days:
-                        cands.exact = False
-                        break
-                    taken += 1
-                    cands.request.append(q)
-                    cands.pool.append(p)
-                    cands.out.append(dep)
-                    cands.back.append(back)
-                    cands.cost.append(cost)
-                    cands.out_run.append(cands.run_index(dep.courier, dep.day))
-                    cands.back_run.append(cands.run_index(back.courier, back.day))
+                at = bisect.bisect_left(days, max(opens, release[p]))
+                if at < len(deps):
+                    reachable.append((deps[at].arrive, p, lender, deps[at:]))
+        reachable.sort(key=lambda x: x[:2])
+        total = 0
+        for _soonest, p, lender, deps in reachable:
+            taken = 0
+            for dep in deps:
+                cost = handling + rate * max(0, dep.arrive - need)
+                if prune and cost >= penalty:
+                    continue
+                back = table.return_run(r.library, lender, dep.arrive + r.loan_days)
+                if back is None:
+                    continue
+                if (max_days is not None and taken >= max_days) or (
+                    max_per_request is not None and total >= max_per_request
+                ):
+                    cands.exact = False
+                    break
+                taken += 1
+                total += 1
+                cands.request.append(q)
+                cands.pool.append(p)
+                cands.out.append(dep)
+                cands.back.append(back)
+                cands.cost.append(cost)
+                cands.out_run.append(cands.run_index(dep.courier, dep.day))
+                cands.back_run.append(cands.run_index(back.courier, back.day))
     return cands
 
 

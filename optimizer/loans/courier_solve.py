@@ -20,21 +20,42 @@ from optimizer.loans.courier_bound import lagrangian_bound
 from optimizer.loans.courier_model import (
     CourierCandidates,
     CourierResult,
+    build_courier_candidates,
     build_courier_model,
     courier_start,
     solve_courier_model,
 )
 from optimizer.loans.courier_search import Search
 from optimizer.loans.rota import solve_rota_couriers
+from optimizer.loans.schema import LoansInstance
 
 log = logging.getLogger(__name__)
 
 # Above this many candidate loans HiGHS did not finish the root LP of the MIP within 25 s
 # on the western consortium example (51,404 candidates; see benchmarks/RESULTS.md).
 MIP_CANDIDATES = 5_000
+# Candidate loans the search handles in the time of a 60 s solve at 20,000 requests; past
+# it each request keeps its soonest pools, ``DAYS_WHEN_CAPPED`` runs out each (measured
+# with benchmarks/loans_couriers.py; see benchmarks/RESULTS.md).
+CANDIDATE_BUDGET = 400_000
+DAYS_WHEN_CAPPED = 5
+# A share this large holds every candidate of a request in the examples (at most 384 in the
+# western consortium), so up to 1,000 requests the candidates are never cut.
+UNCAPPED_SHARE = 400
 # Share of the time left that the search may take before the MIP, and before the bound.
 SEARCH_SHARE_BEFORE_MIP = 0.2
 SEARCH_SHARE = 0.5
+
+
+def build_candidates_for(instance: LoansInstance) -> CourierCandidates:
+    """Every candidate loan, or, for instances whose requests would share more than
+    ``CANDIDATE_BUDGET`` of them, each request's share of the budget."""
+    share = CANDIDATE_BUDGET // max(1, len(instance.requests))
+    if share >= UNCAPPED_SHARE:
+        return build_courier_candidates(instance)
+    return build_courier_candidates(
+        instance, max_per_request=share, max_days=min(share, DAYS_WHEN_CAPPED)
+    )
 
 
 def solve_couriers(cands: CourierCandidates, context: SolveContext) -> CourierResult:

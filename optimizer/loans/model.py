@@ -32,8 +32,8 @@ from optimizer.loans import explain
 from optimizer.loans.backends import Result, solve_cbc, solve_cp_sat, solve_highs
 from optimizer.loans.candidates import Candidates, build_candidates, loan_entry
 from optimizer.loans.colgen import solve_priced
-from optimizer.loans.courier_model import build_courier_candidates, courier_payload
-from optimizer.loans.courier_solve import solve_couriers
+from optimizer.loans.courier_model import courier_payload
+from optimizer.loans.courier_solve import build_candidates_for, solve_couriers
 from optimizer.loans.formulation import Rows, build_rows, is_single_use, objective_coefficients
 from optimizer.loans.naming import name_copies
 from optimizer.loans.replan import Replan, plan_replan
@@ -261,7 +261,7 @@ def solve_with_couriers(instance: LoansInstance, context: SolveContext) -> Outco
         payload = solve_rota_couriers(instance)
         return _outcome(instance, Status.FEASIBLE, "rota", payload, None, None, context, "rota")
     context = with_reserve(context, instance)
-    cands = build_courier_candidates(instance)
+    cands = build_candidates_for(instance)
     log.info("%s: %d candidate loans on %d runs", instance.name, len(cands), len(cands.runs))
     result = solve_couriers(cands, context)
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):

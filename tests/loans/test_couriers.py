@@ -375,3 +375,22 @@ def test_the_search_path_keeps_the_rules_and_its_bound_is_below_the_optimum(
     if solution.status == Status.OPTIMAL:
         assert solution.objective == pytest.approx(optimum, abs=TOL)
     assert solution.objective <= run(doc, solver="rota").objective + TOL
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_capped_candidates_claim_no_bound(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the candidate budget each request keeps its soonest pools: the plan still keeps
+    every rule, but no bound is claimed over candidates that were cut."""
+    from optimizer.loans import courier_solve
+
+    monkeypatch.setattr(courier_solve, "CANDIDATE_BUDGET", 5)
+    monkeypatch.setattr(courier_solve, "DAYS_WHEN_CAPPED", 1)
+    doc = random_courier_document(seed, requests=5)
+    instance = LoansInstance.model_validate(doc)
+    cands = courier_solve.build_candidates_for(instance)
+    assert all(cands.request.count(q) <= 1 for q in set(cands.request))
+    assert not cands.exact
+    solution = run(doc)
+    assert solution.verification.valid, solution.verification.violations
+    assert solution.status == Status.FEASIBLE
+    assert solution.bound is None
