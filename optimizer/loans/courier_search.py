@@ -18,6 +18,8 @@ import numpy as np
 from optimizer.loans.courier_model import CourierCandidates
 
 NONE = -1
+# Perturbation rounds in a row without gain before the search stops early.
+PERTURB_PATIENCE = 200
 
 
 class Search:
@@ -267,6 +269,50 @@ class Search:
             if self.load[r] == 0 and self.open_run(r):
                 opened += 1
         return opened
+
+    def perturb(self, deadline: float, seed: int = 0) -> int:
+        """Until ``deadline``, or ``PERTURB_PATIENCE`` rounds in a row without gain: take out
+        every loan to or from one library drawn at random, let every request respond again,
+        and keep the result when the objective fell (else put the plan back). Returns the
+        rounds that improved it."""
+        rng = np.random.default_rng(seed + 1)
+        libraries = len(self.lent)
+        requests = np.array(sorted(self.of_request), dtype=np.int64)
+        better = stale = 0
+        while time.perf_counter() < deadline and stale < PERTURB_PATIENCE:
+            stale += 1
+            before, saved = self.total, self.choice.copy()
+            library = int(rng.integers(libraries))
+            chosen = self.choice[self.choice >= 0]
+            hit = chosen[(self.lender[chosen] == library) | (self.borrower[chosen] == library)]
+            if not len(hit):
+                continue
+            for v in hit.tolist():
+                self.remove(v)
+            touched = rng.permutation(np.unique(self.request[hit]))
+            for q in touched.tolist():
+                self.best_response(q)
+            rest = rng.permutation(requests)
+            for q in rest.tolist():
+                self.best_response(q)
+                if time.perf_counter() > deadline:
+                    break
+            if self.total < before - 1e-9:
+                better += 1
+                stale = 0
+                continue
+            self._restore(saved)
+        return better
+
+    def _restore(self, saved: np.ndarray) -> None:
+        """Put back the plan ``saved`` (a ``choice`` array)."""
+        differ = np.flatnonzero(self.choice != saved)
+        for q in differ.tolist():
+            if self.choice[q] != NONE:
+                self.remove(int(self.choice[q]))
+        for q in differ.tolist():
+            if saved[q] != NONE:
+                self.place(int(saved[q]))
 
     def selected(self) -> np.ndarray:
         return np.sort(self.choice[self.choice >= 0])

@@ -42,6 +42,8 @@ DAYS_WHEN_CAPPED = 5
 # A share this large holds every candidate of a request in the examples (at most 384 in the
 # western consortium), so up to 1,000 requests the candidates are never cut.
 UNCAPPED_SHARE = 400
+# Whether the search starts from the baseline's plan rather than from no loans.
+START_FROM_BASELINE = False
 # Share of the time left that the search may take before the MIP, and before the bound.
 SEARCH_SHARE_BEFORE_MIP = 0.2
 SEARCH_SHARE = 0.5
@@ -63,16 +65,20 @@ def solve_couriers(cands: CourierCandidates, context: SolveContext) -> CourierRe
     instance = cands.instance
     n = len(cands)
     search = Search(cands)
-    start = courier_start(cands, solve_rota_couriers(instance))
-    for v in np.flatnonzero(start[:n] > 0.5).tolist():
-        search.place(v)
     exact = context.options.solver in ("cbc", "cp-sat") or n <= MIP_CANDIDATES
+    if exact or START_FROM_BASELINE:
+        start = courier_start(cands, solve_rota_couriers(instance))
+        for v in np.flatnonzero(start[:n] > 0.5).tolist():
+            search.place(v)
     share = SEARCH_SHARE_BEFORE_MIP if exact else SEARCH_SHARE
     until = time.perf_counter() + share * context.remaining()
     moves = search.improve(until, context.options.seed)
     opened = search.consolidate(until)
     if opened:
         moves += search.improve(until, context.options.seed)
+    if not exact:
+        rounds = search.perturb(until, context.options.seed)
+        log.info("%s: %d perturbation rounds improved the plan", instance.name, rounds)
     log.info("%s: best response made %d moves: %.2f", instance.name, moves, search.objective())
     if exact:
         plan = np.zeros(n + len(cands.runs))
