@@ -23,10 +23,21 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from optimizer.loans.rota import Ledger, earliest_ship
 from optimizer.loans.schema import Copy, LoansInstance, Request, Route
+
+
+class CourierClauses(Protocol):
+    """The clause of a title when loans ride courier runs (``courier_reasons``)."""
+
+    def missing(self, lender: str, borrower: str) -> bool: ...
+
+    def clause(
+        self, r: Request, title: str, copies: list[Copy]
+    ) -> tuple[str, str, tuple[str, ...]]: ...
+
 
 # Copies named one by one in a title's clause; the rest are counted.
 NAMED_COPIES = 6
@@ -117,7 +128,9 @@ class TitleAnalysis:
         request: Request,
         holdings: dict[str, list[Copy]],
         routes: dict[tuple[str, str], Route],
+        couriers: CourierClauses | None = None,
     ):
+        self.couriers = couriers
         self.instance = instance
         self.plan = plan
         self.r = request
@@ -194,7 +207,10 @@ class TitleAnalysis:
                 f"holding {title}",
                 tuple(holders),
             )
-        served = [c for c in routed if not courier_missing(self.instance, c.library, r.library)]
+        if self.couriers is not None:
+            served = [c for c in routed if not self.couriers.missing(c.library, r.library)]
+        else:
+            served = [c for c in routed if not courier_missing(self.instance, c.library, r.library)]
         if not served:
             return no_courier_reason(title, r.library, sorted({c.library for c in routed}))
         in_horizon = [c for c in served if self.first_day(c) <= self.instance.last_day]
@@ -206,6 +222,9 @@ class TitleAnalysis:
                 f"{self.instance.horizon.end}",
                 tuple(sorted(c.id for c in served)),
             )
+        if self.couriers is not None:
+            code, detail, related = self.couriers.clause(r, title, in_horizon)
+            return TitleReason(title, code, detail, related)
         worth = [c for c in in_horizon if self.loan_cost(c, self.first_day(c)) < self.penalty]
         if not worth:
             return self._too_dear(title, in_horizon)

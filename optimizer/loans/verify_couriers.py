@@ -36,6 +36,9 @@ class CourierCheck:
         self.libraries = {x.id: x for x in instance.libraries}
         closed = [d for x in instance.libraries for d in x.closed_dates]
         self.last_closed = max(closed, default=instance.horizon.start)
+        self.by_pair: dict[tuple[str, str], list[Courier]] = defaultdict(list)
+        for k in instance.couriers:
+            self.by_pair[(k.from_, k.to)].append(k)
         self.violations: list[str] = []
         self.items: dict[tuple[str, date], int] = defaultdict(int)
 
@@ -54,7 +57,7 @@ class CourierCheck:
     def first_return(self, borrower: str, lender: str, due: date) -> tuple[date, Courier] | None:
         """The first run back departing on or after ``due``: earliest day, then earliest
         arrival, then the courier listed first."""
-        ways = [k for k in self.instance.couriers if k.from_ == borrower and k.to == lender]
+        ways = self.by_pair.get((borrower, lender), [])
         # After the last closed date every week looks the same: a week past it is enough.
         limit = max(due, self.last_closed + timedelta(days=1)) + timedelta(days=7)
         day = due

@@ -393,3 +393,57 @@ def test_capped_candidates_claim_no_bound(seed: int, monkeypatch: pytest.MonkeyP
     assert solution.verification.valid, solution.verification.violations
     assert solution.status == Status.FEASIBLE
     assert solution.bound is None
+
+
+def test_an_unfilled_request_whose_loans_cost_more_than_the_penalty_says_so() -> None:
+    doc = contract_example()
+    doc["penalties"]["unfilled"] = 100.0  # two runs cost at least 120
+    solution = run(doc)
+    assert solution.solution["unfilled"] == ["q1"]
+    (why,) = solution.explanations
+    assert why.code == "penalty_cheaper"
+    assert why.detail == (
+        "every loan of isbn:9787040396638 costs at least the penalty 100 next to the plan's "
+        "runs: the cheapest, copy c1 from cqu-lib on cqu-xju on 2026-12-07, adds 128 in runs, "
+        "handling and lateness"
+    )
+
+
+def test_a_free_copy_the_plan_left_is_named_and_a_busy_one_blocks() -> None:
+    instance = LoansInstance.model_validate(contract_example())
+    (why,) = unfilled(instance, {"loans": [], "unfilled": ["q1"], "runs": []})
+    assert why.code == "not_chosen"
+    assert why.related == ["c1"]
+    # Both copies out over every loan q1 could have: nothing cheaper than the penalty fits.
+    doc = contract_example()
+    doc["requests"].append({**doc["requests"][0], "id": "q0"})
+    doc["requests"].append({**doc["requests"][0], "id": "q9"})
+    instance = LoansInstance.model_validate(doc)
+    held = {
+        "loans": [
+            {
+                "request": "q0",
+                "copy": "c1",
+                "lender": "cqu-lib",
+                "ship": "2026-12-07",
+                "return_ship": "2027-01-12",
+                "home": "2027-01-16",
+                "courier": "cqu-xju",
+                "return_courier": "xju-cqu",
+            },
+            {
+                "request": "q9",
+                "copy": "c2",
+                "lender": "scu-lib",
+                "ship": "2026-12-02",
+                "return_ship": "2027-01-06",
+                "home": "2027-01-11",
+                "courier": "scu-xju",
+                "return_courier": "xju-scu",
+            },
+        ],
+        "unfilled": ["q1"],
+    }
+    (why,) = unfilled(instance, held)
+    assert why.code == "all_candidates_blocked"
+    assert why.related == ["cqu-lib", "scu-lib"]
