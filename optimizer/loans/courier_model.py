@@ -461,12 +461,12 @@ def courier_payload(cands: CourierCandidates, selected: np.ndarray) -> dict[str,
         )
         named = name_copies(instance, cands.pools[p][2], spans, {})
         for _day, v, _busy in spans:
-            loans.append(courier_loan_entry(instance, cands.request[v], named[v], *_legs(cands, v)))
+            loans.append(
+                courier_loan_entry(
+                    instance, cands.request[v], named[v], cands.out[v], cands.back[v]
+                )
+            )
     return courier_plan(instance, loans)
-
-
-def _legs(cands: CourierCandidates, v: int) -> tuple[Departure, Departure]:
-    return cands.out[v], cands.back[v]
 
 
 def courier_loan_entry(

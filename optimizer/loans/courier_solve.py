@@ -1,10 +1,11 @@
 """Which path solves a loans instance with couriers (contract 7.7), and for how long.
 
-Every path starts from the baseline's plan improved by best response (``courier_search``),
-so none returns less than the baseline. Up to ``MIP_CANDIDATES`` candidate loans (and always
-on ``cbc`` and ``cp-sat``, which were asked for by name) the whole MIP runs next and proves
-its plans; above it, where the MIP's LP alone outlasts the time limit, the search has the
-time and a Lagrangian bound (``courier_bound``) says how far its plan can be from the best.
+Up to ``MIP_CANDIDATES`` candidate loans (and always on ``cbc`` and ``cp-sat``, which were
+asked for by name) the whole MIP runs and proves its plans, after best response from the
+baseline's plan has found one it can fall back on. Above it, where the MIP's LP alone
+outlasts the time limit, best response from no loans and perturbations of one library's
+loans at a time (``courier_search``) have half the time, and a Lagrangian bound
+(``courier_bound``) the rest, to say how far the plan can be from the best.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from optimizer.loans.schema import LoansInstance
 
 log = logging.getLogger(__name__)
 
-# Above this many candidate loans HiGHS did not finish the root LP of the MIP within 25 s
-# on the western consortium example (51,404 candidates; see benchmarks/RESULTS.md).
+# Above this many candidate loans HiGHS did not finish the MIP's root LP in the time: on the
+# western consortium example (51,404 candidates) not within 25 s, the LP alone not within
+# 60 s (see benchmarks/RESULTS.md).
 MIP_CANDIDATES = 5_000
 # Candidate loans the search handles in the time of a 60 s solve at 20,000 requests; past
 # it each request keeps its soonest pools, ``DAYS_WHEN_CAPPED`` runs out each (measured
@@ -42,7 +44,8 @@ DAYS_WHEN_CAPPED = 5
 # A share this large holds every candidate of a request in the examples (at most 384 in the
 # western consortium), so up to 1,000 requests the candidates are never cut.
 UNCAPPED_SHARE = 400
-# Whether the search starts from the baseline's plan rather than from no loans.
+# Above MIP_CANDIDATES the search starts from no loans: best response from the baseline's
+# plan stalled higher (western example: 45,879 against 43,411 from no loans).
 START_FROM_BASELINE = False
 # Share of the time left that the search may take before the MIP, and before the bound.
 SEARCH_SHARE_BEFORE_MIP = 0.2
