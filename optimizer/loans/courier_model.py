@@ -157,6 +157,20 @@ def build_courier_candidates(
     return cands
 
 
+def restricted_to(cands: CourierCandidates, keep: list[int]) -> CourierCandidates:
+    """The candidates ``keep`` (indices into ``cands``) as a model of their own."""
+    sub = CourierCandidates(cands.instance, cands.timetable, cands.pools, exact=False)
+    for v in keep:
+        sub.request.append(cands.request[v])
+        sub.pool.append(cands.pool[v])
+        sub.out.append(cands.out[v])
+        sub.back.append(cands.back[v])
+        sub.cost.append(cands.cost[v])
+        sub.out_run.append(sub.run_index(*cands.runs[cands.out_run[v]]))
+        sub.back_run.append(sub.run_index(*cands.runs[cands.back_run[v]]))
+    return sub
+
+
 @dataclass
 class CourierModel:
     matrix: Any

@@ -301,11 +301,11 @@ class Search:
                 better += 1
                 stale = 0
                 continue
-            self._restore(saved)
+            self.restore(saved)
         return better
 
-    def _restore(self, saved: np.ndarray) -> None:
-        """Put back the plan ``saved`` (a ``choice`` array)."""
+    def restore(self, saved: np.ndarray) -> None:
+        """Make the plan ``saved`` (a ``choice`` array: per request, its candidate or -1)."""
         differ = np.flatnonzero(self.choice != saved)
         for q in differ.tolist():
             if self.choice[q] != NONE:
