@@ -60,10 +60,11 @@ POLISH_CANDIDATES = 20_000
 POLISH_SHARE = 0.7
 
 
-def _polish(cands: CourierCandidates, search: Search, context: SolveContext) -> None:
+def _polish(cands: CourierCandidates, search: Search, context: SolveContext) -> bool:
     """The MIP over the candidates with a leg on a run the search's plan uses (its own loans
     among them), when small enough: it re-decides which requests ride which of those runs
-    and which runs close. Its plan replaces the search's when cheaper."""
+    and which runs close. Its plan replaces the search's when cheaper. False when it does
+    not run (too many candidates, too little time)."""
     keep = [
         v
         for v in range(len(cands))
@@ -71,14 +72,14 @@ def _polish(cands: CourierCandidates, search: Search, context: SolveContext) -> 
     ]
     budget = POLISH_SHARE * context.remaining()
     if not keep or len(keep) > POLISH_CANDIDATES or budget < 1.0:
-        return
+        return False
     sub = restricted_to(cands, keep)
     model = build_courier_model(sub)
     run = run_highs(
         model.matrix, model.cost, model.lower, model.upper, context, relax=False, time_limit=budget
     )
     if run.x is None or model.cost @ run.x + model.offset >= search.objective() - 1e-9:
-        return
+        return True
     choice = np.full(len(search.choice), -1, dtype=np.int64)
     for i in np.flatnonzero(run.x[: len(sub)] > 0.5).tolist():
         choice[cands.request[keep[i]]] = keep[i]
@@ -86,11 +87,12 @@ def _polish(cands: CourierCandidates, search: Search, context: SolveContext) -> 
     log.info(
         "%s: the MIP over the plan's runs lowered it to %.2f", cands.instance.name, search.total
     )
+    return True
 
 
 def build_candidates_for(instance: LoansInstance) -> CourierCandidates:
-    """Every candidate loan, or, for instances whose requests would share more than
-    ``CANDIDATE_BUDGET`` of them, each request's share of the budget."""
+    """Every candidate loan up to 1,000 requests; above, each request's share of
+    ``CANDIDATE_BUDGET``, its soonest pools first, ``DAYS_WHEN_CAPPED`` runs out each."""
     share = CANDIDATE_BUDGET // max(1, len(instance.requests))
     if share >= UNCAPPED_SHARE:
         return build_courier_candidates(instance)
@@ -124,7 +126,10 @@ def solve_couriers(cands: CourierCandidates, context: SolveContext) -> CourierRe
         plan[search.selected()] = 1.0
         plan[n:] = search.load > 0
         return solve_courier_model(cands, build_courier_model(cands), context, start=plan)
-    _polish(cands, search, context)
+    if not _polish(cands, search, context):
+        # The polish's time goes to more perturbations.
+        later = time.perf_counter() + POLISH_SHARE * context.remaining()
+        search.perturb(later, context.options.seed + 1)
     objective = search.objective()
     bound = lagrangian_bound(cands, objective, time.perf_counter() + context.remaining())
     if not cands.exact:
