@@ -11,14 +11,16 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from optimizer.core.envelope import Explanation
+from optimizer.loans.courier_reasons import CourierReasons
 from optimizer.loans.schema import Copy, LoansInstance, Request
-from optimizer.loans.unfilled_reasons import TitleAnalysis, TitleReason, read_plan
+from optimizer.loans.unfilled_reasons import TitleAnalysis, TitleReason, read_plan, reason_routes
 
 
 def unfilled(instance: LoansInstance, payload: dict[str, Any]) -> list[Explanation]:
     """One explanation per unfilled request, with a clause for every title it accepts."""
     plan = read_plan(instance, payload)
-    routes = instance.routes()
+    routes = reason_routes(instance)
+    couriers = CourierReasons(instance, payload) if instance.couriers else None
     holdings: dict[str, list[Copy]] = defaultdict(list)
     for c in instance.copies:
         holdings[c.title].append(c)
@@ -26,7 +28,7 @@ def unfilled(instance: LoansInstance, payload: dict[str, Any]) -> list[Explanati
     out = []
     for rid in payload.get("unfilled", []):
         r = requests[rid]
-        analysis = TitleAnalysis(instance, plan, r, holdings, routes)
+        analysis = TitleAnalysis(instance, plan, r, holdings, routes, couriers)
         reasons = [analysis.reason(title) for title in dict.fromkeys(r.titles)]
         out.append(_combine(r, reasons))
     return out
@@ -75,21 +77,25 @@ def kpis(instance: LoansInstance, payload: dict[str, Any]) -> dict[str, Any]:
         }
         for lib in instance.libraries
     }
-    return {
-        "requests": n,
-        "filled": len(loans),
-        "unfilled": n - len(loans),
-        "fill_rate": len(loans) / n if n else 1.0,
-        "weighted_fill_rate": 1 - unfilled_weight / total_weight if total_weight else 1.0,
-        "shipping_cost": shipping,
-        "late_loans": late_loans,
-        "late_days": late_days,
-        "weighted_lateness": weighted_late,
-        "lateness_cost": pen.late_per_day * weighted_late,
-        "unfilled_penalty": pen.unfilled * unfilled_weight,
-        "max_abs_balance": max((abs(v["balance"]) for v in per_library.values()), default=0),
-        "loans_by_library": per_library,
-    } | _settlement_kpis(payload)
+    return (
+        {
+            "requests": n,
+            "filled": len(loans),
+            "unfilled": n - len(loans),
+            "fill_rate": len(loans) / n if n else 1.0,
+            "weighted_fill_rate": 1 - unfilled_weight / total_weight if total_weight else 1.0,
+            "shipping_cost": shipping,
+            "late_loans": late_loans,
+            "late_days": late_days,
+            "weighted_lateness": weighted_late,
+            "lateness_cost": pen.late_per_day * weighted_late,
+            "unfilled_penalty": pen.unfilled * unfilled_weight,
+            "max_abs_balance": max((abs(v["balance"]) for v in per_library.values()), default=0),
+            "loans_by_library": per_library,
+        }
+        | _settlement_kpis(payload)
+        | _courier_kpis(payload)
+    )
 
 
 def _settlement_kpis(payload: dict[str, Any]) -> dict[str, Any]:
@@ -100,4 +106,16 @@ def _settlement_kpis(payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "settlement": settlement,
         "compensation_paid": sum(t["amount"] for t in settlement["transfers"]),
+    }
+
+
+def _courier_kpis(payload: dict[str, Any]) -> dict[str, Any]:
+    """With couriers (contract 7.7): the runs used, what they cost, how full they ride."""
+    if "runs" not in payload:
+        return {}
+    runs = payload["runs"]
+    return {
+        "courier_runs": len(runs),
+        "run_cost": sum(x["cost"] for x in runs),
+        "items_per_run": sum(x["items"] for x in runs) / len(runs) if runs else 0.0,
     }

@@ -19,12 +19,16 @@ COLUMNS = [
     "home",
     "late_days",
     "cost",
+    "courier",
+    "return_courier",
+    "return_ship",
 ]
 
 
 def table(solution: dict[str, Any], instance: dict[str, Any] | None) -> Table:
     """One row per loan (status ``lent``), then one per unfilled request; the borrowing
-    library is the loan's own ``borrower`` or, failing that, the request's in the instance."""
+    library is the loan's own ``borrower`` or, failing that, the request's in the instance.
+    With couriers, the courier runs are the loans' courier columns, not rows of their own."""
     body = solution.get("solution") or {}
     borrower = {r["id"]: r.get("library") for r in (instance or {}).get("requests", [])}
     out = Table(list(COLUMNS))
@@ -43,6 +47,9 @@ def table(solution: dict[str, Any], instance: dict[str, Any] | None) -> Table:
                 loan["home"],
                 loan["late_days"],
                 loan["cost"],
+                loan.get("courier"),
+                loan.get("return_courier"),
+                loan.get("return_ship"),
             ]
         )
     for rid in body.get("unfilled", []):

@@ -204,6 +204,61 @@ def western_consortium() -> dict[str, Any]:
     return {k: doc[k] for k in ("kind", "name", "description", "options", *doc) if k in doc}
 
 
+# Runs a week per direction in the courier examples, on days three apart.
+RUNS_PER_WEEK = 2
+# A run costs as much as this many single parcels on its route: a van's day.
+RUN_COST_IN_PARCELS = 3
+COURIER_CAPACITY = 40
+HANDLING_PER_LEG = 2.0
+
+
+def with_couriers(doc: dict[str, Any], *, seed: int = 0) -> dict[str, Any]:
+    """``doc`` with two courier runs a week each way on every shipping route, a run costing
+    five parcels, handling per item and leg, every library closed on New Year's Day and some
+    on Sundays (contract 7.7)."""
+    rng = random.Random(seed)
+    out = dict(doc)
+    couriers = []
+    for s in doc["shipping"]:
+        for a, b in ((s["from"], s["to"]), (s["to"], s["from"])):
+            first = rng.randint(1, 3)
+            couriers.append(
+                {
+                    "id": f"{a}>{b}",
+                    "from": a,
+                    "to": b,
+                    "weekdays": [first, first + 3],
+                    "days": s["days"],
+                    "capacity": COURIER_CAPACITY,
+                    "cost_per_run": round(RUN_COST_IN_PARCELS * s["cost"], 1),
+                }
+            )
+    out["libraries"] = [
+        {
+            **x,
+            "closed_dates": ["2027-01-01"],
+            **({"closed_weekdays": [7]} if rng.random() < 0.5 else {}),
+        }
+        for x in doc["libraries"]
+    ]
+    out["couriers"] = couriers
+    out["handling_cost"] = HANDLING_PER_LEG
+    return out
+
+
+def western_consortium_couriers() -> dict[str, Any]:
+    """The western consortium with two courier runs a week each way between every two
+    libraries (``instances/loans/western-consortium-couriers.json``)."""
+    doc = with_couriers(western_consortium(), seed=2026)
+    doc["name"] = "western-consortium-2026-12-couriers"
+    doc["description"] = (
+        "The western consortium of December 2026 and January 2027 with couriers: two runs a "
+        "week each way between every two libraries, a run costing three parcels on its route, "
+        "handling per item and leg; every library closed on New Year's Day, some on Sundays."
+    )
+    return doc
+
+
 if __name__ == "__main__":
     import json
     import sys
@@ -211,6 +266,10 @@ if __name__ == "__main__":
 
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "instances/loans")
     target.mkdir(parents=True, exist_ok=True)
-    path = target / "western-consortium.json"
-    path.write_text(json.dumps(western_consortium(), ensure_ascii=False, indent=1) + "\n")
-    print(f"wrote {path}")
+    for stem, doc in (
+        ("western-consortium", western_consortium()),
+        ("western-consortium-couriers", western_consortium_couriers()),
+    ):
+        path = target / f"{stem}.json"
+        path.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+        print(f"wrote {path}")

@@ -32,9 +32,12 @@ from optimizer.loans import explain
 from optimizer.loans.backends import Result, solve_cbc, solve_cp_sat, solve_highs
 from optimizer.loans.candidates import Candidates, build_candidates, loan_entry
 from optimizer.loans.colgen import solve_priced
+from optimizer.loans.courier_model import courier_payload
+from optimizer.loans.courier_solve import build_candidates_for, solve_couriers
 from optimizer.loans.formulation import Rows, build_rows, is_single_use, objective_coefficients
+from optimizer.loans.naming import name_copies
 from optimizer.loans.replan import Replan, plan_replan
-from optimizer.loans.rota import solve_rota
+from optimizer.loans.rota import solve_rota, solve_rota_couriers
 from optimizer.loans.rounding import solve_lp_guided
 from optimizer.loans.schema import Copy, LoansInstance
 from optimizer.loans.settlement import SEARCH_BUDGET_S, settlement
@@ -66,10 +69,21 @@ def reserve_s(instance: LoansInstance) -> float:
     return 0.1 + 2e-4 * len(instance.requests)
 
 
-def with_reserve(context: SolveContext, instance: LoansInstance) -> SolveContext:
-    """The same clock and stop flag, with the time limit shortened by ``reserve_s``."""
+# With couriers the plan's runs, reasons and verification take longer per request: 8 s of a
+# 60 s solve at 20,000 requests (measured with benchmarks/loans_couriers.py).
+COURIER_RESERVE_PER_REQUEST = 5e-4
+
+
+def with_reserve(
+    context: SolveContext, instance: LoansInstance, per_request: float | None = None
+) -> SolveContext:
+    """The same clock and stop flag, with the time limit shortened by ``reserve_s`` (or by
+    ``per_request`` seconds a request)."""
     limit = context.options.time_limit_s
-    inner = max(0.5 * limit, limit - reserve_s(instance))
+    reserve = (
+        reserve_s(instance) if per_request is None else 0.1 + per_request * len(instance.requests)
+    )
+    inner = max(0.5 * limit, limit - reserve)
     options = context.options.model_copy(update={"time_limit_s": inner})
     return dataclasses.replace(context, options=options)
 
@@ -166,7 +180,7 @@ def payload_from_selection(cands: Candidates, selected: np.ndarray) -> dict[str,
             (int(cands.var_day[v]), v, cands.arcs[int(cands.var_arc[v])].busy) for v in chosen
         )
         mine = {v: wanted[v] for v in chosen if v in wanted}
-        named = _name_copies(instance, pool.copies, spans, mine)
+        named = name_copies(instance, pool.copies, spans, mine)
         for day, v, _busy in spans:
             a = cands.arcs[int(cands.var_arc[v])]
             loans.append(
@@ -176,54 +190,6 @@ def payload_from_selection(cands: Candidates, selected: np.ndarray) -> dict[str,
     filled = {e["request"] for e in loans}
     unfilled = [r.id for r in instance.requests if r.id not in filled]
     return {"loans": loans, "unfilled": unfilled}
-
-
-def _name_copies(
-    instance: LoansInstance,
-    copies: list[Copy],
-    spans: list[tuple[int, int, int]],
-    wanted: dict[int, Copy],
-) -> dict[int, Copy]:
-    """A copy for each loan (ship day, var, busy days) of one pool, in ship-day order.
-
-    Each loan takes a copy already free on its day, which the pool rows guarantee exists
-    whatever was chosen before. Without ``wanted`` it is the first in list order. A loan of
-    ``wanted`` (keeping a previous loan) takes its previous copy when free; the others
-    avoid the copies wanted over their days, taking the one wanted again soonest after
-    them (so the copies free longest stay for long loans), and only when every free copy
-    is wanted give one up, the one wanted latest. The pool counts do not see copies, so
-    that can happen: the kept loan then takes another copy and counts as moved."""
-    free_at = {c.id: instance.release_day(c) for c in copies}
-    held: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for day, v, busy in spans:
-        if v in wanted:
-            held[wanted[v].id].append((day, day + busy, v))
-    given_up: set[int] = set()
-    never = np.iinfo(np.int64).max
-
-    def claims(c: Copy, v: int, day: int, end: int) -> list[tuple[int, int, int]]:
-        return [h for h in held[c.id] if h[2] != v and h[2] not in given_up and h[1] > day]
-
-    named: dict[int, Copy] = {}
-    for day, v, busy in spans:
-        end = day + busy
-        free = [c for c in copies if free_at[c.id] <= day]
-        if not free:  # the pool rows make this impossible; say so loudly if not
-            raise RuntimeError(f"no free copy of {copies[0].title} at {copies[0].library}")
-        mine = wanted.get(v)
-        if mine is not None and v not in given_up and free_at[mine.id] <= day:
-            copy = mine
-        else:
-            later = {c.id: claims(c, v, day, end) for c in free}
-            clean = [c for c in free if all(s >= end for s, _, _ in later[c.id])]
-            if clean:
-                copy = min(clean, key=lambda c: min((s for s, _, _ in later[c.id]), default=never))
-            else:
-                copy = max(free, key=lambda c: min(s for s, _, _ in later[c.id]))
-                given_up.update(u for s, _, u in later[copy.id] if s < end)
-        free_at[copy.id] = end
-        named[v] = copy
-    return named
 
 
 def _not_given_back(
@@ -299,7 +265,39 @@ def frozen_lost(replan: Replan) -> list[Explanation]:
     ]
 
 
+def solve_with_couriers(instance: LoansInstance, context: SolveContext) -> Outcome:
+    """Contract 7.7: every loan rides courier runs; ``rota`` puts each on the first run
+    with room, the others solve the fixed-charge model."""
+    if context.options.solver == "rota":
+        payload = solve_rota_couriers(instance)
+        return _outcome(instance, Status.FEASIBLE, "rota", payload, None, None, context, "rota")
+    context = with_reserve(context, instance, per_request=COURIER_RESERVE_PER_REQUEST)
+    cands = build_candidates_for(instance)
+    log.info("%s: %d candidate loans on %d runs", instance.name, len(cands), len(cands.runs))
+    result = solve_couriers(cands, context)
+    if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return Outcome(
+            result.status, result.solver, bound=result.bound, solver_version=result.version
+        )
+    payload = courier_payload(cands, result.selected)
+    outcome = _outcome(
+        instance,
+        result.status,
+        result.solver,
+        payload,
+        result.bound,
+        result.version,
+        context,
+        result.method,
+    )
+    outcome.kpis["candidate_loans"] = len(cands)
+    outcome.kpis["candidate_days_exact"] = cands.exact
+    return outcome
+
+
 def build_and_solve(instance: LoansInstance, context: SolveContext) -> Outcome:
+    if instance.couriers:
+        return solve_with_couriers(instance, context)
     replan = plan_replan(instance, context.options)
     if replan is not None and replan.lost:
         return Outcome(Status.INFEASIBLE, "presolve", explanations=frozen_lost(replan))

@@ -12,13 +12,16 @@ cost is still counted on the shared path).
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from optimizer.loans.candidates import loan_entry
+from optimizer.loans.courier_model import courier_loan_entry, courier_plan
 from optimizer.loans.replan import Keep
 from optimizer.loans.schema import Copy, LoansInstance
+from optimizer.loans.timetable import Departure, Timetable
 
 
 class Ledger:
@@ -169,3 +172,94 @@ def solve_rota(instance: LoansInstance, keeps: Sequence[Keep] = ()) -> dict[str,
         loans.append(loan_entry(instance, q, c, day, there.days, back.days, there.cost))
     loans.sort(key=lambda e: (e["ship"], e["lender"], e["request"]))
     return {"loans": loans, "unfilled": unfilled}
+
+
+def solve_rota_couriers(instance: LoansInstance) -> dict[str, Any]:
+    """The same ranked lenders with courier runs (contract 7.7): each request, in list order,
+    takes the copy that arrives first, riding the first run out on which the copy is free
+    and both the run out and the run back have room; ties go to the cheaper courier run,
+    then the lender with the fewest loans so far, the title asked for first and the copy
+    listed first. The plan is costed as any other: runs used and handling.
+
+    A pool whose first run out (from its first copy's release) arrives after the best
+    arrival found so far cannot win, so pools are looked at in order of that arrival and
+    the search stops at the first that arrives later."""
+    table = Timetable(instance)
+    last = instance.last_day
+    ledger = Ledger(instance)
+    load: dict[tuple[int, int], int] = defaultdict(int)
+    pools: dict[str, dict[str, list[tuple[int, Copy]]]] = defaultdict(dict)
+    for k, c in enumerate(instance.copies):
+        if c.lendable:
+            pools[c.title].setdefault(c.library, []).append((k, c))
+    schedule: dict[tuple[str, str], tuple[list[int], list[Departure], list[int]]] = {}
+
+    def runs_between(a: str, b: str) -> tuple[list[int], list[Departure], list[int]]:
+        """Runs from ``a`` to ``b`` in the horizon, their days, and the soonest arrival of
+        the runs from each on."""
+        if (a, b) not in schedule:
+            deps = table.departures(a, b, 0, last)
+            soonest = [d.arrive for d in deps]
+            for i in range(len(soonest) - 2, -1, -1):
+                soonest[i] = min(soonest[i], soonest[i + 1])
+            schedule[(a, b)] = ([d.day for d in deps], deps, soonest)
+        return schedule[(a, b)]
+
+    def room(k: int, day: int) -> bool:
+        return load[(k, day)] < instance.couriers[k].capacity
+
+    loans = []
+    for q, r in enumerate(instance.requests):
+        best: tuple[Any, ...] | None = None
+        open_day = instance.open_day(r)
+        reachable = []
+        for place, title in enumerate(dict.fromkeys(r.titles)):
+            for library, members in pools.get(title, {}).items():
+                if library == r.library or not table.serves(r.library, library):
+                    continue
+                days, deps, arrivals = runs_between(library, r.library)
+                first = max(open_day, min(instance.release_day(c) for _, c in members))
+                at = bisect.bisect_left(days, first)
+                if at < len(deps):
+                    reachable.append((arrivals[at], place, library, members, days, deps))
+        reachable.sort(key=lambda x: x[0])
+        for soonest, place, library, members, days, deps in reachable:
+            if best is not None and soonest > best[0][0][0]:
+                break
+            if not ledger.counts_ok(library, r.library):
+                continue
+            for order, c in members:
+                first = max(open_day, instance.release_day(c))
+                for out in deps[bisect.bisect_left(days, first) :]:
+                    if best is not None and out.day > best[0][0][0]:
+                        break  # later departures arrive later than the best, whatever the courier
+                    back = table.return_run(r.library, library, out.arrive + r.loan_days)
+                    if back is None or not (room(out.courier, out.day) and room(*back_key(back))):
+                        continue
+                    if not ledger.copy_free(c, out.day, back.arrive):
+                        continue
+                    if not ledger.shelf_ok(c, out.day, back.arrive):
+                        continue
+                    rank = (
+                        out.arrive,
+                        instance.couriers[out.courier].cost_per_run,
+                        ledger.lent[library],
+                        library,
+                    )
+                    key = (rank, place, order)
+                    if best is None or key < best[0]:
+                        best = (key, c, out, back)
+                    break
+        if best is None:
+            continue
+        _, c, out, back = best
+        ledger.place(c, r.library, out.day, back.arrive)
+        load[(out.courier, out.day)] += 1
+        load[back_key(back)] += 1
+        loans.append(courier_loan_entry(instance, q, c, out, back))
+    return courier_plan(instance, loans)
+
+
+def back_key(run: Any) -> tuple[int, int]:
+    """The (courier, day) key of a run."""
+    return (run.courier, run.day)

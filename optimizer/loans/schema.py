@@ -37,6 +37,8 @@ def _iso_date(value: Any) -> Any:
 Day = Annotated[date, BeforeValidator(_iso_date)]
 Cost = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Weight = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+IsoWeekday = Annotated[int, Field(ge=1, le=7)]
+"""An ISO weekday number: Monday is 1, Sunday is 7."""
 
 
 class Horizon(Strict):
@@ -52,6 +54,24 @@ class Library(Strict):
     max_outgoing: int | None = Field(
         None, ge=0, description="Most loans this library ships in the horizon; null = no limit."
     )
+    closed_weekdays: list[IsoWeekday] = Field(
+        default_factory=list,
+        description=(
+            "ISO weekdays (Monday 1 ... Sunday 7) the library is closed: no courier run "
+            "leaves it or reaches it that day. Needs couriers."
+        ),
+    )
+    closed_dates: list[Day] = Field(
+        default_factory=list,
+        description=(
+            "Dates the library is closed (holidays): no courier run leaves it or reaches it "
+            "that day. Needs couriers."
+        ),
+    )
+
+    def is_open(self, day: date) -> bool:
+        """Whether the library is open on ``day`` (contract 7.7)."""
+        return day.isoweekday() not in self.closed_weekdays and day not in self.closed_dates
 
 
 class Copy(Strict):
@@ -82,6 +102,30 @@ class Route(Strict):
     to: Id
     days: int = Field(ge=0)
     cost: Cost
+
+
+class Courier(Strict):
+    """A courier run on fixed weekdays from one library to another (contract 7.7)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: Id
+    from_: Id = Field(alias="from")
+    to: Id
+    weekdays: list[IsoWeekday] = Field(
+        min_length=1, description="ISO weekdays it departs on: Monday 1 ... Sunday 7."
+    )
+    days: int | None = Field(
+        None, ge=0, description="Transit days; defaults to the shipping route's days."
+    )
+    capacity: int = Field(ge=1, description="Most items one run carries, both legs counted.")
+    cost_per_run: Cost = Field(description="Cost of one run that carries at least one item.")
+
+    @property
+    def transit(self) -> int:
+        """Transit days, once the instance has filled in the default."""
+        assert self.days is not None, "LoansInstance fills in every courier's days"
+        return self.days
 
 
 class Penalties(Strict):
@@ -140,6 +184,16 @@ class LoansInstance(InstanceBase):
     shipping: list[Route] = Field(default_factory=list)
     penalties: Penalties = Field(default_factory=Penalties)
     policies: Policies = Field(default_factory=Policies)
+    couriers: list[Courier] = Field(
+        default_factory=list,
+        description=(
+            "Courier runs on fixed weekdays. When given, every loan rides a run out and the "
+            "first run back after its loan period; shipping costs give way to run costs."
+        ),
+    )
+    handling_cost: Cost = Field(
+        0.0, description="With couriers: cost per item per leg carried (out and back)."
+    )
     previous: LoansPlan | None = Field(
         None,
         description=(
@@ -182,8 +236,63 @@ class LoansInstance(InstanceBase):
         )
         if self.previous is not None:
             self._check_previous(check)
+        self._check_couriers(check, libraries)
         check.raise_if_any()
         return self
+
+    def _check_couriers(self, check: IssueCollector, libraries: set[str]) -> None:
+        """Hard: couriers go between two defined libraries, run on distinct weekdays and
+        have transit days (given or from a shipping route); calendars, handling costs and
+        re-planning are checked against their presence."""
+        check.unique_ids(self.couriers, "couriers", "courier")
+        routes = self.routes()
+        for i, k in enumerate(self.couriers):
+            path = f"couriers[{i}]"
+            known = check.reference(k.from_, libraries, f"{path}.from", "library")
+            known &= check.reference(k.to, libraries, f"{path}.to", "library")
+            if known and k.from_ == k.to:
+                check.add("self_pair", path, f"courier {k.id!r} goes from {k.from_!r} to itself")
+            if len(set(k.weekdays)) != len(k.weekdays):
+                check.add(
+                    "duplicate_weekday",
+                    f"{path}.weekdays",
+                    f"courier {k.id!r} lists a weekday twice: {k.weekdays}",
+                )
+            if k.days is None:
+                route = routes.get((k.from_, k.to))
+                if route is None:
+                    check.add(
+                        "missing_field",
+                        f"{path}.days",
+                        f"courier {k.id!r} has no days and no shipping route links "
+                        f"{k.from_!r} to {k.to!r} to take them from",
+                    )
+                else:
+                    k.days = route.days
+        if self.couriers:
+            if self.previous is not None:
+                check.add(
+                    "not_supported",
+                    "previous",
+                    "re-planning (previous) is not available with couriers",
+                )
+            return
+        if self.handling_cost > 0:
+            check.add(
+                "needs_couriers",
+                "handling_cost",
+                f"handling_cost = {self.handling_cost} is charged per item on a courier run, "
+                "but couriers is empty",
+            )
+        for i, x in enumerate(self.libraries):
+            for name in ("closed_weekdays", "closed_dates"):
+                if getattr(x, name):
+                    check.add(
+                        "needs_couriers",
+                        f"libraries[{i}].{name}",
+                        f"library {x.id!r} has {name} = {getattr(x, name)}, but calendars "
+                        "restrict courier runs and couriers is empty",
+                    )
 
     def _check_previous(self, check: IssueCollector) -> None:
         """Hard: ``previous`` is a loans plan, with a loan list that fills a request once."""
@@ -294,6 +403,16 @@ class LoanEntry(Strict):
     late_days: int
     cost: float
     borrower: str | None = None
+    courier: str | None = None
+    return_courier: str | None = None
+    return_ship: str | None = None
+
+
+class CourierRun(Strict):
+    courier: str
+    day: str
+    items: int
+    cost: float
 
 
 class LibrarySettlement(Strict):
@@ -327,4 +446,5 @@ class LoansSolution(Strict):
 
     loans: list[LoanEntry]
     unfilled: list[str]
+    runs: list[CourierRun] | None = None
     settlement: Settlement | None = None

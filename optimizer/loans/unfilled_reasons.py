@@ -23,20 +23,52 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from optimizer.loans.rota import Ledger, earliest_ship
 from optimizer.loans.schema import Copy, LoansInstance, Request, Route
+
+
+class CourierClauses(Protocol):
+    """The clause of a title when loans ride courier runs (``courier_reasons``)."""
+
+    def missing(self, lender: str, borrower: str) -> bool: ...
+
+    def clause(
+        self, r: Request, title: str, copies: list[Copy]
+    ) -> tuple[str, str, tuple[str, ...]]: ...
+
 
 # Copies named one by one in a title's clause; the rest are counted.
 NAMED_COPIES = 6
 
 
 def courier_missing(instance: LoansInstance, lender: str, borrower: str) -> bool:
-    """Whether the shipping route between ``lender`` and ``borrower`` exists but no courier
-    runs on it. The hook for courier runs: until instances describe couriers, every route
-    runs, so no title fails for this reason."""
-    return False
+    """Whether the instance has couriers (contract 7.7) but none runs from ``lender`` to
+    ``borrower`` or none back: a loan between them then cannot be made."""
+    if not instance.couriers:
+        return False
+    ways = {(k.from_, k.to) for k in instance.couriers}
+    return (lender, borrower) not in ways or (borrower, lender) not in ways
+
+
+def reason_routes(instance: LoansInstance) -> dict[tuple[str, str], Route]:
+    """The routes the reasons read: the shipping routes; with couriers, every direction a
+    courier serves too, with its fastest transit and the handling of both legs as its cost
+    (run costs are shared between loans, so none is charged to one loan alone)."""
+    routes = instance.routes()
+    if not instance.couriers:
+        return routes
+    handling = 2 * instance.handling_cost
+    fastest: dict[tuple[str, str], int] = {}
+    for k in instance.couriers:
+        key = (k.from_, k.to)
+        fastest[key] = min(fastest.get(key, k.transit), k.transit)
+    for (a, b), days in fastest.items():
+        for key in ((a, b), (b, a)):
+            routes.setdefault(key, Route(**{"from": key[0], "to": key[1], "days": days, "cost": 0}))
+        routes[(a, b)] = Route(**{"from": a, "to": b, "days": days, "cost": handling})
+    return routes
 
 
 @dataclass(frozen=True)
@@ -96,7 +128,9 @@ class TitleAnalysis:
         request: Request,
         holdings: dict[str, list[Copy]],
         routes: dict[tuple[str, str], Route],
+        couriers: CourierClauses | None = None,
     ):
+        self.couriers = couriers
         self.instance = instance
         self.plan = plan
         self.r = request
@@ -173,7 +207,10 @@ class TitleAnalysis:
                 f"holding {title}",
                 tuple(holders),
             )
-        served = [c for c in routed if not courier_missing(self.instance, c.library, r.library)]
+        if self.couriers is not None:
+            served = [c for c in routed if not self.couriers.missing(c.library, r.library)]
+        else:
+            served = [c for c in routed if not courier_missing(self.instance, c.library, r.library)]
         if not served:
             return no_courier_reason(title, r.library, sorted({c.library for c in routed}))
         in_horizon = [c for c in served if self.first_day(c) <= self.instance.last_day]
@@ -185,6 +222,9 @@ class TitleAnalysis:
                 f"{self.instance.horizon.end}",
                 tuple(sorted(c.id for c in served)),
             )
+        if self.couriers is not None:
+            code, detail, related = self.couriers.clause(r, title, in_horizon)
+            return TitleReason(title, code, detail, related)
         worth = [c for c in in_horizon if self.loan_cost(c, self.first_day(c)) < self.penalty]
         if not worth:
             return self._too_dear(title, in_horizon)
@@ -348,7 +388,7 @@ def no_courier_reason(title: str, borrower: str, lenders: list[str]) -> TitleRea
     return TitleReason(
         title,
         "no_courier",
-        f"shipping routes link {borrower} with {', '.join(lenders)}, the libraries holding "
-        f"{title}, but no courier runs on them",
+        f"routes link {borrower} with {', '.join(lenders)}, the libraries holding "
+        f"{title}, but no courier runs both ways between them",
         tuple(lenders),
     )

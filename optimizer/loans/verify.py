@@ -1,5 +1,5 @@
-"""Independent check of a loans solution: every hard rule of contract section 5, and the
-objective recomputed.
+"""Independent check of a loans solution: every hard rule of contract section 7, and the
+objective recomputed; with couriers, the rules of 7.7 in ``verify_couriers``.
 
 Written from the contract alone, in plain Python with calendar dates, without importing the
 model, the candidate builder or the baseline, so a bug there cannot hide here.
@@ -16,6 +16,7 @@ from typing import Any
 from optimizer.core.envelope import Verification
 from optimizer.core.numbers import exact, exact_sum
 from optimizer.loans.schema import LoansInstance
+from optimizer.loans.verify_couriers import CourierCheck
 from optimizer.loans.verify_settlement import settlement_violations
 
 TOLERANCE = 1e-6
@@ -42,6 +43,7 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
     copies = {c.id: c for c in instance.copies}
     libraries = {x.id: x for x in instance.libraries}
     routes = _route_table(instance)
+    couriers = CourierCheck(instance) if instance.couriers else None
     start, end = instance.horizon.start, instance.horizon.end
     pen = instance.penalties
     violations: list[str] = []
@@ -82,11 +84,9 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
         if lender == borrower:
             violations.append(f"loan for {rid}: {lender} cannot lend to itself")
             continue
-        if (lender, borrower) not in routes:
+        if couriers is None and (lender, borrower) not in routes:
             violations.append(f"loan for {rid}: no shipping route between {lender} and {borrower}")
             continue
-        out_days, cost = routes[(lender, borrower)]
-        back_days, _ = routes[(borrower, lender)]
         ship = _parse(entry.get("ship"))
         if ship is None:
             violations.append(f"loan for {rid} has no valid ship date")
@@ -100,9 +100,19 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
             violations.append(f"loan for {rid} ships on {ship}, before {earliest}")
         if ship > end:
             violations.append(f"loan for {rid} ships on {ship}, after the horizon end {end}")
-        arrive = ship + timedelta(days=out_days)
-        due_back = arrive + timedelta(days=r.loan_days)
-        home = due_back + timedelta(days=back_days)
+        if couriers is None:
+            out_days, cost = routes[(lender, borrower)]
+            back_days, _ = routes[(borrower, lender)]
+            arrive = ship + timedelta(days=out_days)
+            due_back = arrive + timedelta(days=r.loan_days)
+            home = due_back + timedelta(days=back_days)
+        else:
+            legs = couriers.loan(entry, r, lender, ship)
+            if legs is None:
+                continue
+            arrive, home = legs
+            due_back = arrive + timedelta(days=r.loan_days)
+            cost = couriers.loan_cost()
         for name, value in (("arrive", arrive), ("due_back", due_back), ("home", home)):
             if _parse(entry.get(name)) != value:
                 violations.append(f"loan for {rid} reports {name} {entry.get(name)}, not {value}")
@@ -149,6 +159,11 @@ def verify(instance: LoansInstance, solution: dict[str, Any]) -> Verification:
                 )
 
     violations += settlement_violations(instance, solution, lent, received)
+    if couriers is not None:
+        violations += couriers.violations + couriers.run_violations(solution)
+        terms += couriers.run_costs()
+    elif solution.get("runs") is not None:
+        violations.append("runs list: the solution lists courier runs, but there are no couriers")
 
     listed = solution.get("unfilled", [])
     if len(set(listed)) != len(listed):

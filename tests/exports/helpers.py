@@ -13,7 +13,12 @@ from optimizer.core.documents import solve_document
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Examples that take seconds to solve: their tests are marked slow.
-LARGE = {"chengdu-chongqing-week", "chengdu-chongqing-facility-week", "western-consortium"}
+LARGE = {
+    "chengdu-chongqing-week",
+    "chengdu-chongqing-facility-week",
+    "western-consortium",
+    "western-consortium-couriers",
+}
 
 
 def examples(kind: str | None = None) -> list[Any]:

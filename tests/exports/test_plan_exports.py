@@ -48,6 +48,8 @@ def expected_rows(payload: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
     kept: list[tuple[str, tuple[str, ...]]] = []
     left: list[tuple[str, tuple[str, ...]]] = []
     for name, items in payload.items():
+        if name == "runs":
+            continue  # courier runs are read off the loans' columns (contract 8.7)
         status, fields = ITEMS[name]
         for item in items:
             if name == "groups":

@@ -181,6 +181,6 @@ def test_the_courier_hook_turns_a_route_without_runs_into_its_own_reason(
     (why,) = unfilled(LoansInstance.model_validate(doc), {"loans": [], "unfilled": ["qB"]})
     assert why.code == "no_courier"
     assert why.detail == (
-        "shipping routes link B with A, C, the libraries holding T, but no courier runs on them"
+        "routes link B with A, C, the libraries holding T, but no courier runs both ways between them"
     )
     assert why.related == ["A", "C"]

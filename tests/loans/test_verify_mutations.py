@@ -276,6 +276,11 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
         lambda p: {**p, "unfilled": [*p["unfilled"], "q1"]},
         "the unfilled list does not match the requests without a loan",
     ),
+    (
+        "runs-without-couriers",
+        lambda p: {**p, "runs": [{"courier": "k", "day": iso(0), "items": 1, "cost": 0.0}]},
+        "runs list: the solution lists courier runs, but there are no couriers",
+    ),
 ]
 
 
