@@ -447,3 +447,25 @@ def test_a_free_copy_the_plan_left_is_named_and_a_busy_one_blocks() -> None:
     (why,) = unfilled(instance, held)
     assert why.code == "all_candidates_blocked"
     assert why.related == ["cqu-lib", "scu-lib"]
+
+
+def test_show_prints_each_loans_courier_and_the_runs() -> None:
+    from rich.console import Console
+
+    from optimizer.loans.render import render
+
+    doc = contract_example()
+    solution = run(doc)
+    console = Console(width=200, record=True)
+    for part in render(solution.model_dump(mode="json"), doc):
+        console.print(part)
+    text = console.export_text()
+    assert "courier runs: 2, costing 120.00" in text
+    (loan_line,) = [x for x in text.splitlines() if "q1" in x]
+    assert "cqu-xju" in loan_line and "2027-01-12 xju-cqu" in loan_line
+    runs_part = text.split("courier runs:", 1)[1].splitlines()
+    run_lines = [x.split() for x in runs_part if x.split()[:1] in (["2026-12-07"], ["2027-01-12"])]
+    assert [[w for w in line if w != "│"] for line in run_lines] == [
+        ["2026-12-07", "cqu-xju", "1", "60.00"],
+        ["2027-01-12", "xju-cqu", "1", "60.00"],
+    ]
