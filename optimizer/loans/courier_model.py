@@ -35,7 +35,8 @@ import numpy as np
 from optimizer.core import highs as highs_adapter
 from optimizer.core.envelope import Status
 from optimizer.core.runner import SolveContext
-from optimizer.loans.backends import fractional, run_highs
+from optimizer.loans.backends import Result, fractional, run_highs
+from optimizer.loans.candidates import loan_entry
 from optimizer.loans.naming import name_copies
 from optimizer.loans.schema import Copy, LoansInstance
 from optimizer.loans.timetable import Departure, Timetable
@@ -312,16 +313,6 @@ def _run_rows(cands: CourierCandidates, rows: _Rows, n: int) -> None:
             )
 
 
-@dataclass
-class CourierResult:
-    status: Status
-    solver: str
-    selected: np.ndarray
-    bound: float | None
-    version: str | None
-    method: str
-
-
 def courier_start(cands: CourierCandidates, payload: dict[str, Any]) -> np.ndarray:
     """A plan's loans as a start vector over x then y: each loan that is a candidate (a
     loan costing its penalty is not, and leaving it out keeps every rule but
@@ -356,7 +347,7 @@ def solve_courier_model(
     context: SolveContext,
     *,
     start: np.ndarray | None = None,
-) -> CourierResult:
+) -> Result:
     """The MIP on the backend ``options.solver`` names (``auto`` is HiGHS); with HiGHS,
     never worse than the plan ``start`` when given.
 
@@ -379,7 +370,7 @@ def solve_courier_model(
             status = Status.FEASIBLE
         if x is not None and fractional(x):
             log.warning("HiGHS returned %d fractional values", fractional(x))
-        result = CourierResult(status, "highs", chosen, bound, version, "mip")
+        result = Result(status, "highs", chosen, bound, version, "mip")
     elif backend == "cbc":
         result = _solve_cbc(model, n, context)
     elif backend == "cp-sat":
@@ -393,7 +384,7 @@ def solve_courier_model(
     return result
 
 
-def _solve_cbc(model: CourierModel, n: int, context: SolveContext) -> CourierResult:
+def _solve_cbc(model: CourierModel, n: int, context: SolveContext) -> Result:
     """CBC, through PuLP, on the same rows."""
     import pulp
 
@@ -416,12 +407,12 @@ def _solve_cbc(model: CourierModel, n: int, context: SolveContext) -> CourierRes
     result = solve_pulp(problem, "cbc", context)
     if not result.has_solution:
         none = np.zeros(0, dtype=np.int64)
-        return CourierResult(result.status, "cbc", none, result.bound, result.version, "mip")
+        return Result(result.status, "cbc", none, result.bound, result.version, "mip")
     chosen = np.array([j for j in range(n) if (z[j].value() or 0) > 0.5], dtype=np.int64)
-    return CourierResult(result.status, "cbc", chosen, result.bound, result.version, "mip")
+    return Result(result.status, "cbc", chosen, result.bound, result.version, "mip")
 
 
-def _solve_cp_sat(model: CourierModel, n: int, context: SolveContext) -> CourierResult:
+def _solve_cp_sat(model: CourierModel, n: int, context: SolveContext) -> Result:
     """CP-SAT on the same rows, costs scaled to integers; the bound is widened by what the
     rounding can move any plan's cost, and optimality claimed only when it still holds."""
     from ortools.sat.python import cp_model
@@ -447,7 +438,7 @@ def _solve_cp_sat(model: CourierModel, n: int, context: SolveContext) -> Courier
     run = run_cpsat(cp, context, scale=scaling.scale)
     if not run.has_solution:
         none = np.zeros(0, dtype=np.int64)
-        return CourierResult(run.status, "cp-sat", none, None, cpsat_version(), "mip")
+        return Result(run.status, "cp-sat", none, None, cpsat_version(), "mip")
     values = np.array([run.solver.boolean_value(v) for v in z], dtype=bool)
     chosen = np.flatnonzero(values[:n])
     bound = None
@@ -459,7 +450,7 @@ def _solve_cp_sat(model: CourierModel, n: int, context: SolveContext) -> Courier
         gap = max(1e-6, context.options.relative_gap * abs(objective))
         if bound is None or objective - bound > gap:
             status = Status.FEASIBLE
-    return CourierResult(status, "cp-sat", chosen, bound, cpsat_version(), "mip")
+    return Result(status, "cp-sat", chosen, bound, cpsat_version(), "mip")
 
 
 def courier_payload(cands: CourierCandidates, selected: np.ndarray) -> dict[str, Any]:
@@ -486,28 +477,23 @@ def courier_payload(cands: CourierCandidates, selected: np.ndarray) -> dict[str,
 def courier_loan_entry(
     instance: LoansInstance, request_index: int, copy: Copy, out: Departure, back: Departure
 ) -> dict[str, Any]:
-    """One loan riding courier runs, dates written out from day indices."""
-    r = instance.requests[request_index]
-    start = instance.horizon.start
-
-    def iso(day: int) -> str:
-        return (start + timedelta(days=day)).isoformat()
-
-    return {
-        "request": r.id,
-        "copy": copy.id,
-        "lender": copy.library,
-        "title": copy.title,
-        "ship": iso(out.day),
-        "arrive": iso(out.arrive),
-        "due_back": iso(out.arrive + r.loan_days),
-        "home": iso(back.arrive),
-        "late_days": max(0, out.arrive - instance.day(r.needed_by)),
-        "cost": LEGS_PER_LOAN * instance.handling_cost,
-        "borrower": r.library,
+    """One loan riding courier runs: the loan of 7.4, coming home on its return run."""
+    due_back = out.arrive + instance.requests[request_index].loan_days
+    entry = dict(
+        loan_entry(
+            instance,
+            request_index,
+            copy,
+            out.day,
+            out.arrive - out.day,
+            back.arrive - due_back,
+            LEGS_PER_LOAN * instance.handling_cost,
+        )
+    )
+    return entry | {
         "courier": instance.couriers[out.courier].id,
         "return_courier": instance.couriers[back.courier].id,
-        "return_ship": iso(back.day),
+        "return_ship": (instance.horizon.start + timedelta(days=back.day)).isoformat(),
     }
 
 

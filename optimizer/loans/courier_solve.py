@@ -17,11 +17,10 @@ import numpy as np
 
 from optimizer.core.envelope import Status, proven_optimal
 from optimizer.core.runner import SolveContext
-from optimizer.loans.backends import run_highs
+from optimizer.loans.backends import Result, run_highs
 from optimizer.loans.courier_bound import lagrangian_bound
 from optimizer.loans.courier_model import (
     CourierCandidates,
-    CourierResult,
     build_courier_candidates,
     build_courier_model,
     courier_start,
@@ -101,7 +100,7 @@ def build_candidates_for(instance: LoansInstance) -> CourierCandidates:
     )
 
 
-def solve_couriers(cands: CourierCandidates, context: SolveContext) -> CourierResult:
+def solve_couriers(cands: CourierCandidates, context: SolveContext) -> Result:
     """The chosen loans, with an honest status and bound."""
     instance = cands.instance
     n = len(cands)
@@ -135,7 +134,7 @@ def solve_couriers(cands: CourierCandidates, context: SolveContext) -> CourierRe
     if not cands.exact:
         bound = -np.inf
     closed = np.isfinite(bound) and proven_optimal(objective, bound, context.options.relative_gap)
-    return CourierResult(
+    return Result(
         Status.OPTIMAL if closed else Status.FEASIBLE,
         "best-response",
         search.selected(),
