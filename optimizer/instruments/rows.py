@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import maximum_bipartite_matching
 
 from optimizer.instruments.timeline import (
     DAY,
@@ -31,7 +33,6 @@ from optimizer.instruments.timeline import (
     Timeline,
     intersect_ranges,
     maximal_cliques,
-    merge,
 )
 
 # Windows longer than this many days are only kept from the horizon start or to its end,
@@ -90,12 +91,63 @@ def _minutes_on(resources: list[list[Segment]], grid: list[int]) -> Callable[[in
     return lambda a, b: before[b] - before[a]
 
 
-def _manned_minutes(
-    manned: Callable[[int, int], int], crew: Callable[[int, int], int], a: int, b: int
-) -> int:
-    """Minutes in [a, b) staffed steps can use: no more than the instruments' manned time,
-    and no more than the crew's shifts."""
-    return min(manned(a, b), crew(a, b))
+def _staffed_minutes_on(
+    tl: Timeline, family: set[int], free: list[list[Segment]], grid: list[int]
+) -> Callable[[int, int], int]:
+    """Operator minutes in [a, b) the staffed steps of a family can use, for windows
+    between grid points: at each moment, at most as many attended steps run as there are
+    pairs of a free instrument of the family and a qualified operator on shift, no two
+    sharing either (a maximum bipartite matching; a parallel instrument counts once per
+    booking it holds).
+
+    This is tighter than the lesser of the family's manned minutes and its crew's shift
+    minutes over the window: where the early and late shifts overlap, more operators are
+    on shift than instruments are free, and their spare minutes are no room, while at
+    either end of the day fewer operators than instruments are.
+    """
+    instruments = sorted(family)
+    crew = sorted({o for i in instruments for o in tl.operators_for(i)})
+    points = sorted(
+        {*grid}
+        | {x for i in instruments for seg in free[i] for x in seg}
+        | {x for o in crew for seg in tl.operator_free[o] for x in seg}
+    )
+    where = np.array(points)
+
+    def open_during(segments: list[Segment]) -> np.ndarray:
+        """Per elementary interval [points[k], points[k+1]), whether it lies in a segment."""
+        covered = np.zeros(len(points), dtype=np.int64)
+        for x, y in segments:
+            covered[np.searchsorted(where, x)] += 1
+            covered[np.searchsorted(where, y)] -= 1
+        return np.cumsum(covered)[:-1] > 0
+
+    slots = [i for i in instruments for _ in range(tl.capacity[i])]
+    instrument_open = {i: open_during(free[i]) for i in instruments}
+    on_shift = {o: open_during(tl.operator_free[o]) for o in crew}
+    qualified = {(i, o) for i in instruments for o in tl.operators_for(i)}
+    matched: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+    cumulative = [0]
+    for k in range(len(points) - 1):
+        rows_here = tuple(s for s, i in enumerate(slots) if instrument_open[i][k])
+        crew_here = tuple(o for o in crew if on_shift[o][k])
+        key = (rows_here, crew_here)
+        if key not in matched:
+            matched[key] = _matching_size(
+                [[(slots[s], o) in qualified for o in crew_here] for s in rows_here]
+            )
+        cumulative.append(cumulative[-1] + matched[key] * (points[k + 1] - points[k]))
+    before = {t: cumulative[points.index(t)] for t in grid}
+    return lambda a, b: before[b] - before[a]
+
+
+def _matching_size(edges: list[list[bool]]) -> int:
+    """The size of a maximum matching of a bipartite graph given as its biadjacency rows."""
+    if not edges or not edges[0]:
+        return 0
+    graph = csr_matrix(np.array(edges, dtype=np.int8))
+    match = maximum_bipartite_matching(graph, perm_type="column")
+    return int((match >= 0).sum())
 
 
 def instruments_by_type(tl: Timeline) -> dict[str, set[int]]:
@@ -222,26 +274,13 @@ def energy_rows(
             functools.partial(_pieces, [free[i] for i in family]),
             name,
         )
-    manned = [
-        intersect_ranges(
-            free[i],
-            merge([w for o in tl.operators_for(i) for w in tl.operator_free[o]]),
-            closed=False,
-        )
-        for i in range(len(tl.instrument_ids))
-    ]
     for f, family in enumerate(families):
         if not staffed_members[f]:
             continue
-        crew = {o for i in family for o in tl.operators_for(i)}
         name = ",".join(sorted(tl.instrument_ids[i] for i in family))
         cut(
             staffed_members[f],
-            functools.partial(
-                _manned_minutes,
-                _minutes_on(_slots(tl, family, manned), grid),
-                _minutes_on([tl.operator_free[o] for o in crew], grid),
-            ),
+            _staffed_minutes_on(tl, family, free, grid),
             0,
             lambda a, b: 0,
             f"staffed:{name}",
@@ -250,7 +289,7 @@ def energy_rows(
     if staffed and tl.operator_ids:
         cut(
             staffed,
-            _minutes_on(tl.operator_free, grid),
+            _staffed_minutes_on(tl, set().union(*(it.instruments for it in staffed)), free, grid),
             0,
             lambda a, b: 0,
             "operators",
