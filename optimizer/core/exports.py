@@ -96,8 +96,9 @@ def _summary_rows(solution: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 
 def to_xlsx(solution: Mapping[str, Any], instance: Mapping[str, Any] | None = None) -> bytes:
-    """The plan as a workbook: sheet ``plan`` holds the rows of :func:`to_csv`, ``summary``
-    the status, objective and KPIs, ``explanations`` the reasons."""
+    """The plan as a workbook: sheet ``plan`` holds the rows of :func:`to_csv`, then the
+    kind's further tables of the plan (its ``sheets``), ``summary`` the status, objective
+    and KPIs, ``explanations`` the reasons."""
     from openpyxl import Workbook
 
     from optimizer.core.spreadsheets.writing import finished, text_not_formulas
@@ -111,6 +112,14 @@ def to_xlsx(solution: Mapping[str, Any], instance: Mapping[str, Any] | None = No
     for row in table.rows:
         sheet.append([_cell(v) for v in row])
         text_not_formulas(sheet)
+    kind = _kind_of(solution)
+    extra = kind.sheets(dict(solution), dict(instance) if instance else None) if kind.sheets else {}
+    for name, more in extra.items():
+        sheet = book.create_sheet(name)
+        sheet.append(more.columns)
+        for row in more.rows:
+            sheet.append([_cell(v) for v in row])
+            text_not_formulas(sheet)
     summary = book.create_sheet("summary")
     summary.append(["field", "value"])
     for key, value in _summary_rows(solution):

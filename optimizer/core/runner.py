@@ -111,6 +111,7 @@ RenderFn = Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]
 TableFn = Callable[[dict[str, Any], dict[str, Any] | None], Table]
 """(solution document, instance document or None) -> the plan's items as rows."""
 CalendarFn = Callable[[dict[str, Any], dict[str, Any] | None], list[CalendarEvent]]
+SheetsFn = Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Table]]
 """(solution document, instance document or None) -> the plan's dated items."""
 
 
@@ -165,6 +166,9 @@ class Kind(Generic[InstanceT]):
     """The plan's items as rows, one per item (left-out ones too): CSV and XLSX exports."""
     calendar: CalendarFn | None = None
     """The plan's dated items as calendar events, with the facets they can be filtered by."""
+    sheets: SheetsFn | None = None
+    """Tables of the plan beside its items (loans: courier runs, the settlement), each a
+    sheet of its own in the XLSX export, by sheet name; only those the plan has."""
 
     def maximizes(self, instance: InstanceT) -> bool:
         return self.maximize(instance) if callable(self.maximize) else self.maximize

@@ -1,7 +1,7 @@
 """``loans``: allocate inter-library loans over time (contract section 5)."""
 
 from optimizer.core.runner import Kind
-from optimizer.loans.exports import table
+from optimizer.loans.exports import sheets, table
 from optimizer.loans.model import SOLVERS, build_and_solve
 from optimizer.loans.plan import items
 from optimizer.loans.render import render
@@ -22,6 +22,7 @@ KIND: Kind[LoansInstance] = Kind(
     change_reasons=change_reasons,
     render=render,
     table=table,
+    sheets=sheets,
 )
 solve = KIND.solve
 

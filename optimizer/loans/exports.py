@@ -1,4 +1,5 @@
-"""The loans plan as rows: one per loan, one per unfilled request."""
+"""The loans plan as rows: one per loan, one per unfilled request; beside them the courier
+runs and the settlement, each a table of its own."""
 
 from __future__ import annotations
 
@@ -56,4 +57,45 @@ def table(solution: dict[str, Any], instance: dict[str, Any] | None) -> Table:
         row: list[Any] = [None] * len(COLUMNS)
         row[:3] = ["unfilled", rid, borrower.get(rid)]
         out.rows.append(row)
+    return out
+
+
+RUN_COLUMNS = ["courier", "from", "to", "day", "items", "capacity", "cost"]
+SETTLEMENT_COLUMNS = ["library", "lent", "received", "net", "amount"]
+TRANSFER_COLUMNS = ["from", "to", "loans", "amount"]
+
+
+def sheets(solution: dict[str, Any], instance: dict[str, Any] | None) -> dict[str, Table]:
+    """Sheet ``runs``: one row per courier run the plan rides (7.7), its route and capacity
+    read off the instance's couriers (empty without the instance); sheets ``settlement``
+    (one row per library) and ``transfers`` (who owes whom) with a balance price (7.8)."""
+    body = solution.get("solution") or {}
+    out: dict[str, Table] = {}
+    if body.get("runs"):
+        couriers = {c["id"]: c for c in (instance or {}).get("couriers", [])}
+        runs = Table(list(RUN_COLUMNS))
+        for run in body["runs"]:
+            courier = couriers.get(run["courier"], {})
+            runs.rows.append(
+                [
+                    run["courier"],
+                    courier.get("from"),
+                    courier.get("to"),
+                    run["day"],
+                    run["items"],
+                    courier.get("capacity"),
+                    run["cost"],
+                ]
+            )
+        out["runs"] = runs
+    settlement = body.get("settlement")
+    if settlement:
+        out["settlement"] = Table(
+            list(SETTLEMENT_COLUMNS),
+            [[row[c] for c in SETTLEMENT_COLUMNS] for row in settlement["libraries"]],
+        )
+        out["transfers"] = Table(
+            list(TRANSFER_COLUMNS),
+            [[row[c] for c in TRANSFER_COLUMNS] for row in settlement["transfers"]],
+        )
     return out

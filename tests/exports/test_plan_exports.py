@@ -13,6 +13,7 @@ import pytest
 from icalendar import Calendar
 from openpyxl import load_workbook
 
+from optimizer.core.documents import solve_document
 from optimizer.core.exports import (
     ExportError,
     NotAvailable,
@@ -23,7 +24,7 @@ from optimizer.core.exports import (
     to_ics,
     to_xlsx,
 )
-from tests.exports.helpers import examples, instance, solution
+from tests.exports.helpers import REPO_ROOT, examples, instance, solution
 
 # What each kind's plan holds: (list in the payload, status of its rows, id fields),
 # for the items kept and the ones left out.
@@ -198,3 +199,69 @@ def test_file_stem_is_safe() -> None:
     assert file_stem({"name": "../../etc/passwd"}) == "etc-passwd"
     assert file_stem({"name": None}, "job-1") == "job-1"
     assert file_stem({"name": "成渝 week"}) == "成渝-week"
+
+
+def _sheet_records(book: Any, name: str) -> list[dict[str, Any]]:
+    rows = list(book[name].iter_rows(values_only=True))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def test_a_courier_plan_workbook_has_its_runs_each_leg_counted_once() -> None:
+    """Sheet ``runs`` of the contract's courier example: one row per run of the solution,
+    with its courier's route and capacity, and the items on them are the loans' legs
+    counted from sheet ``plan``: every loan rides one run out and one back."""
+    from tests.loans.test_couriers import contract_example
+
+    doc = contract_example()
+    sol = solve_document(doc, overrides={"time_limit_s": 5, "threads": 1}).model_dump(mode="json")
+    book = load_workbook(io.BytesIO(to_xlsx(sol, doc)))
+    assert book.sheetnames == ["plan", "runs", "summary", "explanations"]
+    runs = _sheet_records(book, "runs")
+    assert [(r["courier"], r["day"]) for r in runs] == [
+        (run["courier"], run["day"]) for run in sol["solution"]["runs"]
+    ]
+    couriers = {c["id"]: c for c in doc["couriers"]}
+    for r in runs:
+        courier = couriers[r["courier"]]
+        assert (r["from"], r["to"], r["capacity"]) == (
+            courier["from"],
+            courier["to"],
+            courier["capacity"],
+        )
+        assert r["cost"] == courier["cost_per_run"]
+    legs: dict[tuple[str, str], int] = {}
+    for loan in _sheet_records(book, "plan"):
+        if loan["status"] == "lent":
+            out = (loan["courier"], loan["ship"])
+            back = (loan["return_courier"], loan["return_ship"])
+            for leg in (out, back):
+                legs[leg] = legs.get(leg, 0) + 1
+    assert {(r["courier"], r["day"]): r["items"] for r in runs} == legs
+
+
+def test_a_settled_plan_workbook_says_who_owes_whom() -> None:
+    """With a balance price the workbook has sheets ``settlement`` and ``transfers``; each
+    library's lent and received loans are recounted from sheet ``plan``, and the transfers
+    pay each net borrower's debt and each net lender's credit exactly."""
+    path = REPO_ROOT / "instances" / "loans" / "six-libraries.json"
+    doc = instance(path)
+    doc.setdefault("policies", {})["balance_price"] = 12.5
+    sol = solve_document(doc, overrides={"time_limit_s": 5, "threads": 1}).model_dump(mode="json")
+    book = load_workbook(io.BytesIO(to_xlsx(sol, doc)))
+    assert book.sheetnames == ["plan", "settlement", "transfers", "summary", "explanations"]
+    plan = [r for r in _sheet_records(book, "plan") if r["status"] == "lent"]
+    libraries = _sheet_records(book, "settlement")
+    assert [r["library"] for r in libraries] == [lib["id"] for lib in doc["libraries"]]
+    balance: dict[str, float] = {}
+    for r in libraries:
+        assert r["lent"] == sum(loan["lender"] == r["library"] for loan in plan)
+        assert r["received"] == sum(loan["borrower"] == r["library"] for loan in plan)
+        assert r["net"] == r["lent"] - r["received"]
+        assert r["amount"] == pytest.approx(12.5 * r["net"])
+        balance[r["library"]] = r["amount"]
+    assert any(balance.values()), "the example's plan is not balanced: something is owed"
+    for t in _sheet_records(book, "transfers"):
+        assert t["amount"] == pytest.approx(12.5 * t["loans"])
+        balance[t["from"]] += t["amount"]
+        balance[t["to"]] -= t["amount"]
+    assert all(v == pytest.approx(0) for v in balance.values())
