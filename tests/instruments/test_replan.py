@@ -406,7 +406,6 @@ def test_the_cryo_em_breakdown_keeps_the_untouched_week_and_nearly_all_its_weigh
     doc = json.loads((folder / "week-cryo-em-breakdown.json").read_text())
     published = json.loads((folder / "week-published.solution.json").read_text())
     replanned = solve_document(doc, previous=published)
-    fresh = solve_document(doc)
     assert replanned.status in (Status.OPTIMAL, Status.FEASIBLE), replanned.explanations
     assert replanned.verification.valid, replanned.verification.violations
     assert replanned.changes is not None
@@ -435,7 +434,9 @@ def test_the_cryo_em_breakdown_keeps_the_untouched_week_and_nearly_all_its_weigh
         weight[r] for r in {b["request"] for b in published["solution"]["bookings"]}
     )
     assert replanned.kpis["served_weight"] >= served_before - sum(weight[r] for r in displaced)
-    assert fresh.verification.valid
+    # Solved afresh too (a short search: only the plan's validity is at stake here).
+    fresh = solve_document(doc, overrides={"time_limit_s": 3})
+    assert fresh.verification.valid, fresh.verification.violations
     # The pinned session under the breakdown is left out, and says why.
     reasons = {d.item: d.reason for d in replanned.changes.dropped_items}
     assert reasons["r0110#0"].startswith("maintenance on cryo-em-1 from 2026-12-08 08:00")

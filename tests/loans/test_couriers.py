@@ -234,7 +234,8 @@ def test_the_example_file_matches_its_generator() -> None:
 @pytest.mark.slow
 def test_the_example_file_solves_to_a_verified_plan_better_than_the_baseline() -> None:
     raw = (EXAMPLES / "western-consortium-couriers.json").read_bytes()
-    solution = solve_document(raw, overrides={"threads": 1})
+    # A shorter search than the example's 25 s: the plan beats the rota within seconds.
+    solution = solve_document(raw, overrides={"threads": 1, "time_limit_s": 8})
     assert solution.status in (Status.OPTIMAL, Status.FEASIBLE)
     assert solution.verification.valid, solution.verification.violations
     rota = solve_document(raw, overrides={"threads": 1, "solver": "rota"})
