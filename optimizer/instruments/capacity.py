@@ -7,7 +7,8 @@ rows that every schedule satisfies, in the requests' served indicators ``x_r``
 (:func:`relaxation` gathers them):
 
 * energy, clique and quota rows (:mod:`optimizer.instruments.rows`): the minutes served
-  steps must spend inside a window of days never exceed the capacity there, steps that all
+  steps must spend inside a window of days never exceed the capacity there (nor their
+  core and gpu minutes a cluster's), steps that all
   cover one moment need as many instruments, and an institution's minutes stay within its
   quota;
 * packing rows (:mod:`optimizer.instruments.packing`): steps are packed whole into
@@ -115,10 +116,12 @@ def relaxation(tl: Timeline, options: Options) -> Relaxation:
         for step, opts in zip(tl.requests[r].steps, steps, strict=True):
             lo = min(st[0][0] for _, st in opts)
             hi = max(st[-1][1] for _, st in opts) + step.duration
+            held = [tl.demand(step, i) for i, _ in opts]
             items.append(
                 Item(
                     r, lo, hi, step.duration, frozenset(i for i, _ in opts),
                     step.operator_required, step.attended_minutes,
+                    min(c for c, _ in held), min(g for _, g in held),
                 )
             )  # fmt: skip
     sequences = sequence_rows(tl, options)

@@ -7,7 +7,7 @@ those alone come
 
 * energy rows (:func:`energy_rows`): over windows [a, b) of day boundaries, per instrument
   type, per instrument and per operator pool, the minutes served steps must spend inside
-  the window never exceed the capacity there;
+  the window never exceed the capacity there (and their core and gpu minutes a cluster's);
 * clique rows (:func:`clique_rows`): steps that must all cover one moment need as many
   instruments;
 * quota rows (:func:`quota_rows`): the minutes of an institution's single-type steps never
@@ -55,6 +55,9 @@ class Item:
     instruments: frozenset[int]
     staffed: bool
     attended: int = 0  # minutes an operator works on it (contract 6.7), at most duration
+    # Cores and gpus it takes wherever it runs: the least over its instruments (6.7).
+    cores: int = 0
+    gpus: int = 0
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,12 @@ def energy_rows(
     minutes of the family, against the shifts of its qualified crew, and for all staffed
     steps against all shifts. Only rows that can bind (need above capacity) are kept.
 
+    Cores and gpus (contract 6.7) are held every minute a step runs: a family's steps that
+    take them need their least minutes inside [a, b) times their cores (gpus), never more
+    than the family's free minutes there times each instrument's cores (gpus). Job slots
+    alone let a cluster run as many jobs as it has slots; these rows see that their cores
+    run out first.
+
     ``reach``, when given, is per instrument the time its bookings can reach at all (see
     :func:`~optimizer.instruments.capacity.reachable`): every booking lies inside one piece
     of it, so the free time outside it is no capacity, and the changeover argument holds
@@ -241,15 +250,19 @@ def energy_rows(
         count: Callable[[int, int], int],
         name: str,
         operator_minutes: bool = False,
+        per_minute: Callable[[Item], int] | None = None,
     ) -> None:
         lo = np.array([it.lo for it in group])
         hi = np.array([it.hi for it in group])
         # An operator's share of a step is its attended minutes: all lie in [lo, hi), so at
         # most (a - lo)+ + (hi - b)+ of them fall outside [a, b) as well.
         duration = np.array([it.attended if operator_minutes else it.duration for it in group])
+        # Cores and gpus are held every minute of the step: its least minutes inside times them.
+        times = np.array([1 if per_minute is None else per_minute(it) for it in group])
         request = np.array([it.request for it in group])
         for a, b in windows:
-            least = duration - np.maximum(0, a - lo) - np.maximum(0, hi - b)
+            least = np.maximum(0, duration - np.maximum(0, a - lo) - np.maximum(0, hi - b))
+            least *= times
             hit = least > 0
             # one changeover per request with a step wholly inside, see above
             tailed = np.unique(request[(lo >= a) & (hi <= b)]) if tail else request[:0]
@@ -274,6 +287,21 @@ def energy_rows(
             functools.partial(_pieces, [free[i] for i in family]),
             name,
         )
+    for resource in ("cores", "gpus"):
+        held: list[int | None] = getattr(tl, resource)
+        for f, family in enumerate(families):
+            group = [it for it in members[f] if getattr(it, resource)]
+            if not group:
+                continue
+            name = ",".join(sorted(tl.instrument_ids[i] for i in family))
+            cut(
+                group,
+                _held_on(tl, family, free, grid, held),
+                0,
+                lambda a, b: 0,
+                f"{resource}:{name}",
+                per_minute=functools.partial(_held_by, resource),
+            )
     for f, family in enumerate(families):
         if not staffed_members[f]:
             continue
@@ -296,6 +324,28 @@ def energy_rows(
             operator_minutes=True,
         )
     return rows
+
+
+def _held_by(resource: str, item: Item) -> int:
+    """The cores (or gpus) a step holds while it runs."""
+    return int(getattr(item, resource))
+
+
+def _held_on(
+    tl: Timeline,
+    family: set[int],
+    free: list[list[Segment]],
+    grid: list[int],
+    held: list[int | None],
+) -> Callable[[int, int], int]:
+    """Core (or gpu) minutes a family offers in [a, b): each instrument's free minutes times
+    the cores it has (contract 6.7; none where it counts none)."""
+    counted = [(units, _minutes_on([free[i]], grid)) for i in sorted(family) if (units := held[i])]
+
+    def offered(a: int, b: int) -> int:
+        return sum(units * minutes(a, b) for units, minutes in counted)
+
+    return offered
 
 
 def _slots(tl: Timeline, family: set[int], free: list[list[Segment]]) -> list[list[Segment]]:

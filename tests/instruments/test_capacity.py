@@ -269,3 +269,20 @@ def test_operators_beyond_the_free_instruments_are_no_room():
     sol = solve_document(doc, overrides=TEST_OPTIONS)
     assert sol.objective == 3
     assert str(sol.status) == "optimal"
+
+
+def test_a_clusters_cores_bound_what_its_job_slots_do_not():
+    """A cluster of 8 job slots and 16 cores over one day; six 720-minute jobs of 8 cores
+    each. The slots hold all six at once, the cores only two: 4 jobs a day, 34,560 core
+    minutes asked of 23,040. The bound is 4 (it was 6 before cores were counted), as
+    solving shows."""
+    doc = base_document(
+        instruments=[{"id": "hpc-1", "type": "hpc", "site": "site-a", "capacity": 8, "cores": 16}],
+        operators=[],
+        requests=[request(f"r{k}", step(["hpc-1"], 720, cores=8)) for k in range(6)],
+    )
+    value = _bound(doc)
+    assert value is not None and value == pytest.approx(4, abs=1e-4)
+    sol = solve_document(doc, overrides=TEST_OPTIONS)
+    assert sol.objective == 4
+    assert str(sol.status) == "optimal"
