@@ -2,12 +2,17 @@
 the MIP in the time.
 
 The rows "a request's candidates on a run sum to at most the run's y" are priced with
-multipliers μ ≥ 0 (a share of the run's cost charged to each request that could ride it);
-the copies, ``max_outgoing``, ``max_imbalance`` and capacity rows are dropped. What is left
-splits: each request takes its cheapest candidate at its charged shares, or none; each run is
-opened when its shares exceed its cost. Every μ gives a valid bound (dropping rows and
-pricing others only lowers the optimum); subgradient steps towards the plan's objective
-raise it. At the best μ it equals the LP bound of the same rows.
+multipliers μ ≥ 0 (a share of the run's cost charged to each request that could ride it),
+and the shelf rows "a pool's loans out on a day are at most its copies there" with
+multipliers π ≥ 0 (a rent on the copy for each day it is away, less π times the copies on
+the shelf); the ``max_outgoing``, ``max_imbalance`` and capacity rows are dropped. What is
+left splits: each request takes its cheapest candidate at its charged shares and rents, or
+none; each run is opened when its shares exceed its cost. Every μ and π give a valid bound
+(dropping rows and pricing others only lowers the optimum); subgradient steps towards the
+plan's objective raise it. At the best μ and π it equals the LP bound of the same rows.
+
+Without the shelf rows every request may take the same scarce copy, and the bound counts
+none of the requests left unfilled for want of one (see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import time
 
 import numpy as np
 
-from optimizer.loans.courier_model import CourierCandidates
+from optimizer.loans.courier_model import CourierCandidates, shelf_rows
 
 # Step scale of the subgradient (Polyak's rule), halved after this many steps without a
-# better bound.
+# better bound. On the 800-request benchmark instance (51,034 candidates) 15 stopped at
+# 34,365 in 7 s, 50 reached 35,983 in 9 s, 100 and 200 only 36,047 and 36,119 in 17 and
+# 28 s (see benchmarks/RESULTS.md).
 FIRST_STEP = 1.0
-PATIENCE = 15
+PATIENCE = 50
 
 
 def lagrangian_bound(
@@ -50,15 +57,18 @@ def lagrangian_bound(
     riders = np.bincount(link_run, minlength=len(run_cost))
     # Start from each run's cost shared equally by the requests that could ride it.
     mu = run_cost[link_run] / riders[link_run]
+    shelf, copies = shelf_rows(cands)
+    rent = np.zeros(len(copies))
     starts = np.flatnonzero(np.r_[True, np.diff(request) != 0])
     best = -np.inf
     step, stale = FIRST_STEP, 0
     for _ in range(max_steps):
-        reduced = cost + mu[link_out] + mu[link_back]
+        reduced = cost + mu[link_out] + mu[link_back] + shelf.T @ rent
         cheapest = np.minimum.reduceat(reduced, starts)
         per_request = np.minimum(cheapest, 0.0)
         open_gain = run_cost - np.bincount(link_run, weights=mu, minlength=len(run_cost))
         value = offset + float(per_request.sum()) + float(np.minimum(open_gain, 0.0).sum())
+        value -= float(rent @ copies)
         if value > best + 1e-9:
             best, stale = value, 0
         else:
@@ -77,8 +87,17 @@ def lagrangian_bound(
         )
         opened = (open_gain < 0).astype(float)
         grad = rides - opened[link_run]
-        norm = float(grad @ grad)
+        taken = np.zeros(n)
+        taken[chosen] = 1.0
+        out_of_shelf = shelf @ taken - copies
+        # A multiplier at 0 that its row would push below 0 stays there: leave it out of the
+        # step's length, so that the others move as far as they should.
+        grad[(mu <= 0) & (grad < 0)] = 0.0
+        out_of_shelf[(rent <= 0) & (out_of_shelf < 0)] = 0.0
+        norm = float(grad @ grad) + float(out_of_shelf @ out_of_shelf)
         if norm == 0:
             break
-        mu = np.maximum(0.0, mu + step * (target - value) / norm * grad)
+        scale = step * (target - value) / norm
+        mu = np.maximum(0.0, mu + scale * grad)
+        rent = np.maximum(0.0, rent + scale * out_of_shelf)
     return best

@@ -232,6 +232,17 @@ def build_courier_model(cands: CourierCandidates) -> CourierModel:
     )
 
 
+def shelf_rows(cands: CourierCandidates) -> tuple[Any, np.ndarray]:
+    """The pool rows alone, as (matrix over the candidates, right-hand sides): on each day
+    a loan ships, a pool's loans out are at most its copies on the shelf."""
+    from scipy.sparse import csr_matrix
+
+    rows = _Rows()
+    _pool_rows(cands, rows)
+    matrix = csr_matrix((rows.val, (rows.row, rows.col)), shape=(len(rows.names), len(cands)))
+    return matrix, np.array(rows.upper, dtype=float)
+
+
 def _pool_rows(cands: CourierCandidates, rows: _Rows) -> None:
     """Hard: a pool's loans out on a day are at most its copies on the shelf (less one with
     keep_one_on_shelf), on each day a loan ships where more requests could be out."""

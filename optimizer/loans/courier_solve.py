@@ -5,7 +5,8 @@ asked for by name) the whole MIP runs and proves its plans, after best response 
 baseline's plan has found one it can fall back on. Above it, where the MIP's LP alone
 outlasts the time limit, best response from no loans and perturbations of one library's
 loans at a time (``courier_search``) have half the time, and a Lagrangian bound
-(``courier_bound``) the rest, to say how far the plan can be from the best.
+(``courier_bound``) the rest, to say how far the plan can be from the best; where the
+candidates were cut no bound holds, and the rest goes to more perturbations.
 """
 
 from __future__ import annotations
@@ -129,10 +130,12 @@ def solve_couriers(cands: CourierCandidates, context: SolveContext) -> Result:
         # The polish's time goes to more perturbations.
         later = time.perf_counter() + POLISH_SHARE * context.remaining()
         search.perturb(later, context.options.seed + 1)
-    objective = search.objective()
-    bound = lagrangian_bound(cands, objective, time.perf_counter() + context.remaining())
-    if not cands.exact:
-        bound = -np.inf
+    if cands.exact:
+        objective = search.objective()
+        bound = lagrangian_bound(cands, objective, time.perf_counter() + context.remaining())
+    else:  # no bound holds over cut candidates: the time left improves the plan instead
+        search.perturb(time.perf_counter() + context.remaining(), context.options.seed + 2)
+        objective, bound = search.objective(), -np.inf
     closed = np.isfinite(bound) and proven_optimal(objective, bound, context.options.relative_gap)
     return Result(
         Status.OPTIMAL if closed else Status.FEASIBLE,
