@@ -204,9 +204,10 @@ def energy_rows(
     once to the capacity. (Steps of one request owe each other no changeover.)
 
     Staffed steps need the instrument free and a qualified operator on shift at once, and
-    an operator works one step at a time: the same rows hold against the manned free
-    minutes of the family, against the shifts of its qualified crew, and for all staffed
-    steps against all shifts. Only rows that can bind (need above capacity) are kept.
+    an operator works one step at a time: the same rows, in attended minutes, hold for the
+    family's staffed steps and for all staffed steps against the pairs of free instrument
+    and qualified operator there can be at each moment (:func:`_staffed_minutes_on`). Only
+    rows that can bind (need above capacity) are kept.
 
     Cores and gpus (contract 6.7) are held every minute a step runs: a family's steps that
     take them need their least minutes inside [a, b) times their cores (gpus), never more
