@@ -113,7 +113,11 @@ def to_xlsx(solution: Mapping[str, Any], instance: Mapping[str, Any] | None = No
         sheet.append([_cell(v) for v in row])
         text_not_formulas(sheet)
     kind = _kind_of(solution)
-    extra = kind.sheets(dict(solution), dict(instance) if instance else None) if kind.sheets else {}
+    extra = (
+        kind.sheets(dict(solution), dict(instance) if instance is not None else None)
+        if kind.sheets
+        else {}
+    )
     for name, more in extra.items():
         sheet = book.create_sheet(name)
         sheet.append(more.columns)

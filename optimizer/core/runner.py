@@ -111,8 +111,9 @@ RenderFn = Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]
 TableFn = Callable[[dict[str, Any], dict[str, Any] | None], Table]
 """(solution document, instance document or None) -> the plan's items as rows."""
 CalendarFn = Callable[[dict[str, Any], dict[str, Any] | None], list[CalendarEvent]]
-SheetsFn = Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Table]]
 """(solution document, instance document or None) -> the plan's dated items."""
+SheetsFn = Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Table]]
+"""(solution document, instance document or None) -> further tables of the plan, by name."""
 
 
 def canonical_json(data: Any) -> str:

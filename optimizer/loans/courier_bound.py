@@ -58,12 +58,13 @@ def lagrangian_bound(
     # Start from each run's cost shared equally by the requests that could ride it.
     mu = run_cost[link_run] / riders[link_run]
     shelf, copies = shelf_rows(cands)
+    rent_of = shelf.T.tocsr()  # the rents each candidate pays, once per step
     rent = np.zeros(len(copies))
     starts = np.flatnonzero(np.r_[True, np.diff(request) != 0])
     best = -np.inf
     step, stale = FIRST_STEP, 0
     for _ in range(max_steps):
-        reduced = cost + mu[link_out] + mu[link_back] + shelf.T @ rent
+        reduced = cost + mu[link_out] + mu[link_back] + rent_of @ rent
         cheapest = np.minimum.reduceat(reduced, starts)
         per_request = np.minimum(cheapest, 0.0)
         open_gain = run_cost - np.bincount(link_run, weights=mu, minlength=len(run_cost))
