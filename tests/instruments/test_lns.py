@@ -253,3 +253,33 @@ def test_a_crew_neighbourhood_stays_on_the_instruments_of_one_crew(week, monkeyp
             all(on[r] & crew if r in served else eligible[r] & crew for r in chosen)
             for crew in crews
         )
+
+
+def test_a_neighbourhood_that_runs_out_of_time_narrows_the_next(week, monkeypatch):
+    """Where a neighbourhood's time runs out before its optimum, the next frees ten requests
+    fewer, never fewer than ``MIN_SIZE``."""
+    monkeypatch.setattr(model, "LARGE_INTERVALS", 0)
+    tries: list[list] = []  # per neighbourhood: the size asked for, how its run ended
+    solve = lns.run_cpsat
+
+    def neighbourhood(tl, rng, placed, served, size, promise=None):
+        tries.append([size, None])
+        return _neighbourhood(tl, rng, placed, served, size, promise)
+
+    def run(*args, **kwargs):
+        kwargs["time_limit"] = 0.002  # too short to prove most neighbourhoods
+        result = solve(*args, **kwargs)
+        tries[-1][1] = str(result.status)
+        return result
+
+    monkeypatch.setattr(lns, "_neighbourhood", neighbourhood)
+    monkeypatch.setattr(lns, "run_cpsat", run)
+    sol = solve_document(week, overrides={**TEST_OPTIONS, "time_limit_s": 4, "explain": False})
+    assert sol.verification.valid
+    assert tries[0][0] == lns.SIZE and min(size for size, _ in tries) >= lns.MIN_SIZE
+    narrowed = 0
+    for (before, status), (after, _) in zip(tries, tries[1:], strict=False):
+        if status is not None and status != "optimal":
+            assert after == max(lns.MIN_SIZE, before - 10)
+            narrowed += after < before
+    assert narrowed > 0
