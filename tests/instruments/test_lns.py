@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 
@@ -278,7 +279,7 @@ def test_a_neighbourhood_that_runs_out_of_time_narrows_the_next(week, monkeypatc
     assert sol.verification.valid
     assert tries[0][0] == lns.SIZE and min(size for size, _ in tries) >= lns.MIN_SIZE
     narrowed = 0
-    for (before, status), (after, _) in zip(tries, tries[1:], strict=False):
+    for (before, status), (after, _) in itertools.pairwise(tries):
         if status is not None and status != "optimal":
             assert after == max(lns.MIN_SIZE, before - 10)
             narrowed += after < before
