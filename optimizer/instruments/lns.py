@@ -37,8 +37,9 @@ STEP_SECONDS = 2.0
 MIXED = 0.75
 # A neighbourhood whose time runs out before its optimum narrows the next, down to this
 # many requests: on the facility weeks, where operators tie the instruments together, most
-# of 60 ran out of time (23 neighbourhoods in 40 s). Seed 3 rose from 1738 to 1747 (means of
-# two 60 s runs), seeds 1 and 2 and the plain weeks stayed (see benchmarks/RESULTS.md).
+# of 60 ran out of time (23 neighbourhoods in 40 s). Seed 3 went from a mean of 1738 to
+# 1746 at 60 s, within the spread of repeated runs; the other weeks stayed where they were
+# (see benchmarks/RESULTS.md).
 MIN_SIZE = 20
 # How often, where some instrument has operators, a neighbourhood is one crew's instruments
 # instead (MIXED then applies to the rest), and over how many days (drawn from these): 0.5
