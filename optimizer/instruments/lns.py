@@ -41,6 +41,9 @@ MIXED = 0.75
 # 1746 at 60 s, within the spread of repeated runs; the other weeks stayed where they were
 # (see benchmarks/RESULTS.md).
 MIN_SIZE = 20
+# Requests a neighbourhood widens or narrows by, and the most it frees.
+SIZE_STEP = 10
+MAX_SIZE = 200
 # How often, where some instrument has operators, a neighbourhood is one crew's instruments
 # instead (MIXED then applies to the rest), and over how many days (drawn from these): 0.5
 # beat 0, 0.3 and 0.7, and one or two days one day alone, on the 1,000-request facility
@@ -205,12 +208,12 @@ def improve(
             report=False,
         )
         if run.status != Status.OPTIMAL:
-            size = max(MIN_SIZE, size - 10)  # its time ran out first: narrow the next
+            size = max(MIN_SIZE, size - SIZE_STEP)  # its time ran out first: narrow the next
         if not run.has_solution or run.objective_scaled is None:
             continue
         new = round(run.objective_scaled)
         if run.status == Status.OPTIMAL and new == base:
-            size = min(200, size + 10)  # the slice was already optimal: widen it
+            size = min(MAX_SIZE, size + SIZE_STEP)  # the slice was already optimal: widen it
         if new < base:
             continue
         got = sm.read(run.solver)

@@ -257,8 +257,8 @@ def test_a_crew_neighbourhood_stays_on_the_instruments_of_one_crew(week, monkeyp
 
 
 def test_a_neighbourhood_that_runs_out_of_time_narrows_the_next(week, monkeypatch):
-    """Where a neighbourhood's time runs out before its optimum, the next frees ten requests
-    fewer, never fewer than ``MIN_SIZE``."""
+    """Where a neighbourhood's time runs out before its optimum, the next frees
+    ``SIZE_STEP`` requests fewer, never fewer than ``MIN_SIZE``."""
     monkeypatch.setattr(model, "LARGE_INTERVALS", 0)
     tries: list[list] = []  # per neighbourhood: the size asked for, how its run ended
     solve = lns.run_cpsat
@@ -281,6 +281,6 @@ def test_a_neighbourhood_that_runs_out_of_time_narrows_the_next(week, monkeypatc
     narrowed = 0
     for (before, status), (after, _) in itertools.pairwise(tries):
         if status is not None and status != "optimal":
-            assert after == max(lns.MIN_SIZE, before - 10)
+            assert after == max(lns.MIN_SIZE, before - lns.SIZE_STEP)
             narrowed += after < before
     assert narrowed > 0
