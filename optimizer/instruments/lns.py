@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # a whole day across every type: the best of the settings measured on the 1,000-request
 # benchmark weeks (see benchmarks/RESULTS.md). One second rather than two: with narrowing,
 # more neighbourhoods in the minute raised every facility week (seed 3 from 1746 to
-# 1753, means of repeated runs) and left the plain weeks level or higher.
+# 1753, means of repeated runs) and left the plain weeks higher or within their spread.
 SIZE = 60
 STEP_SECONDS = 1.0
 MIXED = 0.75
