@@ -105,6 +105,7 @@ KpiFn = Callable[[InstanceT, dict[str, Any]], dict[str, Any]]
 ExplainFn = Callable[[InstanceT, dict[str, Any]], list[Explanation]]
 ItemsFn = Callable[[dict[str, Any]], dict[str, Any]]
 FrozenFn = Callable[[InstanceT, dict[str, Any]], set[str]]
+FrozenCheckFn = Callable[[InstanceT, dict[str, Any], dict[str, Any]], list[str]]
 ReasonsFn = Callable[[InstanceT, PlanDiff], dict[str, str]]
 RenderFn = Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]
 """(solution document, instance document or None) -> rich renderables for ``unishare show``."""
@@ -159,6 +160,9 @@ class Kind(Generic[InstanceT]):
     changes of a re-plan against ``previous`` (which the shared path prices and checks)."""
     frozen: FrozenFn[InstanceT] | None = None
     """Re-planning: the items of ``previous`` that must stay as they are (started, shipped)."""
+    frozen_check: FrozenCheckFn[InstanceT] | None = None
+    """Re-planning: what frozen items must keep beyond their item values, checked on the
+    plan as verification (loans: the courier a shipped loan rides); violations."""
     change_reasons: ReasonsFn[InstanceT] | None = None
     """Re-planning: why items were moved or dropped, for those the kind can name a cause of."""
     render: RenderFn | None = None
@@ -243,6 +247,10 @@ def _price_changes(
         for item in sorted(frozen.intersection(changed)):
             verification.violations.append(f"{item} is frozen (options.now) but was changed")
             verification.valid = False
+        if kind.frozen_check is not None:
+            for why in kind.frozen_check(solved, previous, plan):
+                verification.violations.append(why)
+                verification.valid = False
     reasons = kind.change_reasons(instance, changes) if kind.change_reasons is not None else {}
     default = (
         f"the new plan gains more than the change costs (change_penalty "

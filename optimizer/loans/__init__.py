@@ -8,6 +8,7 @@ from optimizer.loans.render import render
 from optimizer.loans.replan import change_reasons, frozen
 from optimizer.loans.schema import LoansInstance
 from optimizer.loans.verify import verify
+from optimizer.loans.verify_couriers import frozen_couriers
 
 KIND: Kind[LoansInstance] = Kind(
     name="loans",
@@ -19,6 +20,7 @@ KIND: Kind[LoansInstance] = Kind(
     maximize=False,
     items=items,
     frozen=frozen,
+    frozen_check=frozen_couriers,
     change_reasons=change_reasons,
     render=render,
     table=table,

@@ -38,7 +38,7 @@ def lagrangian_bound(
     towards ``target`` (a plan's objective)."""
     n = len(cands)
     pen = cands.penalties()
-    offset = float(pen.sum())
+    offset = float(pen.sum()) + cands.change_constant
     if n == 0:
         return offset
     request = np.array(cands.request, dtype=np.int64)

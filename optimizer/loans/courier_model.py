@@ -12,11 +12,13 @@ so each candidate occupies two runs. Binary ``x`` per candidate, binary ``y`` pe
 - Hard: a run carries at most ``capacity`` legs, and only when it is paid for: for each run
   and each request that could ride it, the request's candidates on it sum to at most ``y``.
   These per-request links, rather than one aggregated ``capacity · y`` row, make the LP
-  bound pay for a run as soon as any loan rides it.
+  bound pay for a run as soon as any loan rides it;
+- Hard (re-planning): a frozen previous loan is its request's only candidate and is chosen.
 
 The objective is the run costs, handling and lateness of the loans, and the unfilled
-penalties. Candidates are every run out from each pool's first day, until lateness alone
-makes the loan cost its penalty (without ``max_imbalance``, such a loan is never better
+penalties; re-planning, a loan that keeps a previous one costs the change penalty less and
+the constant carries the penalty of every previous loan (``replan``). Candidates are every
+run out from each pool's first day, until lateness alone makes the loan cost its penalty (without ``max_imbalance``, such a loan is never better
 than leaving the request unfilled, which frees its runs and copy); ``max_days`` cuts them
 shorter, and then no bound is claimed.
 """
@@ -38,6 +40,7 @@ from optimizer.core.runner import SolveContext
 from optimizer.loans.backends import Result, fractional, run_highs
 from optimizer.loans.candidates import loan_entry
 from optimizer.loans.naming import name_copies
+from optimizer.loans.replan import Replan
 from optimizer.loans.schema import Copy, LoansInstance
 from optimizer.loans.timetable import Departure, Timetable
 
@@ -58,7 +61,8 @@ class CourierCandidates:
     out: list[Departure] = field(default_factory=list)
     back: list[Departure] = field(default_factory=list)
     cost: list[float] = field(default_factory=list)
-    """Handling of both legs and lateness."""
+    """Handling of both legs and lateness, less the change penalty where the loan keeps a
+    previous one (re-planning)."""
     runs: list[tuple[int, int]] = field(default_factory=list)
     """(courier index, departure day) of every run some candidate rides."""
     run_of: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -66,6 +70,13 @@ class CourierCandidates:
     back_run: list[int] = field(default_factory=list)
     exact: bool = True
     """False when ``max_days`` left out runs worth considering."""
+    kept_copy: dict[int, Copy] = field(default_factory=dict)
+    """Re-planning: per candidate that keeps a previous loan, that loan's copy."""
+    forced: list[int] = field(default_factory=list)
+    """Re-planning: requests whose previous loan is frozen; their only candidates are that
+    loan, and one of them must be chosen."""
+    change_constant: float = 0.0
+    """Re-planning: the change cost of a plan that keeps nothing (see ``replan``)."""
 
     def __len__(self) -> int:
         return len(self.request)
@@ -83,15 +94,27 @@ class CourierCandidates:
 
 
 def build_courier_candidates(
-    instance: LoansInstance, *, max_days: int | None = None, max_per_request: int | None = None
+    instance: LoansInstance,
+    *,
+    max_days: int | None = None,
+    max_per_request: int | None = None,
+    replan: Replan | None = None,
 ) -> CourierCandidates:
     """Every candidate loan: each request, each pool holding one of its titles elsewhere
     with couriers both ways, each run out from the pool's first day on which the loan is
     still worth making. Caps keep the pools with the soonest first run out: at most
     ``max_days`` runs out per request and pool, ``max_per_request`` candidates per request;
-    when one cuts, the candidates are marked inexact (no bound is claimed over them)."""
+    when one cuts, the candidates are marked inexact (no bound is claimed over them).
+
+    With ``replan``, each previous loan the instance can still make is a candidate on every
+    run out of its ship day (on its own courier when frozen), whatever the caps, and costs
+    the change penalty less; a frozen one is its request's only candidate."""
     table = Timetable(instance)
     cands = CourierCandidates(instance, table)
+    keep_of = {k.request: k for k in replan.keeps} if replan is not None else {}
+    if replan is not None:
+        cands.change_constant = replan.change_constant
+        cands.forced = sorted(q for q, k in keep_of.items() if k.frozen)
     pool_index: dict[tuple[str, str], int] = {}
     for c in instance.copies:
         if c.lendable:
@@ -116,12 +139,23 @@ def build_courier_candidates(
             schedule[(a, b)] = ([d.day for d in deps], deps)
         return schedule[(a, b)]
 
+    def add(q: int, p: int, dep: Departure, back: Departure, cost: float) -> None:
+        cands.request.append(q)
+        cands.pool.append(p)
+        cands.out.append(dep)
+        cands.back.append(back)
+        cands.cost.append(cost)
+        cands.out_run.append(cands.run_index(dep.courier, dep.day))
+        cands.back_run.append(cands.run_index(back.courier, back.day))
+
     for q, r in enumerate(instance.requests):
         penalty, rate = pen.unfilled * r.weight, pen.late_per_day * r.weight
         need, opens = instance.day(r.needed_by), instance.open_day(r)
+        first = len(cands)
+        keep = keep_of.get(q)
         # Pools in order of their first run out, so that a cap keeps the soonest.
         reachable = []
-        for title in dict.fromkeys(r.titles):
+        for title in dict.fromkeys(r.titles) if keep is None or not keep.frozen else ():
             for p in pools_of_title.get(title, []):
                 lender = cands.pools[p][0]
                 if lender == r.library or not table.serves(r.library, lender):
@@ -148,20 +182,40 @@ def build_courier_candidates(
                     break
                 taken += 1
                 total += 1
-                cands.request.append(q)
-                cands.pool.append(p)
-                cands.out.append(dep)
-                cands.back.append(back)
-                cands.cost.append(cost)
-                cands.out_run.append(cands.run_index(dep.courier, dep.day))
-                cands.back_run.append(cands.run_index(back.courier, back.day))
+                add(q, p, dep, back, cost)
+        if keep is None:
+            continue
+        assert replan is not None
+        # The loans that keep the previous one: found among those above, or added.
+        p = pool_index[(keep.copy.library, keep.copy.title)]
+        lender = keep.copy.library
+        there = {
+            (cands.pool[v], cands.out[v].day, cands.out[v].courier): v
+            for v in range(first, len(cands))
+        }
+        for dep in table.departures(lender, r.library, keep.day, keep.day):
+            if keep.courier is not None and dep.courier != keep.courier:
+                continue
+            v = there.get((p, dep.day, dep.courier))
+            if v is None:
+                back = table.return_run(r.library, lender, dep.arrive + r.loan_days)
+                if back is None:
+                    continue
+                v = len(cands)
+                add(q, p, dep, back, handling + rate * max(0, dep.arrive - need))
+            cands.cost[v] -= replan.penalty
+            cands.kept_copy[v] = keep.copy
     return cands
 
 
 def restricted_to(cands: CourierCandidates, keep: list[int]) -> CourierCandidates:
     """The candidates ``keep`` (indices into ``cands``) as a model of their own."""
     sub = CourierCandidates(cands.instance, cands.timetable, cands.pools, exact=False)
+    sub.change_constant = cands.change_constant
+    sub.forced = cands.forced
     for v in keep:
+        if v in cands.kept_copy:
+            sub.kept_copy[len(sub)] = cands.kept_copy[v]
         sub.request.append(cands.request[v])
         sub.pool.append(cands.pool[v])
         sub.out.append(cands.out[v])
@@ -212,8 +266,11 @@ def build_courier_model(cands: CourierCandidates) -> CourierModel:
     by_request: dict[int, list[int]] = defaultdict(list)
     for v, q in enumerate(cands.request):
         by_request[q].append(v)
+    forced = set(cands.forced)
     for q, vs in by_request.items():
-        if len(vs) > 1:
+        if q in forced:  # a frozen loan, on one of the runs of its day
+            rows.add(f"frozen[{instance.requests[q].id}]", vs, [1.0] * len(vs), 1.0, 1.0)
+        elif len(vs) > 1:
             rows.add(f"one[{instance.requests[q].id}]", vs, [1.0] * len(vs), -np.inf, 1.0)
     _pool_rows(cands, rows)
     _library_rows(cands, rows)
@@ -225,7 +282,7 @@ def build_courier_model(cands: CourierCandidates) -> CourierModel:
     return CourierModel(
         matrix,
         np.concatenate([x_cost, y_cost]),
-        float(pen.sum()),
+        float(pen.sum()) + cands.change_constant,
         np.array(rows.lower, dtype=float),
         np.array(rows.upper, dtype=float),
         rows.names,
@@ -475,7 +532,8 @@ def courier_payload(cands: CourierCandidates, selected: np.ndarray) -> dict[str,
         spans = sorted(
             (cands.out[v].day, v, cands.back[v].arrive - cands.out[v].day) for v in chosen
         )
-        named = name_copies(instance, cands.pools[p][2], spans, {})
+        wanted = {v: cands.kept_copy[v] for v in chosen if v in cands.kept_copy}
+        named = name_copies(instance, cands.pools[p][2], spans, wanted)
         for _day, v, _busy in spans:
             loans.append(
                 courier_loan_entry(

@@ -4,7 +4,8 @@ candidate loans that fit next to all the others, the one that adds least to the 
 penalty. Each move lowers the objective by exactly what it saves, so the passes end.
 
 It starts from any plan (the baseline's, or none) and keeps every hard rule throughout:
-run capacities, copies on the shelf, ``max_outgoing``, ``max_imbalance``.
+run capacities, copies on the shelf, ``max_outgoing``, ``max_imbalance``. Re-planning, the
+frozen loans are placed first and never move.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class Search:
         self.keep_one = keep_one
         self.out_of_pool: dict[int, list[tuple[int, int]]] = defaultdict(list)
         self.choice = np.full(len(instance.requests), NONE, dtype=np.int64)
-        self.total = float(self.penalty.sum())
+        self.offset = cands.change_constant
+        self.total = float(self.penalty.sum()) + self.offset
         """The objective of the plan, kept up to date by ``place`` and ``remove``."""
         order = np.argsort(self.request, kind="stable")
         self.by_request = np.split(
@@ -72,6 +74,23 @@ class Search:
         self.of_request: dict[int, np.ndarray] = {
             int(self.request[vs[0]]): vs for vs in self.by_request if len(vs)
         }
+        self.fixed = frozenset(cands.forced)
+        """Requests whose frozen loan is placed for good."""
+        self.fixed_array = np.array(cands.forced, dtype=np.int64)
+        self.fixed_fit = all([self._place_frozen(q) for q in cands.forced])
+        """Whether the frozen loans keep run capacities, shelves and ``max_outgoing``
+        together. Each is its request's only candidate and those rules only tighten as
+        loans are added, so when they do not, no plan does."""
+
+    def _place_frozen(self, q: int) -> bool:
+        """Place request ``q``'s frozen loan; False when it breaks a rule with the frozen
+        loans placed before it."""
+        (v,) = self.of_request[q].tolist()
+        room = all(self.load[r] < self.run_cap[r] for r in (self.out_run[v], self.back_run[v]))
+        lender = int(self.lender[v])
+        fits = room and self.lent[lender] < self.max_out[lender] and self.shelf_fits(v)
+        self.place(v)
+        return bool(fits)
 
     # ------------------------------------------------------------------ state
 
@@ -104,6 +123,7 @@ class Search:
             self.cost[chosen].sum()
             + self.run_cost[self.load > 0].sum()
             + self.penalty[unfilled].sum()
+            + self.offset
         )
 
     # ------------------------------------------------------------------ rules
@@ -120,6 +140,23 @@ class Search:
             if out > bisect.bisect_right(releases, t) - self.keep_one:
                 return False
         return True
+
+    def fits(self, v: int) -> bool:
+        """Whether loan ``v`` can join the plan as it stands."""
+        runs = (self.out_run[v], self.back_run[v])
+        room = all(self.load[r] < self.run_cap[r] for r in runs)
+        return room and self.counts_fit(v) and self.shelf_fits(v)
+
+    def keep_previous(self) -> int:
+        """Re-planning: place each previous loan that can be kept, by ship day, on the first
+        of its runs where it fits (frozen ones are placed already); returns how many."""
+        placed = 0
+        for v in sorted(self.cands.kept_copy, key=lambda v: (int(self.ship[v]), v)):
+            q = int(self.request[v])
+            if self.choice[q] == NONE and self.fits(v):
+                self.place(v)
+                placed += 1
+        return placed
 
     def counts_fit(self, v: int) -> bool:
         lender, borrower = int(self.lender[v]), int(self.borrower[v])
@@ -148,7 +185,7 @@ class Search:
         a plan is then not judged by its objective, which the passes at 1 restore."""
         current = int(self.choice[q])
         vs = self.of_request.get(q)
-        if vs is None:
+        if vs is None or q in self.fixed:
             return False
         if current != NONE:
             self.remove(current)
@@ -216,6 +253,8 @@ class Search:
         gains: list[tuple[float, int]] = []
         for v in riders:
             q = int(self.request[v])
+            if q in self.fixed:
+                continue
             current = int(self.choice[q])
             now = self._pays(current, q)
             other = int(self.back_run[v]) if int(self.out_run[v]) == r else int(self.out_run[v])
@@ -234,8 +273,7 @@ class Search:
             current = int(self.choice[q])
             if current != NONE:
                 self.remove(current)
-            room = all(self.load[x] < self.run_cap[x] for x in (self.out_run[v], self.back_run[v]))
-            if room and self.counts_fit(v) and self.shelf_fits(v):
+            if self.fits(v):
                 self.place(v)
                 undo.append((q, current))
                 taken.add(q)
@@ -285,6 +323,7 @@ class Search:
             library = int(rng.integers(libraries))
             chosen = self.choice[self.choice >= 0]
             hit = chosen[(self.lender[chosen] == library) | (self.borrower[chosen] == library)]
+            hit = hit[~np.isin(self.request[hit], self.fixed_array)]
             if not len(hit):
                 continue
             for v in hit.tolist():

@@ -29,6 +29,7 @@ from optimizer.loans.courier_model import (
     solve_courier_model,
 )
 from optimizer.loans.courier_search import Search
+from optimizer.loans.replan import Replan
 from optimizer.loans.rota import solve_rota_couriers
 from optimizer.loans.schema import LoansInstance
 
@@ -90,24 +91,37 @@ def _polish(cands: CourierCandidates, search: Search, context: SolveContext) -> 
     return True
 
 
-def build_candidates_for(instance: LoansInstance) -> CourierCandidates:
+def build_candidates_for(
+    instance: LoansInstance, replan: Replan | None = None
+) -> CourierCandidates:
     """Every candidate loan up to 1,000 requests; above, each request's share of
-    ``CANDIDATE_BUDGET``, its soonest pools first, ``DAYS_WHEN_CAPPED`` runs out each."""
+    ``CANDIDATE_BUDGET``, its soonest pools first, ``DAYS_WHEN_CAPPED`` runs out each (and
+    the previous loans of ``replan`` that can be kept)."""
     share = CANDIDATE_BUDGET // max(1, len(instance.requests))
     if share >= UNCAPPED_SHARE:
-        return build_courier_candidates(instance)
+        return build_courier_candidates(instance, replan=replan)
     return build_courier_candidates(
-        instance, max_per_request=share, max_days=min(share, DAYS_WHEN_CAPPED)
+        instance, max_per_request=share, max_days=min(share, DAYS_WHEN_CAPPED), replan=replan
     )
 
 
-def solve_couriers(cands: CourierCandidates, context: SolveContext) -> Result:
-    """The chosen loans, with an honest status and bound."""
+def solve_couriers(
+    cands: CourierCandidates, context: SolveContext, replan: Replan | None = None
+) -> Result:
+    """The chosen loans, with an honest status and bound; re-planning against ``replan``
+    (whose keeps ``cands`` were built with)."""
     instance = cands.instance
     n = len(cands)
     search = Search(cands)
+    if not search.fixed_fit:
+        none = np.zeros(0, dtype=np.int64)
+        return Result(Status.INFEASIBLE, "presolve", none, None, None, "frozen")
     exact = context.options.solver in ("cbc", "cp-sat") or n <= MIP_CANDIDATES
-    if exact or START_FROM_BASELINE:
+    if cands.kept_copy:
+        # Re-planning starts from the previous plan, as far as it still fits: the search
+        # then changes a loan only where that gains more than the change costs.
+        search.keep_previous()
+    elif exact or START_FROM_BASELINE:
         start = courier_start(cands, solve_rota_couriers(instance))
         for v in np.flatnonzero(start[:n] > 0.5).tolist():
             search.place(v)

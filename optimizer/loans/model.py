@@ -265,19 +265,42 @@ def frozen_lost(replan: Replan) -> list[Explanation]:
     ]
 
 
-def solve_with_couriers(instance: LoansInstance, context: SolveContext) -> Outcome:
+def frozen_conflict(instance: LoansInstance, forced: list[int]) -> Explanation:
+    """Why there is no plan when leaving every request unfilled meets every other rule:
+    the frozen loans (of the requests ``forced``) clash."""
+    frozen = [instance.requests[q].id for q in forced]
+    return Explanation(
+        subject=instance.name or "loans",
+        code="frozen_loans_conflict",
+        detail=(
+            "the loans that have shipped (options.now) cannot all be kept under "
+            f"the new instance's rules: {', '.join(frozen)}"
+        ),
+        related=frozen,
+    )
+
+
+def solve_with_couriers(
+    instance: LoansInstance, context: SolveContext, replan: Replan | None = None
+) -> Outcome:
     """Contract 7.7: every loan rides courier runs; ``rota`` puts each on the first run
-    with room, the others solve the fixed-charge model."""
+    with room (after the frozen loans of ``replan``), the others solve the fixed-charge
+    model."""
     if context.options.solver == "rota":
-        payload = solve_rota_couriers(instance)
+        payload = solve_rota_couriers(instance, replan.keeps if replan is not None else ())
         return _outcome(instance, Status.FEASIBLE, "rota", payload, None, None, context, "rota")
     context = with_reserve(context, instance, per_request=COURIER_RESERVE_PER_REQUEST)
-    cands = build_candidates_for(instance)
+    cands = build_candidates_for(instance, replan)
     log.info("%s: %d candidate loans on %d runs", instance.name, len(cands), len(cands.runs))
-    result = solve_couriers(cands, context)
+    result = solve_couriers(cands, context, replan)
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        conflict = result.status == Status.INFEASIBLE and cands.forced
         return Outcome(
-            result.status, result.solver, bound=result.bound, solver_version=result.version
+            result.status,
+            result.solver,
+            bound=result.bound,
+            solver_version=result.version,
+            explanations=[frozen_conflict(instance, cands.forced)] if conflict else [],
         )
     payload = courier_payload(cands, result.selected)
     outcome = _outcome(
@@ -296,11 +319,11 @@ def solve_with_couriers(instance: LoansInstance, context: SolveContext) -> Outco
 
 
 def build_and_solve(instance: LoansInstance, context: SolveContext) -> Outcome:
-    if instance.couriers:
-        return solve_with_couriers(instance, context)
     replan = plan_replan(instance, context.options)
     if replan is not None and replan.lost:
         return Outcome(Status.INFEASIBLE, "presolve", explanations=frozen_lost(replan))
+    if instance.couriers:
+        return solve_with_couriers(instance, context, replan)
     if context.options.solver == "rota":
         payload = solve_rota(instance, replan.keeps if replan is not None else ())
         return _outcome(instance, Status.FEASIBLE, "rota", payload, None, None, context, "rota")
@@ -313,18 +336,8 @@ def build_and_solve(instance: LoansInstance, context: SolveContext) -> Outcome:
         explanations = []
         if result.status == Status.INFEASIBLE and cands.keeps:
             # Leaving every request unfilled meets every other rule: the frozen loans clash.
-            frozen = [instance.requests[k.request].id for k in cands.keeps if k.frozen]
-            explanations.append(
-                Explanation(
-                    subject=instance.name or "loans",
-                    code="frozen_loans_conflict",
-                    detail=(
-                        "the loans that have shipped (options.now) cannot all be kept under "
-                        f"the new instance's rules: {', '.join(frozen)}"
-                    ),
-                    related=frozen,
-                )
-            )
+            forced = [k.request for k in cands.keeps if k.frozen]
+            explanations.append(frozen_conflict(instance, forced))
         return Outcome(
             result.status,
             result.solver,

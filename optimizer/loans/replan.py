@@ -9,6 +9,9 @@ gives that copy back to its request (``model.payload_from_selection``). Every pr
 changed costs the penalty, so the model's objective offset carries penalty × (previous
 loans) and each kept loan takes the penalty off again: the model's objective and bound are
 the re-plan's, the kind's objective + penalty × (moved + dropped).
+
+With couriers (contract 7.7) a loan rides a run that day: kept on any courier from its
+lender to its borrower that runs on its ship day, frozen on the courier it shipped on.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from optimizer.core.envelope import Options
 from optimizer.core.plans import PlanDiff
 from optimizer.loans.schema import Copy, LoansInstance, PlannedLoan
+from optimizer.loans.timetable import Departure, Timetable
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class Keep:
     day: int
     """Ship day, from the horizon start."""
     frozen: bool
+    courier: int | None = None
+    """With couriers, the courier a frozen loan rides (index into ``instance.couriers``);
+    None for a loan any courier running that day keeps."""
 
 
 @dataclass
@@ -70,13 +77,16 @@ class _Lookup:
         self.copies = {c.id: c for c in instance.copies}
         self.libraries = {x.id: x for x in instance.libraries}
         self.routes = instance.routes()
+        self.table = Timetable(instance) if instance.couriers else None
+        self.couriers = {k.id: i for i, k in enumerate(instance.couriers)}
         self.shelf: dict[tuple[str, str], list[int]] = defaultdict(list)
         for c in instance.copies:
             if c.lendable:
                 self.shelf[(c.library, c.title)].append(instance.release_day(c))
 
-    def obstacle(self, loan: PlannedLoan) -> str | None:
-        """What in the instance stops ``loan`` being made again as it was, or None."""
+    def obstacle(self, loan: PlannedLoan, frozen: bool = False) -> str | None:
+        """What in the instance stops ``loan`` being made again as it was, or None; a
+        ``frozen`` one with couriers also on the courier it shipped on."""
         instance = self.instance
         rid, cid, lender = loan.request, loan.copy_, loan.lender
         if rid not in self.requests:
@@ -95,7 +105,9 @@ class _Lookup:
             return f"request {rid} no longer accepts {c.title} (it asks for {', '.join(r.titles)})"
         if lender == r.library:
             return f"request {rid} now comes from {lender} itself"
-        if (lender, r.library) not in self.routes or (r.library, lender) not in self.routes:
+        if self.table is None and (
+            (lender, r.library) not in self.routes or (r.library, lender) not in self.routes
+        ):
             return f"no shipping route links {lender} and {r.library} any more"
         day = instance.day(loan.ship)
         h = instance.horizon
@@ -111,17 +123,71 @@ class _Lookup:
                 return (
                     f"keep_one_on_shelf leaves {lender} no copy of {c.title} to lend on {loan.ship}"
                 )
+        if self.table is not None:
+            return self._courier_obstacle(loan, r.library, frozen)
         return None
 
-    def busy_days(self, request: str, lender: str) -> int | None:
-        """Days a copy of ``lender`` is away for ``request``, or None without a route."""
+    def _courier_obstacle(self, loan: PlannedLoan, borrower: str, frozen: bool) -> str | None:
+        """With couriers: no run out on the ship day (on its own courier, when frozen), or
+        no run back."""
+        lender, ship = loan.lender, loan.ship
+        runs = self.departures(loan.lender, borrower, self.instance.day(ship))
+        if not runs:
+            return f"no courier runs from {lender} to {borrower} on {ship}"
+        if frozen and loan.courier is not None:
+            if loan.courier not in self.couriers:
+                return f"courier {loan.courier} is no longer in the instance"
+            runs = [d for d in runs if d.courier == self.couriers[loan.courier]]
+            if not runs:
+                return (
+                    f"courier {loan.courier} no longer runs from {lender} to {borrower} on {ship}"
+                )
+        if self._return(loan.request, lender, runs[0]) is None:
+            return f"no courier runs back from {borrower} to {lender} after the loan"
+        return None
+
+    def frozen_courier(self, loan: PlannedLoan) -> int | None:
+        """With couriers, the courier a frozen loan rides: the one it names, else the first
+        run out that day (earliest arrival, then the courier listed first). None without
+        couriers."""
+        if self.table is None:
+            return None
+        if loan.courier is not None:
+            return self.couriers[loan.courier]
+        _, r = self.requests[loan.request]
+        return self.departures(loan.lender, r.library, self.instance.day(loan.ship))[0].courier
+
+    def departures(self, lender: str, borrower: str, day: int) -> list[Departure]:
+        assert self.table is not None
+        return self.table.departures(lender, borrower, day, day)
+
+    def _return(self, request: str, lender: str, out: Departure) -> Departure | None:
+        assert self.table is not None
+        _, r = self.requests[request]
+        return self.table.return_run(r.library, lender, out.arrive + r.loan_days)
+
+    def home(
+        self, request: str, lender: str, ship: date, courier: str | None = None
+    ) -> date | None:
+        """The day a copy of ``lender`` lent to ``request`` on ``ship`` comes home (it is
+        busy until then): by the shipping routes, or with couriers by the run out that day
+        (``courier``'s when it runs) and its return run. None when the loan cannot be made."""
         if request not in self.requests:
             return None
         _, r = self.requests[request]
-        there, back = self.routes.get((lender, r.library)), self.routes.get((r.library, lender))
-        if there is None or back is None:
+        if self.table is None:
+            there, back = self.routes.get((lender, r.library)), self.routes.get((r.library, lender))
+            if there is None or back is None:
+                return None
+            return ship + timedelta(days=there.days + r.loan_days + back.days)
+        runs = self.departures(lender, r.library, self.instance.day(ship))
+        if not runs:
             return None
-        return there.days + r.loan_days + back.days
+        mine = [d for d in runs if courier is not None and d.courier == self.couriers.get(courier)]
+        run_back = self._return(request, lender, (mine or runs)[0])
+        if run_back is None:
+            return None
+        return self.instance.horizon.start + timedelta(days=run_back.arrive)
 
 
 def plan_replan(instance: LoansInstance, options: Options) -> Replan | None:
@@ -140,11 +206,10 @@ def plan_replan(instance: LoansInstance, options: Options) -> Replan | None:
     taken: dict[str, list[tuple[date, date, str]]] = defaultdict(list)
     for loan in ordered:
         frozen = _frozen(loan, until)
-        why = lookup.obstacle(loan)
+        why = lookup.obstacle(loan, frozen)
         if why is None:
-            busy = lookup.busy_days(loan.request, loan.lender)
-            assert busy is not None  # the obstacle check found the route
-            end = loan.ship + timedelta(days=busy)
+            end = lookup.home(loan.request, loan.lender, loan.ship, loan.courier)
+            assert end is not None  # the obstacle check found the way there and back
             clash = [o for s, e, o in taken[loan.copy_] if s < end and loan.ship < e]
             if clash:
                 why = f"copy {loan.copy_} is kept for request {clash[0]} over the same days"
@@ -156,7 +221,8 @@ def plan_replan(instance: LoansInstance, options: Options) -> Replan | None:
             continue
         q, _ = lookup.requests[loan.request]
         day = instance.day(loan.ship)
-        replan.keeps.append(Keep(q, lookup.copies[loan.copy_], day, frozen))
+        courier = lookup.frozen_courier(loan) if frozen else None
+        replan.keeps.append(Keep(q, lookup.copies[loan.copy_], day, frozen, courier))
     replan.lost.sort()
     return replan
 
@@ -218,23 +284,24 @@ def change_reasons(instance: LoansInstance, changes: PlanDiff) -> dict[str, str]
 
 
 def _value(loan: PlannedLoan) -> dict[str, Any]:
-    return {"lender": loan.lender, "copy": loan.copy_, "ship": loan.ship.isoformat()}
+    """A kept loan as the reasons read it: its item, and the courier it rode."""
+    value = {"lender": loan.lender, "copy": loan.copy_, "ship": loan.ship.isoformat()}
+    return value | ({"courier": loan.courier} if loan.courier else {})
 
 
 def _copy_taken(
     lookup: _Lookup, loan: PlannedLoan, users: list[tuple[str, dict[str, Any]]]
 ) -> str | None:
     """The request that now holds the copy over the days ``loan`` needed it, if any."""
-    mine = lookup.busy_days(loan.request, loan.lender)
-    if mine is None:
-        return None
     start = loan.ship
-    end = start + timedelta(days=mine)
+    end = lookup.home(loan.request, loan.lender, start, loan.courier)
+    if end is None:
+        return None
     for other, value in sorted(users, key=lambda u: u[1]["ship"]):
         if other == loan.request:
             continue
-        busy = lookup.busy_days(other, value["lender"])
         ship = date.fromisoformat(value["ship"])
-        if busy is not None and ship < end and start < ship + timedelta(days=busy):
+        home = lookup.home(other, value["lender"], ship, value.get("courier"))
+        if home is not None and ship < end and start < home:
             return f"copy {loan.copy_} now serves request {other}, shipped on {value['ship']}"
     return None

@@ -174,8 +174,9 @@ def solve_rota(instance: LoansInstance, keeps: Sequence[Keep] = ()) -> dict[str,
     return {"loans": loans, "unfilled": unfilled}
 
 
-def solve_rota_couriers(instance: LoansInstance) -> dict[str, Any]:
-    """The same ranked lenders with courier runs (contract 7.7): each request, in list order,
+def solve_rota_couriers(instance: LoansInstance, keeps: Sequence[Keep] = ()) -> dict[str, Any]:
+    """The same ranked lenders with courier runs (contract 7.7), after the frozen loans
+    among ``keeps`` (each on its courier): each request, in list order,
     takes the copy that arrives first, riding the first run out on which the copy is free
     and both the run out and the run back have room; ties go to the cheaper courier run,
     then the lender with the fewest loans so far, the title asked for first and the copy
@@ -209,7 +210,27 @@ def solve_rota_couriers(instance: LoansInstance) -> dict[str, Any]:
         return load[(k, day)] < instance.couriers[k].capacity
 
     loans = []
+    placed: set[int] = set()
+    for keep in keeps:
+        if not keep.frozen:
+            continue
+        r = instance.requests[keep.request]
+        lender = keep.copy.library
+        (out,) = [
+            d
+            for d in table.departures(lender, r.library, keep.day, keep.day)
+            if d.courier == keep.courier
+        ]
+        back = table.return_run(r.library, lender, out.arrive + r.loan_days)
+        assert back is not None  # ``replan`` checked the way back
+        ledger.place(keep.copy, r.library, out.day, back.arrive)
+        load[(out.courier, out.day)] += 1
+        load[back_key(back)] += 1
+        loans.append(courier_loan_entry(instance, keep.request, keep.copy, out, back))
+        placed.add(keep.request)
     for q, r in enumerate(instance.requests):
+        if q in placed:
+            continue
         best: tuple[Any, ...] | None = None
         open_day = instance.open_day(r)
         reachable = []

@@ -163,6 +163,15 @@ class PlannedLoan(Strict):
     late_days: int | None = None
     cost: float | None = None
     borrower: str | None = None
+    courier: Id | None = Field(
+        None,
+        description=(
+            "With couriers: the run it shipped on. A frozen loan rides it again; otherwise "
+            "accepted and ignored."
+        ),
+    )
+    return_courier: str | None = None
+    return_ship: str | None = None
 
 
 class LoansPlan(Strict):
@@ -172,6 +181,9 @@ class LoansPlan(Strict):
     unfilled: list[Id] | None = None
     settlement: dict[str, Any] | None = Field(
         None, description="The earlier plan's settlement: accepted and ignored."
+    )
+    runs: list[dict[str, Any]] | None = Field(
+        None, description="The earlier plan's courier runs: accepted and ignored."
     )
 
 
@@ -242,8 +254,8 @@ class LoansInstance(InstanceBase):
 
     def _check_couriers(self, check: IssueCollector, libraries: set[str]) -> None:
         """Hard: couriers go between two defined libraries, run on distinct weekdays and
-        have transit days (given or from a shipping route); calendars, handling costs and
-        re-planning are checked against their presence."""
+        have transit days (given or from a shipping route); calendars and handling costs
+        are checked against their presence."""
         check.unique_ids(self.couriers, "couriers", "courier")
         routes = self.routes()
         for i, k in enumerate(self.couriers):
@@ -270,12 +282,6 @@ class LoansInstance(InstanceBase):
                 else:
                     k.days = route.days
         if self.couriers:
-            if self.previous is not None:
-                check.add(
-                    "not_supported",
-                    "previous",
-                    "re-planning (previous) is not available with couriers",
-                )
             return
         if self.handling_cost > 0:
             check.add(

@@ -165,3 +165,45 @@ class CourierCheck:
     def run_costs(self) -> list[Decimal]:
         """The cost of every run the legs ride, as the instance prices it."""
         return [exact(self.couriers[kid].cost_per_run) for kid, _ in self.items]
+
+
+def frozen_couriers(
+    instance: LoansInstance, previous: dict[str, Any], plan: dict[str, Any]
+) -> list[str]:
+    """Re-planning with couriers (7.7): a loan of ``previous`` shipped by ``options.now``
+    and made again (same copy, lender and ship day) rides the courier it names, or without
+    one the first run from its lender to its borrower that day (earliest arrival, then the
+    courier listed first). A frozen loan changed otherwise is the shared path's to report."""
+    now = instance.options.now
+    if now is None or not instance.couriers:
+        return []
+    check = CourierCheck(instance)
+    borrower = {r.id: r.library for r in instance.requests}
+    after = {e.get("request"): e for e in plan.get("loans", [])}
+    violations = []
+    for loan in previous.get("loans", []):
+        ship = _parse(loan.get("ship"))
+        rid = loan.get("request")
+        e = after.get(rid)
+        if ship is None or ship > now.date() or e is None or rid not in borrower:
+            continue
+        same = (e.get("copy"), e.get("lender"), e.get("ship")) == (
+            loan.get("copy"),
+            loan.get("lender"),
+            loan.get("ship"),
+        )
+        if not same:
+            continue
+        expected = loan.get("courier")
+        if expected is None:
+            ways = check.by_pair.get((loan.get("lender"), borrower[rid]), [])
+            running = [k for k in ways if check.runs(k, ship)]
+            if not running:
+                continue  # the loan's own courier check reports a ship day with no run
+            expected = min(running, key=lambda k: (k.days or 0, ways.index(k))).id
+        if e.get("courier") != expected:
+            violations.append(
+                f"frozen courier: {rid} shipped on {expected} on {ship} but rides "
+                f"{e.get('courier')}"
+            )
+    return violations

@@ -127,9 +127,24 @@ class Calendar:
         return None
 
 
-def brute_force(doc: dict[str, Any]) -> float:
-    """The least objective over every plan of the document."""
+def brute_force(
+    doc: dict[str, Any], *, change_penalty: float = 0.0, now: date | None = None
+) -> float:
+    """The least objective over every plan of the document. With ``previous`` in ``doc``,
+    each previous loan not made again with the same copy, lender and ship day adds
+    ``change_penalty``; those shipped by ``now`` must be made again so, on the courier
+    they name (else the first run that day: the shortest, then the courier listed first),
+    and inf is returned when no plan can."""
     cal = Calendar(doc)
+    before = {
+        x["request"]: (x["lender"], x["copy"], date.fromisoformat(x["ship"]))
+        for x in (doc.get("previous") or {}).get("loans", [])
+    }
+    frozen = {
+        x["request"]: x.get("courier")
+        for x in (doc.get("previous") or {}).get("loans", [])
+        if now is not None and date.fromisoformat(x["ship"]) <= now
+    }
     start = date.fromisoformat(doc["horizon"]["start"])
     end = date.fromisoformat(doc["horizon"]["end"])
     copies = {c["id"]: c for c in doc["copies"]}
@@ -157,9 +172,33 @@ def brute_force(doc: dict[str, Any]) -> float:
                 day += timedelta(days=1)
         options.append(mine)
     by_id = {k["id"]: k for k in cal.couriers}
+    borrower = {r["id"]: r["library"] for r in doc["requests"]}
+
+    def frozen_kept(rid: str, opt: Option) -> bool:
+        if opt is None:
+            return False
+        cid, kid, ship = opt
+        if (copies[cid]["library"], cid, ship) != before[rid]:
+            return False
+        named = frozen[rid]
+        if named is None:
+            lender = copies[cid]["library"]
+            ways = [k for k in cal.couriers if (k["from"], k["to"]) == (lender, borrower[rid])]
+            running = [k for k in ways if cal.runs(k, ship)]
+            named = min(running, key=lambda k: (k["days"], ways.index(k)))["id"]
+        return kid == named
+
     best: float | None = None
     for choice in itertools.product(*options):
-        total = 0.0
+        after = {
+            r["id"]: (copies[opt[0]]["library"], opt[0], opt[2])
+            for r, opt in zip(doc["requests"], choice, strict=True)
+            if opt is not None
+        }
+        picked = {r["id"]: opt for r, opt in zip(doc["requests"], choice, strict=True)}
+        if any(not frozen_kept(rid, picked.get(rid)) for rid in frozen):
+            continue
+        total = change_penalty * sum(1 for rid, v in before.items() if after.get(rid) != v)
         legs: dict[tuple[str, date], int] = defaultdict(int)
         busy: dict[str, list[tuple[date, date]]] = defaultdict(list)
         lent: dict[str, int] = defaultdict(int)
@@ -207,7 +246,9 @@ def brute_force(doc: dict[str, Any]) -> float:
             continue
         total += sum(by_id[kid]["cost_per_run"] for kid, _ in legs)
         best = total if best is None else min(best, total)
-    assert best is not None  # leaving every request unfilled always meets the rules
+    if best is None:  # leaving every request unfilled meets the rules, but not frozen loans
+        assert frozen
+        return float("inf")
     return best
 
 

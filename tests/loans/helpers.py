@@ -7,9 +7,10 @@ the model or the baseline; the brute force asks only the verifier whether a plan
 
 from __future__ import annotations
 
+import copy
 import itertools
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,12 @@ TEST_OPTIONS: dict[str, Any] = {"time_limit_s": 10, "threads": 1}
 
 def iso(day: int) -> str:
     return (START + timedelta(days=day)).isoformat()
+
+
+def now_on(day: int) -> datetime:
+    """Six in the evening (UTC) of day ``day``: a loan shipping that day has left."""
+    start = START + timedelta(days=day)
+    return datetime(start.year, start.month, start.day, 18, 0, tzinfo=UTC)
 
 
 def document(
@@ -337,3 +344,46 @@ def time_indexed_lp(doc: dict[str, Any]) -> float:
     result = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=(0, 1), method="highs")
     assert result.status == 0, result.message
     return float(result.fun + sum(penalty))
+
+
+def loan_by_hand(
+    rng: random.Random, doc: dict[str, Any], previous: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Now and then, a loan an earlier plan may have made by hand: a copy of a title the
+    request takes, from another library, shipped on one of the first seven days, for a
+    request the plan left unfilled and a copy it does not lend."""
+    lent = {x["copy"] for x in previous["loans"]}
+    filled = {x["request"] for x in previous["loans"]}
+    by_hand = [
+        (r, c)
+        for r in doc["requests"]
+        for c in doc["copies"]
+        if r["id"] not in filled
+        and c["id"] not in lent
+        and c["title"] in r["titles"]
+        and c["library"] != r["library"]
+    ]
+    if not by_hand or rng.random() >= 0.7:
+        return None
+    r, c = rng.choice(by_hand)
+    return {
+        "request": r["id"],
+        "copy": c["id"],
+        "lender": c["library"],
+        "ship": iso(rng.randint(0, 6)),
+    }
+
+
+def changed_instance(
+    rng: random.Random, doc: dict[str, Any], links: str = "shipping"
+) -> dict[str, Any]:
+    """``doc`` after something happened: a copy gone, a route (or, with ``links``
+    "couriers", a courier) closed, a new due date."""
+    doc = copy.deepcopy(doc)
+    if doc["copies"] and rng.random() < 0.4:
+        doc["copies"].pop(rng.randrange(len(doc["copies"])))
+    if doc[links] and rng.random() < 0.3:
+        doc[links].pop(rng.randrange(len(doc[links])))
+    if rng.random() < 0.3:
+        rng.choice(doc["requests"])["needed_by"] = iso(rng.randint(0, 6))
+    return doc

@@ -16,6 +16,7 @@ import pytest
 
 from optimizer.loans.schema import LoansInstance
 from optimizer.loans.verify import verify
+from optimizer.loans.verify_couriers import frozen_couriers
 from tests.violations import unmatched_templates
 
 from .test_couriers import contract_example
@@ -226,8 +227,42 @@ def test_each_calendar_and_capacity_rule_is_named(
     assert violation in report.violations, report.violations
 
 
+def frozen_on_another_courier(named: bool) -> list[str]:
+    """Re-planning the plan with a faster courier on Mondays too, after both loans shipped:
+    the previous plan had them on the fast one (named, or as the first run that day), the
+    plan keeps each item but rides the slower one."""
+    doc = instance_document()
+    fast = {**doc["couriers"][0], "id": "cqu-xju-fast", "days": 3}
+    doc["couriers"].append(fast)
+    doc["options"] = {"now": "2026-12-08T09:00:00+08:00"}
+    previous = copy.deepcopy(PLAN)
+    for x in previous["loans"]:
+        if named:
+            x["courier"] = "cqu-xju-fast"
+        else:
+            del x["courier"]
+    doc["previous"] = previous
+    return frozen_couriers(LoansInstance.model_validate(doc), previous, PLAN)
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_a_frozen_loan_on_another_courier_is_named(named: bool) -> None:
+    assert frozen_on_another_courier(named) == [
+        f"frozen courier: {rid} shipped on cqu-xju-fast on 2026-12-07 but rides cqu-xju"
+        for rid in ("q1", "q2")
+    ]
+
+
+def test_a_frozen_loan_on_its_courier_passes(instance: LoansInstance) -> None:
+    doc = instance_document()
+    doc["options"] = {"now": "2026-12-08T09:00:00+08:00"}
+    doc["previous"] = PLAN
+    assert frozen_couriers(LoansInstance.model_validate(doc), PLAN, PLAN) == []
+
+
 def test_every_violation_the_courier_rules_write_has_a_mutation(instance: LoansInstance) -> None:
     messages = [v for _, change, _ in MUTATIONS for v in verify(instance, change(PLAN)).violations]
+    messages += frozen_on_another_courier(named=True)
     for _, change_doc, _ in INSTANCE_CHANGES:
         doc = instance_document()
         change_doc(doc)

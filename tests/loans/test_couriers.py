@@ -312,12 +312,6 @@ INVALID: list[tuple[str, Any, str, str]] = [
         "handling_cost",
     ),
     (
-        "previous-with-couriers",
-        lambda d: d.update(previous={"loans": []}),
-        "not_supported",
-        "previous",
-    ),
-    (
         "negative-handling",
         lambda d: d.update(handling_cost=-0.5),
         "out_of_range",

@@ -8,7 +8,7 @@ import copy
 import dataclasses
 import json
 import random
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,11 @@ from tests.loans.helpers import (
     TEST_OPTIONS,
     TOL,
     brute_force_objective,
+    changed_instance,
     document,
     iso,
+    loan_by_hand,
+    now_on,
     random_document,
     run,
 )
@@ -47,38 +50,13 @@ def earlier_plan(rng: random.Random, doc: dict[str, Any]) -> dict[str, Any]:
     return solution.solution
 
 
-def changed_instance(rng: random.Random, doc: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` after something happened: a copy gone, a route closed, a new due date."""
-    doc = copy.deepcopy(doc)
-    if doc["copies"] and rng.random() < 0.4:
-        doc["copies"].pop(rng.randrange(len(doc["copies"])))
-    if doc["shipping"] and rng.random() < 0.3:
-        doc["shipping"].pop(rng.randrange(len(doc["shipping"])))
-    if rng.random() < 0.3:
-        rng.choice(doc["requests"])["needed_by"] = iso(rng.randint(0, 6))
-    return doc
-
-
 def with_previous(rng: random.Random, doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` changed, re-planning against the plan of an earlier version; now and then the
     plan also lends a copy no library holds any more."""
     previous = earlier_plan(rng, doc)
-    # A loan the earlier plan may have made by hand: a copy of a title the request takes,
-    # from another library, on some day (a copy the plan does not lend already).
-    lent = {x["copy"] for x in previous["loans"]}
-    filled = {x["request"] for x in previous["loans"]}
-    by_hand = [
-        (r, c)
-        for r in doc["requests"]
-        for c in doc["copies"]
-        if r["id"] not in filled
-        and c["id"] not in lent
-        and c["title"] in r["titles"]
-        and c["library"] != r["library"]
-    ]
-    if by_hand and rng.random() < 0.7:
-        r, c = rng.choice(by_hand)
-        previous["loans"].append(loan(r["id"], c["id"], c["library"], rng.randint(0, 6)))
+    extra = loan_by_hand(rng, doc, previous)
+    if extra is not None:
+        previous["loans"].append(extra)
     new = changed_instance(rng, doc)
     if rng.random() < 0.3 and new["requests"]:
         r = rng.choice(new["requests"])
@@ -248,11 +226,6 @@ def frozen_doc() -> dict[str, Any]:
     # q1 had the dear copy b, shipped on day 1; the cheap copy a would now do.
     doc["previous"] = {"loans": [loan("q1", "b", "B", 1)]}
     return doc
-
-
-def now_on(day: int) -> datetime:
-    start = date.fromisoformat(iso(day))
-    return datetime(start.year, start.month, start.day, 18, 0, tzinfo=UTC)
 
 
 def test_a_shipped_loan_stays_even_when_changing_it_would_pay() -> None:
