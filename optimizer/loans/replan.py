@@ -133,7 +133,7 @@ class _Lookup:
         lender, ship = loan.lender, loan.ship
         runs = self.departures(loan.lender, borrower, self.instance.day(ship))
         if not runs:
-            return f"no courier runs from {lender} to {borrower} on {ship}"
+            return self._no_run(loan, borrower)
         if frozen and loan.courier is not None:
             if loan.courier not in self.couriers:
                 return f"courier {loan.courier} is no longer in the instance"
@@ -145,6 +145,23 @@ class _Lookup:
         if self._return(loan.request, lender, runs[0]) is None:
             return f"no courier runs back from {borrower} to {lender} after the loan"
         return None
+
+    def _no_run(self, loan: PlannedLoan, borrower: str) -> str:
+        """Why no courier runs from the lender to ``borrower`` on the loan's ship day: none
+        goes that way any more, none leaves on that weekday, or a library is closed."""
+        lender, ship = loan.lender, loan.ship
+        going = [k for k in self.instance.couriers if (k.from_, k.to) == (lender, borrower)]
+        leaving = [k for k in going if ship.isoweekday() in k.weekdays]
+        no_run = f"no courier runs from {lender} to {borrower}"
+        if not going:
+            return f"{no_run} any more"
+        if not leaving:
+            return f"{no_run} on {ship}, a {ship.strftime('%A')}"
+        if not self.libraries[lender].is_open(ship):
+            return f"{no_run} on {ship}: {lender} is closed that day"
+        k = leaving[0]
+        arrive = ship + timedelta(days=k.days or 0)
+        return f"{no_run} on {ship}: {borrower} is closed on {arrive}, when {k.id} would arrive"
 
     def frozen_courier(self, loan: PlannedLoan) -> int | None:
         """With couriers, the courier a frozen loan rides: the one it names, else the first

@@ -212,19 +212,36 @@ def test_a_frozen_loan_whose_courier_is_gone_leaves_no_plan() -> None:
     assert why.subject == "q" and "courier fast is no longer in the instance" in why.detail
 
 
-def test_a_loan_whose_day_lost_its_runs_says_so() -> None:
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda doc: doc["couriers"].pop(0), "any more"),
+        (lambda doc: doc["couriers"][0].update(weekdays=[3]), "on {ship}, a Monday"),
+        (
+            lambda doc: doc["libraries"][0].update(closed_dates=["{ship}"]),
+            "on {ship}: A is closed that day",
+        ),
+        (
+            lambda doc: doc["libraries"][1].update(closed_dates=["{arrive}"]),
+            "on {ship}: B is closed on {arrive}, when slow would arrive",
+        ),
+    ],
+    ids=["courier-gone", "other-weekday", "lender-closed", "borrower-closed-on-arrival"],
+)
+def test_a_loan_whose_day_lost_its_runs_says_why(change: Any, why: str) -> None:
     doc = two_couriers()
+    doc["couriers"].pop(0)  # the slow courier only, Mondays
     first = run(doc)
     (loan,) = first.solution["loans"]
+    ship, arrive = loan["ship"], loan["arrive"]
     doc["previous"] = first.solution
-    for k in doc["couriers"]:
-        if k["from"] == "A":
-            k["weekdays"] = [3]  # now Wednesdays only
+    change(doc)
+    for x in doc["libraries"]:
+        x["closed_dates"] = [d.format(ship=ship, arrive=arrive) for d in x.get("closed_dates", [])]
     again = run(doc)
     assert again.status == Status.OPTIMAL
-    (moved,) = again.changes.moved_items
-    ship = loan["ship"]
-    assert moved.reason == f"no courier runs from A to B on {ship}"
+    (changed,) = again.changes.moved_items + again.changes.dropped_items
+    assert changed.reason == "no courier runs from A to B " + why.format(ship=ship, arrive=arrive)
 
 
 def test_frozen_loans_that_overfill_a_run_leave_no_plan() -> None:
