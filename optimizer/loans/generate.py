@@ -214,7 +214,7 @@ HANDLING_PER_LEG = 2.0
 
 def with_couriers(doc: dict[str, Any], *, seed: int = 0) -> dict[str, Any]:
     """``doc`` with two courier runs a week each way on every shipping route, a run costing
-    five parcels, handling per item and leg, every library closed on New Year's Day and some
+    three parcels, handling per item and leg, every library closed on New Year's Day and some
     on Sundays (contract 7.7)."""
     rng = random.Random(seed)
     out = dict(doc)
