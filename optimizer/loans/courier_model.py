@@ -18,9 +18,10 @@ so each candidate occupies two runs. Binary ``x`` per candidate, binary ``y`` pe
 The objective is the run costs, handling and lateness of the loans, and the unfilled
 penalties; re-planning, a loan that keeps a previous one costs the change penalty less and
 the constant carries the penalty of every previous loan (``replan``). Candidates are every
-run out from each pool's first day, until lateness alone makes the loan cost its penalty (without ``max_imbalance``, such a loan is never better
-than leaving the request unfilled, which frees its runs and copy); ``max_days`` cuts them
-shorter, and then no bound is claimed.
+run out from each pool's first day, until lateness alone makes the loan cost its penalty
+(without ``max_imbalance``, such a loan is never better than leaving the request unfilled,
+which frees its runs and copy); ``max_days`` cuts them shorter, and then no bound is
+claimed.
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ class CourierCandidates:
     kept_copy: dict[int, Copy] = field(default_factory=dict)
     """Re-planning: per candidate that keeps a previous loan, that loan's copy."""
     forced: list[int] = field(default_factory=list)
-    """Re-planning: requests whose previous loan is frozen; their only candidates are that
-    loan, and one of them must be chosen."""
+    """Re-planning: requests whose previous loan is frozen; that loan, on its courier, is
+    their only candidate and must be chosen."""
     change_constant: float = 0.0
     """Re-planning: the change cost of a plan that keeps nothing (see ``replan``)."""
 
@@ -268,7 +269,7 @@ def build_courier_model(cands: CourierCandidates) -> CourierModel:
         by_request[q].append(v)
     forced = set(cands.forced)
     for q, vs in by_request.items():
-        if q in forced:  # a frozen loan, on one of the runs of its day
+        if q in forced:  # a frozen loan: its one candidate
             rows.add(f"frozen[{instance.requests[q].id}]", vs, [1.0] * len(vs), 1.0, 1.0)
         elif len(vs) > 1:
             rows.add(f"one[{instance.requests[q].id}]", vs, [1.0] * len(vs), -np.inf, 1.0)

@@ -3,9 +3,9 @@ candidate loans that fit next to all the others, the one that adds least to the 
 (handling, lateness, and the cost of every run it would be first to ride), or none at its
 penalty. Each move lowers the objective by exactly what it saves, so the passes end.
 
-It starts from any plan (the baseline's, or none) and keeps every hard rule throughout:
-run capacities, copies on the shelf, ``max_outgoing``, ``max_imbalance``. Re-planning, the
-frozen loans are placed first and never move.
+It starts from any plan (the baseline's, the previous plan's, or none) and keeps every
+hard rule throughout: run capacities, copies on the shelf, ``max_outgoing``,
+``max_imbalance``. Re-planning, the frozen loans are placed first and never move.
 """
 
 from __future__ import annotations

@@ -105,11 +105,9 @@ def build_candidates_for(
     )
 
 
-def solve_couriers(
-    cands: CourierCandidates, context: SolveContext, replan: Replan | None = None
-) -> Result:
-    """The chosen loans, with an honest status and bound; re-planning against ``replan``
-    (whose keeps ``cands`` were built with)."""
+def solve_couriers(cands: CourierCandidates, context: SolveContext) -> Result:
+    """The chosen loans, with an honest status and bound; re-planning, against the previous
+    loans ``cands`` were built with."""
     instance = cands.instance
     n = len(cands)
     search = Search(cands)

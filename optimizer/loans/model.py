@@ -292,7 +292,7 @@ def solve_with_couriers(
     context = with_reserve(context, instance, per_request=COURIER_RESERVE_PER_REQUEST)
     cands = build_candidates_for(instance, replan)
     log.info("%s: %d candidate loans on %d runs", instance.name, len(cands), len(cands.runs))
-    result = solve_couriers(cands, context, replan)
+    result = solve_couriers(cands, context)
     if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
         conflict = result.status == Status.INFEASIBLE and cands.forced
         return Outcome(
