@@ -86,9 +86,8 @@ class Search:
         """Place request ``q``'s frozen loan; False when it breaks a rule with the frozen
         loans placed before it."""
         (v,) = self.of_request[q].tolist()
-        room = all(self.load[r] < self.run_cap[r] for r in (self.out_run[v], self.back_run[v]))
         lender = int(self.lender[v])
-        fits = room and self.lent[lender] < self.max_out[lender] and self.shelf_fits(v)
+        fits = self.has_room(v) and self.lent[lender] < self.max_out[lender] and self.shelf_fits(v)
         self.place(v)
         return bool(fits)
 
@@ -141,11 +140,13 @@ class Search:
                 return False
         return True
 
+    def has_room(self, v: int) -> bool:
+        """Whether both runs of loan ``v`` can carry one more item."""
+        return all(self.load[r] < self.run_cap[r] for r in (self.out_run[v], self.back_run[v]))
+
     def fits(self, v: int) -> bool:
         """Whether loan ``v`` can join the plan as it stands."""
-        runs = (self.out_run[v], self.back_run[v])
-        room = all(self.load[r] < self.run_cap[r] for r in runs)
-        return room and self.counts_fit(v) and self.shelf_fits(v)
+        return self.has_room(v) and self.counts_fit(v) and self.shelf_fits(v)
 
     def keep_previous(self) -> int:
         """Re-planning: place each previous loan that can be kept, by ship day, on the first

@@ -57,17 +57,22 @@ class CourierCheck:
     def first_return(self, borrower: str, lender: str, due: date) -> tuple[date, Courier] | None:
         """The first run back departing on or after ``due``: earliest day, then earliest
         arrival, then the courier listed first."""
-        ways = self.by_pair.get((borrower, lender), [])
         # After the last closed date every week looks the same: a week past it is enough.
         limit = max(due, self.last_closed + timedelta(days=1)) + timedelta(days=7)
         day = due
         while day <= limit:
-            running = [k for k in ways if self.runs(k, day)]
-            if running:
-                best = min(running, key=lambda k: (k.days or 0, ways.index(k)))
+            best = self.first_run(borrower, lender, day)
+            if best is not None:
                 return day, best
             day += timedelta(days=1)
         return None
+
+    def first_run(self, origin: str, destination: str, day: date) -> Courier | None:
+        """Of the couriers from ``origin`` to ``destination`` running on ``day``, the one
+        that arrives first, then the one listed first; None when none runs."""
+        ways = self.by_pair.get((origin, destination), [])
+        running = [k for k in ways if self.runs(k, day)]
+        return min(running, key=lambda k: (k.days or 0, ways.index(k))) if running else None
 
     def loan(
         self, entry: dict[str, Any], r: Request, lender: str, ship: date
@@ -196,11 +201,10 @@ def frozen_couriers(
             continue
         expected = loan.get("courier")
         if expected is None:
-            ways = check.by_pair.get((loan.get("lender"), borrower[rid]), [])
-            running = [k for k in ways if check.runs(k, ship)]
-            if not running:
+            first = check.first_run(loan.get("lender"), borrower[rid], ship)
+            if first is None:
                 continue  # the loan's own courier check reports a ship day with no run
-            expected = min(running, key=lambda k: (k.days or 0, ways.index(k))).id
+            expected = first.id
         if e.get("courier") != expected:
             violations.append(
                 f"frozen courier: {rid} shipped on {expected} on {ship} but rides "
